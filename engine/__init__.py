@@ -1,0 +1,6 @@
+"""engine: Numba-accelerated log-density, sampling, KL and estimation for generative models."""
+from .estimation.mle import GaussianStats, fit_mle, gaussian_stats
+from .models import GaussianMixture, MultivariateNormal, Normal
+
+__version__ = "0.1.0"
+__all__ = ["Normal", "MultivariateNormal", "GaussianMixture", "fit_mle", "gaussian_stats", "GaussianStats"]

@@ -1,0 +1,68 @@
+"""Input checks shared by every public entry point: clear errors that name the parameter and the row."""
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.float32, np.float64)
+
+
+def as_float_array(X, *, name="X", ndim=2, n_features=None):
+    """X as a float32/float64 ndarray of the given ndim, copying only when the input needs it.
+
+    float32 and float64 C-contiguous arrays pass through untouched; integer and boolean data are cast to
+    float64 (float16 to float32). Non-numeric dtypes raise TypeError; a wrong shape raises ValueError.
+    Finiteness is checked by the kernels themselves (fused into their data pass); see ``raise_bad_row``.
+    """
+    if not isinstance(X, np.ndarray):
+        try:
+            X = np.asarray(X)
+        except Exception as exc:  # ragged lists, unconvertible objects
+            raise TypeError(f"{name} could not be converted to a numeric array: {exc}") from None
+    kind = X.dtype.kind
+    if kind in "biu":
+        X = X.astype(np.float64)
+    elif kind == "f":
+        if X.dtype == np.float16:
+            X = X.astype(np.float32)
+        elif X.dtype not in FLOAT_DTYPES:  # longdouble
+            X = X.astype(np.float64)
+    else:
+        raise TypeError(
+            f"{name} must hold real numbers, got dtype {X.dtype} "
+            "(convert strings/objects/complex values to float first)"
+        )
+    if X.ndim != ndim:
+        shape = "(n_samples,)" if ndim == 1 else "(n_samples, n_features)"
+        raise ValueError(f"{name} must be {ndim}-D with shape {shape}, got shape {X.shape}")
+    if n_features is not None and ndim == 2 and X.shape[1] != n_features:
+        raise ValueError(f"{name} has {X.shape[1]} features (columns) but the model has {n_features}")
+    return np.ascontiguousarray(X)
+
+
+def raise_bad_row(bad_row, name="X"):
+    """Kernels report the first row holding NaN/inf (or -1); turn that into a ValueError."""
+    if bad_row >= 0:
+        raise ValueError(f"{name} contains NaN or infinity; first offending row: {int(bad_row)}")
+
+
+def as_param(value, name, shape=None):
+    """A model parameter as a finite float64 array, optionally of an exact shape."""
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"parameter {name!r} must be numeric, got {value!r:.80}") from None
+    if shape is not None and arr.shape != tuple(shape):
+        raise ValueError(f"parameter {name!r} must have shape {tuple(shape)}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        idx = np.argwhere(~np.isfinite(arr))[0]
+        where = f" at index {tuple(int(i) for i in idx)}" if arr.ndim else ""
+        raise ValueError(f"parameter {name!r} must be finite; found {arr[tuple(idx)]}{where}")
+    return arr
+
+
+def check_n_samples(n_samples, name="n_samples"):
+    if isinstance(n_samples, (bool, np.bool_)) or not isinstance(n_samples, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {n_samples!r}")
+    if n_samples < 0:
+        raise ValueError(f"{name} must be >= 0, got {n_samples}")
+    return int(n_samples)

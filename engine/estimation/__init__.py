@@ -1,0 +1,1 @@
+"""Estimation drivers: closed-form maximum likelihood (and EM, KL in later modules)."""

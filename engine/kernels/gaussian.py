@@ -1,0 +1,145 @@
+"""Log-density of Gaussian mixtures (and so of single multivariate normals, K = 1).
+
+One generic kernel serves all four covariance types through the precision-Cholesky parametrisation
+(scikit-learn's ``precisions_cholesky_``): component k's log-density at x is
+
+    log_norm[k] - 0.5 * || x @ U_k - shifted_means[k] ||^2,   shifted_means[k] = mean_k @ U_k,
+
+with log_norm[k] = log w_k + log det U_k - D/2 log(2 pi). The factor U comes in two layouts:
+
+* dense, shape (P, D, D) upper triangular, P = K ("full") or P = 1 ("tied": x @ U is computed once per
+  point and shared by every component);
+* diagonal, shape (K, D) ("diag"; "spherical" is passed as a (K, D) broadcast of its K scales).
+
+Points are processed in blocks of ``BLOCK``: the block is transposed into a (D, BLOCK) float64 scratch so
+every inner loop runs over contiguous points and vectorises; the K component terms of the block live in a
+(K, BLOCK) thread-local scratch, never in an n x K array. The log-sum-exp uses the vectorised exp.
+"""
+import numpy as np
+from numba import njit, prange
+
+from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
+from ._fastmath import exp_block
+
+
+@njit(inline="always", **SERIAL)
+def load_block(X, start, m, xt):
+    """xt[:, :m] = X[start:start+m].T as float64; returns the first non-finite row in the block or -1."""
+    D = X.shape[1]
+    poison = 0.0
+    for b in range(m):
+        for j in range(D):
+            v = np.float64(X[start + b, j])
+            xt[j, b] = v
+            poison += v * 0.0  # NaN iff some v is NaN or +-inf; branch-free so the copy vectorises
+    if poison == poison:
+        return -1
+    for b in range(m):
+        for j in range(D):
+            if not np.isfinite(X[start + b, j]):
+                return start + b
+    return -1
+
+
+@njit(**SERIAL)  # not inlined: ``prec_chol.ndim`` is pruned at compile time only on a function's own args
+def component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y):
+    """terms[k, :m] = log(w_k N(x_b | component k)) for the m points held in xt (D, BLOCK)."""
+    D = xt.shape[0]
+    K = shifted_means.shape[0]
+    if prec_chol.ndim == 3:
+        P = prec_chol.shape[0]
+        for p in range(P):
+            # y = x @ U_p, using that U_p is upper triangular
+            for j in range(D):
+                for b in range(m):
+                    y[j, b] = 0.0
+                for i in range(j + 1):
+                    c = prec_chol[p, i, j]
+                    for b in range(m):
+                        y[j, b] += c * xt[i, b]
+            k_lo, k_hi = (p, p + 1) if P == K else (0, K)
+            for k in range(k_lo, k_hi):
+                for b in range(m):
+                    terms[k, b] = 0.0
+                for j in range(D):
+                    c = shifted_means[k, j]
+                    for b in range(m):
+                        d = y[j, b] - c
+                        terms[k, b] += d * d
+                for b in range(m):
+                    terms[k, b] = log_norm[k] - 0.5 * terms[k, b]
+    else:
+        for k in range(K):
+            for b in range(m):
+                terms[k, b] = 0.0
+            for j in range(D):
+                s = prec_chol[k, j]
+                c = shifted_means[k, j]
+                for b in range(m):
+                    d = xt[j, b] * s - c
+                    terms[k, b] += d * d
+            for b in range(m):
+                terms[k, b] = log_norm[k] - 0.5 * terms[k, b]
+
+
+@njit(inline="always", **SERIAL)
+def logsumexp_block(terms, m, mx, acc, e, pow2):
+    """acc[:m] = log sum_k exp(terms[k, :m]) (-inf where every term is -inf); mx, e, pow2: scratch."""
+    K = terms.shape[0]
+    for b in range(m):
+        mx[b] = terms[0, b]
+    for k in range(1, K):
+        for b in range(m):
+            mx[b] = max(mx[b], terms[k, b])
+    for b in range(m):
+        acc[b] = 0.0
+        # a row of -inf terms would give -inf - -inf = nan below; shift by 0 instead
+        mx[b] = mx[b] if mx[b] > -np.inf else 0.0
+    for k in range(K):
+        for b in range(m):
+            e[b] = terms[k, b] - mx[b]
+        exp_block(e, e, pow2, m)
+        for b in range(m):
+            acc[b] += e[b]
+    for b in range(m):
+        acc[b] = mx[b] + np.log(acc[b])
+
+
+@njit(**PARALLEL)
+def mixture_log_density(X, prec_chol, shifted_means, log_norm, out):
+    """out[i] = log sum_k w_k N(X[i] | mean_k, cov_k).
+
+    X: (n, D) float32/float64; prec_chol: (P, D, D) or (K, D); shifted_means: (K, D); log_norm: (K,);
+    out: (n,) of X's dtype. Returns the first row of X holding NaN/inf, or -1 (then out is complete).
+    """
+    n, D = X.shape
+    K = shifted_means.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    bad = np.full(n_chunks, -1, dtype=np.int64)
+    for c in prange(n_chunks):
+        xt = np.empty((D, BLOCK))
+        y = np.empty((D, BLOCK))
+        terms = np.empty((K, BLOCK))
+        mx = np.empty(BLOCK)
+        acc = np.empty(BLOCK)
+        e = np.empty(BLOCK)
+        pow2 = np.empty(BLOCK, dtype=np.int64)
+        c_stop = min(n, (c + 1) * CHUNK)
+        for start in range(c * CHUNK, c_stop, BLOCK):
+            m = min(BLOCK, c_stop - start)
+            r = load_block(X, start, m, xt)
+            if r >= 0:
+                bad[c] = r
+                break
+            component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y)
+            if K == 1:
+                for b in range(m):
+                    out[start + b] = terms[0, b]
+            else:
+                logsumexp_block(terms, m, mx, acc, e, pow2)
+                for b in range(m):
+                    out[start + b] = acc[b]
+    for c in range(n_chunks):
+        if bad[c] >= 0:
+            return bad[c]
+    return -1

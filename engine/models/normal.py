@@ -1,0 +1,41 @@
+"""The univariate Normal distribution."""
+import numpy as np
+
+from .. import _random
+from .._validation import as_float_array, as_param, check_n_samples, raise_bad_row
+from ..kernels.normal import normal_log_density
+from ..kernels.sampling import normal_sample
+
+
+class Normal:
+    """N(loc, scale**2) on the real line; ``scale`` is the standard deviation (> 0)."""
+
+    def __init__(self, loc=0.0, scale=1.0):
+        loc = as_param(loc, "loc", ())
+        scale = as_param(scale, "scale", ())
+        if not scale > 0:
+            raise ValueError(f"parameter 'scale' must be positive, got {float(scale)}")
+        self.loc = float(loc)
+        self.scale = float(scale)
+
+    n_features = 1
+
+    def logpdf(self, x):
+        """log N(x | loc, scale**2) elementwise: x (n,) (or (n, 1)) float32/float64 -> (n,) same dtype."""
+        x = np.asarray(x) if not isinstance(x, np.ndarray) else x
+        if x.ndim == 2 and x.shape[1] == 1:
+            x = x[:, 0]
+        x = as_float_array(x, name="x", ndim=1)
+        out = np.empty(x.shape[0], dtype=x.dtype)
+        raise_bad_row(normal_log_density(x, self.loc, self.scale, out), name="x")
+        return out
+
+    def sample(self, n_samples=1, random_state=None, *, dtype=np.float64):
+        """(n_samples,) draws; same seed gives bit-identical output at any thread count."""
+        n = check_n_samples(n_samples)
+        out = np.empty(n, dtype=np.dtype(dtype))
+        normal_sample(_random.stream_key(random_state), 0, self.loc, self.scale, out)
+        return out
+
+    def __repr__(self):
+        return f"Normal(loc={self.loc!r}, scale={self.scale!r})"
