@@ -53,3 +53,85 @@ def exp_block(x, out, pow2, m):
         v = out[i] * scale[i]
         v = 0.0 if x[i] < _EXP_LO else v
         out[i] = np.inf if x[i] > _EXP_HI else v
+
+
+_SQRT2 = 1.4142135623730951
+_LN2 = 0.6931471805599453
+_MANT_MASK = np.int64(0x000FFFFFFFFFFFFF)
+_EXP_ONE = np.int64(0x3FF0000000000000)
+
+
+@njit(**SERIAL)
+def log_block(x, out, bits, m):
+    """out[:m] = log(x[:m]) for positive normal float64 x; ``bits`` is an int64 scratch (>= m).
+
+    x = 2**e * f with f in [sqrt(1/2), sqrt(2)); log f = 2 atanh(s), s = (f - 1)/(f + 1), |s| < 0.172,
+    by its odd series to s**21 (relative error below 1e-16).
+    """
+    xb = x.view(np.int64)
+    f = bits.view(np.float64)
+    for i in range(m):
+        b = xb[i]
+        bits[i] = (b & _MANT_MASK) | _EXP_ONE  # mantissa as a float in [1, 2)
+        out[i] = np.float64((b >> 52) - 1023)  # exponent
+    for i in range(m):
+        fi = f[i]
+        big = fi > _SQRT2
+        fi = fi * 0.5 if big else fi
+        e = out[i] + 1.0 if big else out[i]
+        s = (fi - 1.0) / (fi + 1.0)
+        s2 = s * s
+        p = 1.0 / 21.0
+        p = p * s2 + 1.0 / 19.0
+        p = p * s2 + 1.0 / 17.0
+        p = p * s2 + 1.0 / 15.0
+        p = p * s2 + 1.0 / 13.0
+        p = p * s2 + 1.0 / 11.0
+        p = p * s2 + 1.0 / 9.0
+        p = p * s2 + 1.0 / 7.0
+        p = p * s2 + 1.0 / 5.0
+        p = p * s2 + 1.0 / 3.0
+        p = p * s2 + 1.0
+        out[i] = e * _LN2 + 2.0 * s * p
+
+
+_PI_2 = 1.5707963267948966
+_TWO_PI = 6.283185307179586
+
+
+@njit(**SERIAL)
+def sincos_turns_block(t, c, s, m):
+    """c[:m], s[:m] = cos(2 pi t), sin(2 pi t) for t in [0, 1].
+
+    t is reduced exactly to a quadrant q and f = t - q/4 in [-1/8, 1/8]; a = 2 pi f in [-pi/4, pi/4] goes
+    through Taylor polynomials to degree 17/16 (error below 1e-16), then the quadrant rotates (cos, sin).
+    """
+    for i in range(m):
+        q = np.floor(t[i] * 4.0 + 0.5)
+        a = (t[i] - q * 0.25) * _TWO_PI
+        a2 = a * a
+        ps = 1.0 / 355687428096000.0  # 1/17!
+        ps = ps * (-a2) + 1.0 / 1307674368000.0
+        ps = ps * (-a2) + 1.0 / 6227020800.0
+        ps = ps * (-a2) + 1.0 / 39916800.0
+        ps = ps * (-a2) + 1.0 / 362880.0
+        ps = ps * (-a2) + 1.0 / 5040.0
+        ps = ps * (-a2) + 1.0 / 120.0
+        ps = ps * (-a2) + 1.0 / 6.0
+        sa = a - a * a2 * ps
+        pc = 1.0 / 20922789888000.0  # 1/16!
+        pc = pc * (-a2) + 1.0 / 87178291200.0
+        pc = pc * (-a2) + 1.0 / 479001600.0
+        pc = pc * (-a2) + 1.0 / 3628800.0
+        pc = pc * (-a2) + 1.0 / 40320.0
+        pc = pc * (-a2) + 1.0 / 720.0
+        pc = pc * (-a2) + 1.0 / 24.0
+        pc = pc * (-a2) + 0.5
+        ca = 1.0 - a2 * pc
+        # rotate by q quarter turns, (cos, sin) -> (-sin, cos) per quarter; float selects vectorise
+        qm = q - 4.0 * np.floor(q * 0.25)
+        half = np.floor(qm * 0.5)
+        odd = qm - 2.0 * half > 0.5
+        sign = 1.0 - 2.0 * half
+        c[i] = sign * (-sa if odd else ca)
+        s[i] = sign * (ca if odd else sa)

@@ -9,17 +9,15 @@ Point i of a D-dimensional sample uses words [i * S, (i + 1) * S) with S = 1 + 2
 picks the mixture component, two words per pair of standard normals (Box-Muller with 53-bit uniforms, so
 the tails are exact out to sqrt(-2 ln 2**-53) = 8.57 sigma).
 """
-import math
-
 import numpy as np
 from numba import njit, prange
 
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
+from ._fastmath import log_block, sincos_turns_block
 
 GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
-_TWO_PI = 6.283185307179586
 _U53 = 1.0 / 9007199254740992.0  # 2**-53
 
 
@@ -39,33 +37,51 @@ def uniform_open(key, u):
 
 
 @njit(inline="always", **SERIAL)
-def normal_pair(key, u):
-    """Two independent standard normals from words u and u + 1 (Box-Muller)."""
-    r = math.sqrt(-2.0 * math.log(uniform_open(key, u)))
-    t = _TWO_PI * uniform_open(key, u + np.uint64(1))
-    return r * math.cos(t), r * math.sin(t)
+def normal_pairs_block(key, first_word, stride, m, za, zb, scratch, bits):
+    """za[:m], zb[:m] = Box-Muller pairs from words (first_word + b*stride, +1), b < m.
 
-
-@njit(inline="always", **SERIAL)
-def _fill_normals(key, base, z):
-    D = z.shape[0]
-    for j in range(0, D, 2):
-        a, b = normal_pair(key, base + np.uint64(j))
-        z[j] = a
-        if j + 1 < D:
-            z[j + 1] = b
+    Vectorised: uniforms, log, sqrt and sin/cos all run over the block. ``scratch`` is (2, BLOCK)
+    float64 and ``bits`` an int64 scratch of BLOCK.
+    """
+    u1 = scratch[0]
+    u2 = scratch[1]
+    for b in range(m):
+        w = first_word + np.uint64(b) * stride
+        u1[b] = uniform_open(key, w)
+        u2[b] = uniform_open(key, w + np.uint64(1))
+    log_block(u1, u1, bits, m)
+    for b in range(m):
+        u1[b] = np.sqrt(-2.0 * u1[b])
+    sincos_turns_block(u2, za, zb, m)
+    for b in range(m):
+        za[b] *= u1[b]
+        zb[b] *= u1[b]
 
 
 @njit(**PARALLEL)
 def normal_sample(key, offset, loc, scale, out):
-    """out[i] = loc + scale * z where z is standard normal number offset + i of stream ``key``."""
+    """out[i] = loc + scale * z, z the standard normal number ``offset + i`` of stream ``key``.
+
+    Normal number g is the (g % 2)-th member of the Box-Muller pair built from words 2 (g // 2) and
+    2 (g // 2) + 1. ``offset`` must be even (streams are continued in whole pairs).
+    """
     n = out.shape[0]
     n_chunks = (n + CHUNK - 1) // CHUNK
     for c in prange(n_chunks):
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            g = np.uint64(offset + i)
-            a, b = normal_pair(key, (g >> np.uint64(1)) << np.uint64(1))
-            out[i] = loc + scale * (a if (g & np.uint64(1)) == 0 else b)
+        za = np.empty(BLOCK // 2)
+        zb = np.empty(BLOCK // 2)
+        scratch = np.empty((2, BLOCK // 2))
+        bits = np.empty(BLOCK // 2, dtype=np.int64)
+        c_stop = min(n, (c + 1) * CHUNK)
+        for start in range(c * CHUNK, c_stop, BLOCK):
+            m = min(BLOCK, c_stop - start)
+            n_pairs = (m + 1) // 2
+            normal_pairs_block(key, np.uint64(offset + start), np.uint64(2), n_pairs, za, zb, scratch, bits)
+            for p in range(m // 2):
+                out[start + 2 * p] = loc + scale * za[p]
+                out[start + 2 * p + 1] = loc + scale * zb[p]
+            if m % 2:
+                out[start + m - 1] = loc + scale * za[n_pairs - 1]
 
 
 @njit(**PARALLEL)
@@ -78,25 +94,50 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol, out, labels):
     """
     n, D = out.shape
     K = means.shape[0]
-    stride = np.uint64(1 + 2 * ((D + 1) // 2))
+    n_pairs = (D + 1) // 2
+    stride = np.uint64(1 + 2 * n_pairs)
     n_chunks = (n + CHUNK - 1) // CHUNK
     for c in prange(n_chunks):
-        z = np.empty(D)
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            base = np.uint64(offset + i) * stride
-            u = uniform_open(key, base) - _U53  # [0, 1)
-            k = 0
-            while k < K - 1 and u >= cum_weights[k]:
-                k += 1
-            labels[i] = k
-            _fill_normals(key, base + np.uint64(1), z)
+        z = np.empty((2 * n_pairs, BLOCK))
+        u = np.empty(BLOCK)
+        comp = np.empty(BLOCK, dtype=np.int64)
+        scratch = np.empty((2, BLOCK))
+        bits = np.empty(BLOCK, dtype=np.int64)
+        c_stop = min(n, (c + 1) * CHUNK)
+        for start in range(c * CHUNK, c_stop, BLOCK):
+            m = min(BLOCK, c_stop - start)
+            base = np.uint64(offset + start) * stride
+            # component: the number of cumulative weights <= u, u uniform in [0, 1) (branch-free)
+            for b in range(m):
+                u[b] = uniform_open(key, base + np.uint64(b) * stride) - _U53
+                comp[b] = 0
+            for k in range(K - 1):
+                ck = cum_weights[k]
+                for b in range(m):
+                    comp[b] += u[b] >= ck
+            for j in range(n_pairs):
+                normal_pairs_block(
+                    key, base + np.uint64(1 + 2 * j), stride, m, z[2 * j], z[2 * j + 1], scratch, bits
+                )
+            for b in range(m):
+                labels[start + b] = comp[b]
+            # x = mean_k + L_k z, vectorised over the block's points (gathers of the per-point factors)
             if cov_chol.ndim == 3:
-                p = k if cov_chol.shape[0] == K else 0
+                shared = cov_chol.shape[0] != K
                 for j in range(D):
-                    acc = means[k, j]
-                    for l in range(j + 1):
-                        acc += cov_chol[p, j, l] * z[l]
-                    out[i, j] = acc
+                    for b in range(m):
+                        k = comp[b]
+                        p = 0 if shared else k
+                        acc = means[k, j]
+                        for l in range(j + 1):
+                            acc += cov_chol[p, j, l] * z[l, b]
+                        u[b] = acc
+                    for b in range(m):
+                        out[start + b, j] = u[b]
             else:
                 for j in range(D):
-                    out[i, j] = means[k, j] + cov_chol[k, j] * z[j]
+                    for b in range(m):
+                        k = comp[b]
+                        u[b] = means[k, j] + cov_chol[k, j] * z[j, b]
+                    for b in range(m):
+                        out[start + b, j] = u[b]
