@@ -16,6 +16,7 @@ _LN2_LO = 1.90821492927058770002e-10
 # below this, exp underflows to (sub)normal values that cannot change a sum of terms >= 1
 _EXP_LO = -708.0
 _EXP_HI = 709.0
+_INF_BITS = np.int64(0x7FF0000000000000)
 
 
 @njit(inline="always", **SERIAL)
@@ -41,18 +42,21 @@ def exp_block(x, out, pow2, m):
     """out[:m] = exp(x[:m]) for float64 blocks; ``pow2`` is an int64 scratch of the same length.
 
     Inputs below -708 give 0 and above 709 give inf (so -inf -> 0); NaN is not expected (callers validate).
+    ``out`` may be ``x`` itself.
     """
     scale = pow2.view(np.float64)
     for i in range(m):
-        xi = min(max(x[i], _EXP_LO), _EXP_HI)
-        k = np.floor(xi * _LOG2E + 0.5)
-        r = (xi - k * _LN2_HI) - k * _LN2_LO
-        pow2[i] = (np.int64(k) + 1023) << 52
+        xi = x[i]
+        xc = min(max(xi, _EXP_LO), _EXP_HI)
+        k = np.floor(xc * _LOG2E + 0.5)
+        r = (xc - k * _LN2_HI) - k * _LN2_LO
+        bits = (np.int64(k) + 1023) << 52
+        # decide under/overflow from the input before out (which may alias x) is written
+        bits = np.int64(0) if xi < _EXP_LO else bits
+        pow2[i] = _INF_BITS if xi > _EXP_HI else bits
         out[i] = exp_poly(r)
     for i in range(m):
-        v = out[i] * scale[i]
-        v = 0.0 if x[i] < _EXP_LO else v
-        out[i] = np.inf if x[i] > _EXP_HI else v
+        out[i] *= scale[i]
 
 
 _SQRT2 = 1.4142135623730951

@@ -1,0 +1,138 @@
+"""Sampling: equality with the NumPy twins, thread-count invariance, and statistical tests at fixed seeds.
+
+Statistical tolerances are 4 standard errors (or a test's 0.1% critical value) at fixed seeds, so a
+correct sampler passes deterministically and a biased one (wrong scale, wrong weights) fails.
+"""
+import numba
+import numpy as np
+import pytest
+from scipy import stats
+
+import engine
+from engine import reference
+from engine._random import stream_key
+from engine.kernels.sampling import mixture_sample, normal_sample
+from conftest import COVARIANCE_TYPES, random_mixture_params, random_spd
+
+needs_two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs >= 2 Numba threads")
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("D", [1, 4, 5])
+def test_mixture_sample_equals_twin(rng, covariance_type, D):
+    w, m, c = random_mixture_params(rng, 4, D, covariance_type)
+    model = engine.GaussianMixture.from_params(w, m, c, covariance_type)
+    key = stream_key(11)
+    n, offset = 5000, 1234
+    X = np.empty((n, D))
+    labels = np.empty(n, dtype=np.int64)
+    mixture_sample(key, offset, *model._sampler_params, X, labels)
+    X_ref, labels_ref = reference.mixture_sample(key, offset, *model._sampler_params, n)
+    np.testing.assert_array_equal(labels, labels_ref)
+    # polynomial log/sin/cos against libm: agreement to a few ulps of the value's scale
+    np.testing.assert_allclose(X, X_ref, rtol=1e-13, atol=1e-13 * np.abs(X_ref).max())
+
+
+def test_normal_sample_equals_twin():
+    key = stream_key(5)
+    out = np.empty(10_001)
+    normal_sample(key, 6, -1.0, 3.0, out)
+    np.testing.assert_allclose(out, reference.normal_sample(key, 6, -1.0, 3.0, 10_001), rtol=1e-13, atol=1e-13)
+
+
+def test_stream_continuation():
+    """Sampling a stream in two pieces (at an even offset) equals sampling it whole."""
+    key = stream_key(3)
+    whole = np.empty(1000)
+    normal_sample(key, 0, 0.0, 1.0, whole)
+    tail = np.empty(400)
+    normal_sample(key, 600, 0.0, 1.0, tail)
+    np.testing.assert_array_equal(whole[600:], tail)
+
+
+@needs_two_threads
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_same_seed_same_numbers_at_any_thread_count(rng, covariance_type):
+    w, m, c = random_mixture_params(rng, 5, 3, covariance_type)
+    model = engine.GaussianMixture.from_params(w, m, c, covariance_type)
+    normal = engine.Normal(2.0, 0.5)
+    X_big = rng.normal(size=(50_000, 3))
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = (model.sample(50_000, 42), normal.sample(50_001, 42), model.logpdf(X_big), engine.fit_mle(X_big).covariance)
+        numba.set_num_threads(2)
+        two = (model.sample(50_000, 42), normal.sample(50_001, 42), model.logpdf(X_big), engine.fit_mle(X_big).covariance)
+    finally:
+        numba.set_num_threads(previous)
+    np.testing.assert_array_equal(one[0][0], two[0][0])
+    np.testing.assert_array_equal(one[0][1], two[0][1])
+    for a, b in zip(one[1:], two[1:]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_seeds_and_generators():
+    model = engine.Normal()
+    np.testing.assert_array_equal(model.sample(100, 7), model.sample(100, 7))
+    assert not np.array_equal(model.sample(100, 7), model.sample(100, 8))
+    g1, g2 = np.random.default_rng(1), np.random.default_rng(1)
+    a = model.sample(100, g1)
+    np.testing.assert_array_equal(a, model.sample(100, g2))
+    assert not np.array_equal(a, model.sample(100, g1))  # the generator advanced
+    assert model.sample(0).shape == (0,)
+    assert model.sample(5, 1, dtype=np.float32).dtype == np.float32
+
+
+def test_normal_sample_moments_and_ks():
+    n = 400_000
+    loc, scale = -2.0, 3.0
+    x = engine.Normal(loc, scale).sample(n, random_state=2026)
+    assert abs(x.mean() - loc) < 4 * scale / np.sqrt(n)
+    assert abs(x.var() - scale**2) < 4 * scale**2 * np.sqrt(2.0 / n)
+    # Kolmogorov-Smirnov at the 0.1% level: critical value 1.95 / sqrt(n)
+    assert stats.kstest(x, stats.norm(loc, scale).cdf).statistic < 1.95 / np.sqrt(n)
+    # tails: P(|z| > 3) = 0.0027 within 4 binomial standard errors
+    p = 2 * stats.norm.sf(3.0)
+    frac = np.mean(np.abs(x - loc) > 3 * scale)
+    assert abs(frac - p) < 4 * np.sqrt(p * (1 - p) / n)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+def test_mvn_sample_mean_and_covariance(rng, covariance_type):
+    D, n = 4, 200_000
+    mean = rng.normal(size=D)
+    full = random_spd(rng, D)
+    cov = {"full": full, "diag": np.diag(full).copy(), "spherical": 1.3}[covariance_type]
+    dense = {"full": full, "diag": np.diag(np.diag(full)), "spherical": 1.3 * np.eye(D)}[covariance_type]
+    X = engine.MultivariateNormal(mean, cov, covariance_type).sample(n, random_state=9)
+    se_mean = np.sqrt(np.diag(dense) / n)
+    assert np.all(np.abs(X.mean(axis=0) - mean) < 4 * se_mean)
+    # SE of a sample covariance entry: sqrt((S_ii S_jj + S_ij^2) / n)
+    se_cov = np.sqrt((np.outer(np.diag(dense), np.diag(dense)) + dense**2) / n)
+    assert np.all(np.abs(np.cov(X.T, bias=True) - dense) < 4 * se_cov)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_mixture_labels_follow_weights(rng, covariance_type):
+    K, D, n = 6, 3, 300_000
+    w, m, c = random_mixture_params(rng, K, D, covariance_type)
+    w = np.array([0.05, 0.3, 0.0, 0.15, 0.2, 0.3])  # a zero weight is never drawn
+    model = engine.GaussianMixture.from_params(w, m, c, covariance_type)
+    X, labels = model.sample(n, random_state=77)
+    counts = np.bincount(labels, minlength=K)
+    assert counts[2] == 0
+    nz = w > 0
+    chi2 = np.sum((counts[nz] - n * w[nz]) ** 2 / (n * w[nz]))
+    assert chi2 < stats.chi2.ppf(0.999, nz.sum() - 1)
+    # labels are i.i.d., not grouped by component
+    assert np.any(np.diff(labels) < 0)
+    # each component's points have that component's mean, within 4 standard errors
+    variances = {
+        "full": lambda k: np.diag(c[k]),
+        "tied": lambda k: np.diag(c),
+        "diag": lambda k: c[k],
+        "spherical": lambda k: np.full(D, c[k]),
+    }[covariance_type]
+    for k in np.flatnonzero(nz):
+        Xk = X[labels == k]
+        assert np.all(np.abs(Xk.mean(axis=0) - m[k]) < 4 * np.sqrt(variances(k) / len(Xk)))
