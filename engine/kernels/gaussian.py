@@ -143,3 +143,42 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out):
         if bad[c] >= 0:
             return bad[c]
     return -1
+
+
+@njit(**PARALLEL)
+def mixture_responsibilities(X, prec_chol, shifted_means, log_norm, resp, log_density):
+    """resp[i, k] = p(component k | X[i]) (an output the caller asked for, shape (n, K)) and
+    log_density[i] = log p(X[i]). Returns the first row holding NaN/inf, or -1."""
+    n, D = X.shape
+    K = shifted_means.shape[0]
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    bad = np.full(n_chunks, -1, dtype=np.int64)
+    for c in prange(n_chunks):
+        xt = np.empty((D, BLOCK))
+        y = np.empty((D, BLOCK))
+        terms = np.empty((K, BLOCK))
+        mx = np.empty(BLOCK)
+        acc = np.empty(BLOCK)
+        e = np.empty(BLOCK)
+        pow2 = np.empty(BLOCK, dtype=np.int64)
+        c_stop = min(n, (c + 1) * CHUNK)
+        for start in range(c * CHUNK, c_stop, BLOCK):
+            m = min(BLOCK, c_stop - start)
+            r = load_block(X, start, m, xt)
+            if r >= 0:
+                bad[c] = r
+                break
+            component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y)
+            logsumexp_block(terms, m, mx, acc, e, pow2)
+            for k in range(K):
+                for b in range(m):
+                    e[b] = terms[k, b] - acc[b]
+                exp_block(e, e, pow2, m)
+                for b in range(m):
+                    resp[start + b, k] = e[b]
+            for b in range(m):
+                log_density[start + b] = acc[b]
+    for c in range(n_chunks):
+        if bad[c] >= 0:
+            return bad[c]
+    return -1

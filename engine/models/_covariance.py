@@ -40,6 +40,13 @@ def _component_name(name, covariance_type, k):
     return name if covariance_type == "tied" else f"{name}[{k}]"
 
 
+def cholesky_factors_from_precision_cholesky(prec_chol, covariance_type):
+    """(cov_chol, prec_chol) when the model is given by U: the lower factor of the covariance is U^-T."""
+    if covariance_type in ("diag", "spherical"):
+        return 1.0 / prec_chol, prec_chol
+    return np.swapaxes(np.linalg.inv(prec_chol), -1, -2), prec_chol
+
+
 def cholesky_factors(covariances, covariance_type, name="covariances"):
     """Validate covariances (finite, symmetric, positive definite) and return (cov_chol, prec_chol).
 
@@ -78,6 +85,25 @@ def cholesky_factors(covariances, covariance_type, name="covariances"):
     if covariance_type == "tied":
         return cov_chol[0], prec_chol[0]
     return cov_chol, prec_chol
+
+
+def precision_cholesky_from_precisions(precisions, covariance_type, name="precisions_init"):
+    """scikit-learn's ``precisions_cholesky_`` from precisions, keeping U upper triangular (the kernels rely
+    on it): with J the reversal permutation, chol(J P J) = L lower and U = J L J is upper with U U^T = P."""
+    P = np.asarray(precisions, dtype=np.float64)
+    if covariance_type in ("diag", "spherical"):
+        if np.any(P <= 0):
+            raise ValueError(f"{name} must be positive ({covariance_type} precisions)")
+        return np.sqrt(P)
+    mats = P[None] if covariance_type == "tied" else P
+    out = np.empty_like(mats)
+    for k, p in enumerate(mats):
+        try:
+            L = np.linalg.cholesky(p[::-1, ::-1])
+        except np.linalg.LinAlgError:
+            raise ValueError(f"{_component_name(name, covariance_type, k)} is not positive definite") from None
+        out[k] = L[::-1, ::-1]
+    return out[0] if covariance_type == "tied" else out
 
 
 def covariances_from_precision_cholesky(prec_chol, covariance_type):

@@ -4,13 +4,23 @@ The class follows scikit-learn's ``GaussianMixture`` (constructor parameters, fi
 trailing underscores, ``score_samples``/``sample``), so it drops into code written for it. Build one from
 known parameters with ``GaussianMixture.from_params``.
 """
+import numbers
+import sys
+import warnings
+
 import numpy as np
 
 from .. import _random
 from .._validation import as_float_array, as_param, check_n_samples, raise_bad_row
-from ..kernels.gaussian import mixture_log_density
+from ..kernels.gaussian import mixture_log_density, mixture_responsibilities
 from ..kernels.sampling import mixture_sample
 from . import _covariance as cov
+
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+class ConvergenceWarning(UserWarning):
+    """EM stopped at ``max_iter`` before the lower bound changed by less than ``tol``."""
 
 
 class GaussianMixture:
@@ -80,8 +90,11 @@ class GaussianMixture:
         model._set_parameters(weights, means, covariances)
         return model
 
-    def _set_parameters(self, weights, means, covariances):
-        """Validate and install parameters, and derive everything the kernels need (once, not per call)."""
+    def _set_parameters(self, weights, means, covariances=None, precisions_cholesky=None):
+        """Validate and install parameters, and derive everything the kernels need (once, not per call).
+
+        Give either covariances or precisions_cholesky (scikit-learn's shapes for the covariance type).
+        """
         K, D = means.shape
         if np.any(weights < 0):
             k = int(np.argmax(weights < 0))
@@ -89,8 +102,13 @@ class GaussianMixture:
         total = weights.sum()
         if not abs(total - 1.0) <= 1e-6:
             raise ValueError(f"parameter 'weights' must sum to 1, got {total!r}")
-        covariances = cov.validate_covariances(covariances, self.covariance_type, K, D)
-        cov_chol, prec_chol = cov.cholesky_factors(covariances, self.covariance_type)
+        if precisions_cholesky is None:
+            covariances = cov.validate_covariances(covariances, self.covariance_type, K, D)
+            cov_chol, prec_chol = cov.cholesky_factors(covariances, self.covariance_type)
+        else:
+            prec_chol = precisions_cholesky
+            cov_chol, _ = cov.cholesky_factors_from_precision_cholesky(prec_chol, self.covariance_type)
+            covariances = cov.covariances_from_precision_cholesky(prec_chol, self.covariance_type)
         self.weights_ = weights / total
         self.means_ = means
         self.covariances_ = covariances
@@ -109,6 +127,209 @@ class GaussianMixture:
             raise ValueError(
                 "this GaussianMixture has no parameters yet: call fit(X) or build it with from_params(...)"
             )
+
+    # ------------------------------------------------------------------ scikit-learn parameter protocol
+    _PARAM_NAMES = (
+        "n_components", "covariance_type", "tol", "reg_covar", "max_iter", "n_init", "init_params",
+        "weights_init", "means_init", "precisions_init", "random_state", "warm_start", "verbose",
+        "verbose_interval",
+    )
+
+    def get_params(self, deep=True):
+        """The constructor parameters (scikit-learn's estimator protocol)."""
+        return {name: getattr(self, name) for name in self._PARAM_NAMES}
+
+    def set_params(self, **params):
+        for name, value in params.items():
+            if name not in self._PARAM_NAMES:
+                raise ValueError(f"invalid parameter {name!r} for GaussianMixture; valid: {self._PARAM_NAMES}")
+            setattr(self, name, value)
+        return self
+
+    def _check_hyperparameters(self, n_samples, n_features):
+        def positive_int(name, minimum=1):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
+                raise ValueError(f"parameter {name!r} must be an integer >= {minimum}, got {v!r}")
+
+        positive_int("n_components")
+        positive_int("n_init")
+        positive_int("max_iter", 0)
+        for name in ("tol", "reg_covar"):
+            v = getattr(self, name)
+            if not isinstance(v, numbers.Real) or not v >= 0 or not np.isfinite(v):
+                raise ValueError(f"parameter {name!r} must be a finite number >= 0, got {v!r}")
+        cov.check_covariance_type(self.covariance_type)
+        if self.init_params not in INIT_PARAMS:
+            raise ValueError(f"parameter 'init_params' must be one of {INIT_PARAMS}, got {self.init_params!r}")
+        if n_samples < self.n_components:
+            raise ValueError(
+                f"n_components={self.n_components} is larger than the number of samples ({n_samples}): "
+                "use fewer components or more data"
+            )
+        K, D = self.n_components, n_features
+        self._init_overrides = {}
+        if self.weights_init is not None:
+            w = as_param(self.weights_init, "weights_init", (K,))
+            if np.any(w < 0) or not abs(w.sum() - 1.0) <= 1e-6:
+                raise ValueError("parameter 'weights_init' must be non-negative and sum to 1")
+            self._init_overrides["weights"] = w
+        if self.means_init is not None:
+            self._init_overrides["means"] = as_param(self.means_init, "means_init", (K, D))
+        if self.precisions_init is not None:
+            P = as_param(self.precisions_init, "precisions_init", cov.covariance_shape(self.covariance_type, K, D))
+            self._init_overrides["precisions_cholesky"] = cov.precision_cholesky_from_precisions(
+                P, self.covariance_type
+            )
+
+    # ------------------------------------------------------------------ estimation
+    def _initialize(self, X, sample_weight, key):
+        """Initial (weights, means, covariances or precisions_cholesky) for one EM run."""
+        from ..estimation import em
+        from ..estimation.kmeans import kmeans, lloyd_params
+        from ..kernels import em as em_kernels
+
+        K, D = self.n_components, X.shape[1]
+        o = self._init_overrides
+        if {"weights", "means", "precisions_cholesky"} <= set(o):
+            return o["weights"], o["means"], None, o["precisions_cholesky"]
+        ct = self.covariance_type
+        if self.init_params in ("kmeans", "random"):
+            if self.init_params == "kmeans":
+                centers = kmeans(X, K, sample_weight, key)
+                mode = em_kernels.HARD
+            else:
+                centers = np.broadcast_to(X.mean(axis=0, dtype=np.float64), (K, D)).copy()
+                mode = em_kernels.RANDOM
+            U, shifted, log_norm = lloyd_params(centers)
+            if ct in ("full", "tied"):
+                U = np.ascontiguousarray(np.broadcast_to(np.eye(D), (1 if ct == "tied" else K, D, D)))
+            shift = np.broadcast_to(centers.mean(axis=0), (K, D)).copy() if ct == "tied" else centers
+            stats = em.statistics(X, sample_weight, (U, shifted, log_norm), shift, ct, mode, key)
+            weights, means, covariances = em.m_step(stats, ct, self.reg_covar)
+        else:
+            if self.init_params == "k-means++":
+                from ..kernels.kmeans import kmeans_plusplus
+
+                idx = kmeans_plusplus(X, sample_weight, K, np.uint64(key))
+            else:
+                idx = np.random.default_rng(int(key)).choice(X.shape[0], size=K, replace=False)
+            means = X[idx].astype(np.float64)
+            weights = np.full(K, 1.0 / K)
+            # a single point per component: its scatter is 0, leaving the regularisation
+            covariances = {
+                "full": np.broadcast_to(self.reg_covar * np.eye(D), (K, D, D)).copy(),
+                "tied": self.reg_covar * np.eye(D),
+                "diag": np.full((K, D), self.reg_covar),
+                "spherical": np.full(K, self.reg_covar),
+            }[ct]
+        weights = o.get("weights", weights)
+        means = o.get("means", means)
+        if "precisions_cholesky" in o:
+            return weights, means, None, o["precisions_cholesky"]
+        return weights, means, covariances, None
+
+    def _install(self, weights, means, covariances=None, precisions_cholesky=None, where=""):
+        try:
+            self._set_parameters(weights, means, covariances, precisions_cholesky)
+        except ValueError as exc:
+            raise ValueError(
+                f"EM produced a degenerate component{where} ({exc}). Remedies: increase reg_covar "
+                f"(now {self.reg_covar}), use fewer components, or rescale the data (standardise columns; "
+                "drop constant or duplicated columns)"
+            ) from None
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit by EM: ``n_init`` runs of at most ``max_iter`` iterations, keeping the best lower bound.
+
+        X: (n, D) float32/float64 (float32 stays float32; statistics accumulate in float64).
+        sample_weight: optional (n,) non-negative weights (an extension over scikit-learn).
+        Each iteration is ``m_step(e_step_stats(self, X))``: one fused pass over X, no n x K array.
+        """
+        self._fit(X, sample_weight)
+        return self
+
+    def _fit(self, X, sample_weight):
+        from ..estimation import em
+
+        X = as_float_array(X)
+        n, D = X.shape
+        self._check_hyperparameters(n, D)
+        w = em._check_sample_weight(sample_weight, n)
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        base_key = _random.stream_key(self.random_state)
+        best = None
+        for init in range(n_init):
+            key = np.random.SeedSequence([int(base_key), init]).generate_state(1, np.uint64)[0]
+            if do_init:
+                self._install(*self._initialize(X, w, key), where=" at initialisation")
+                lower_bound = -np.inf
+            else:
+                lower_bound = self.lower_bound_
+            bounds = []
+            converged = False
+            n_iter = 0
+            for n_iter in range(1, self.max_iter + 1):
+                previous = lower_bound
+                stats = em.e_step_stats(self, X, w if w.size else None)
+                lower_bound = stats.mean_log_likelihood
+                self._install(*em.m_step(stats, self.covariance_type, self.reg_covar), where=f" at iteration {n_iter}")
+                bounds.append(lower_bound)
+                change = lower_bound - previous
+                if self.verbose >= 2 and n_iter % self.verbose_interval == 0:
+                    print(f"  iteration {n_iter}: lower bound {lower_bound:.8f} (change {change:.3g})", file=sys.stderr)
+                if abs(change) < self.tol:
+                    converged = True
+                    break
+            if self.verbose:
+                print(f"init {init}: {'converged' if converged else 'did not converge'} after {n_iter} "
+                      f"iterations, lower bound {lower_bound:.8f}", file=sys.stderr)
+            if best is None or lower_bound > best[0]:
+                params = (self.weights_, self.means_, self.covariances_)
+                best = (lower_bound, params, n_iter, converged, bounds)
+        lower_bound, params, n_iter, converged, bounds = best
+        self._install(*params)
+        self.lower_bound_ = lower_bound
+        self.lower_bounds_ = bounds
+        self.n_iter_ = n_iter
+        self.converged_ = converged
+        if not converged and self.max_iter > 0:
+            warnings.warn(
+                "EM did not converge: the best initialisation stopped at max_iter. Increase max_iter or tol, "
+                "try other init parameters, or check for degenerate data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return X
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the most probable component of each row (consistent with fit(X).predict(X))."""
+        X = self._fit(X, sample_weight)
+        return self.predict(X)
+
+    def predict_proba(self, X):
+        """Responsibilities p(component k | x): (n, K), rows summing to 1 (the learned representation)."""
+        self._check_fitted()
+        X = as_float_array(X, n_features=self.n_features_in_)
+        resp = np.empty((X.shape[0], self.weights_.shape[0]), dtype=X.dtype)
+        log_density = np.empty(X.shape[0], dtype=X.dtype)
+        raise_bad_row(mixture_responsibilities(X, *self._kernel_params, resp, log_density))
+        return resp
+
+    def predict(self, X):
+        """The most probable component of each row, (n,) int64."""
+        return np.argmax(self.predict_proba(X), axis=1)
+
+    def bic(self, X):
+        """Bayesian information criterion: -2 log L + p log n (lower is better)."""
+        X = as_float_array(X, n_features=getattr(self, "n_features_in_", None))
+        return -2 * self.score(X) * X.shape[0] + self.n_parameters * np.log(X.shape[0])
+
+    def aic(self, X):
+        """Akaike information criterion: -2 log L + 2 p (lower is better)."""
+        X = as_float_array(X, n_features=getattr(self, "n_features_in_", None))
+        return -2 * self.score(X) * X.shape[0] + 2 * self.n_parameters
 
     # ------------------------------------------------------------------ density
     def logpdf(self, X):

@@ -1,0 +1,181 @@
+"""Side-by-side throughput of engine against its NumPy twins, scipy and scikit-learn, measured in one run.
+
+    python -m bench.compare [--quick] [--json out.json] [--markdown out.md]
+
+Each row times one operation (best of --repeat runs, after a warm-up call that compiles/caches the kernels)
+and reports points per second and the ratio engine / other. Ratios come from the same process, so a noisy
+shared machine shifts both sides together.
+"""
+import argparse
+import json
+import os
+import platform
+import time
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+import engine
+from engine import reference
+
+try:
+    import scipy.stats as scipy_stats
+except ImportError:  # optional oracle
+    scipy_stats = None
+try:
+    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+except ImportError:
+    SkGaussianMixture = None
+
+
+@njit(parallel=True, cache=True)
+def parallel_copy(src):
+    """The memory floor for a streaming kernel: read n doubles, write n doubles into a new array
+    (like logpdf, which also returns a new array)."""
+    dst = np.empty_like(src)
+    for i in prange(src.shape[0]):
+        dst[i] = src[i]
+    return dst
+
+
+def best_time(fn, repeat):
+    fn()
+    best = np.inf
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def sklearn_model(weights, means, covariances, covariance_type):
+    from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
+
+    gm = SkGaussianMixture(len(weights), covariance_type=covariance_type)
+    gm.weights_, gm.means_, gm.covariances_ = weights, means, covariances
+    gm.precisions_cholesky_ = _compute_precision_cholesky(covariances, covariance_type)
+    return gm
+
+
+def mixture_params(rng, K, D, covariance_type):
+    weights = rng.dirichlet(np.ones(K))
+    means = rng.normal(scale=3, size=(K, D))
+    if covariance_type == "full":
+        A = rng.normal(size=(K, D, D))
+        covs = A @ A.transpose(0, 2, 1) / D + 0.5 * np.eye(D)
+    else:
+        covs = rng.uniform(0.5, 2.0, size=(K, D))
+    return weights, means, covs
+
+
+def run(quick=False, repeat=5):
+    rng = np.random.default_rng(0)
+    rows = []
+
+    def add(name, n, times, targets=None):
+        base = times["engine"]
+        row = {"benchmark": name, "n": n, "engine_points_per_s": n / base}
+        for other, t in times.items():
+            if other != "engine":
+                row[f"vs_{other}"] = t / base
+        row["targets"] = targets or {}
+        rows.append(row)
+
+    n = 1_000_000 if quick else 10_000_000
+    x = rng.normal(size=n)
+    model = engine.Normal(0.5, 2.0)
+    times = {
+        "engine": best_time(lambda: model.logpdf(x), repeat),
+        "memcopy": best_time(lambda: parallel_copy(x), repeat),
+        "numpy": best_time(lambda: reference.normal_log_density(x, 0.5, 2.0), repeat),
+    }
+    if scipy_stats is not None:
+        times["scipy"] = best_time(lambda: scipy_stats.norm(0.5, 2.0).logpdf(x), max(1, repeat // 2))
+    add("Normal logpdf", n, times, {"memcopy": 0.7, "numpy": 5})
+
+    n = 100_000 if quick else 1_000_000
+    K, D = 16, 8
+    for covariance_type in ("full", "diag"):
+        w, m, c = mixture_params(rng, K, D, covariance_type)
+        X = rng.normal(scale=3, size=(n, D))
+        gmm = engine.GaussianMixture.from_params(w, m, c, covariance_type)
+        times = {
+            "engine": best_time(lambda: gmm.score_samples(X), repeat),
+            "numpy": best_time(lambda: reference.mixture_log_density(X, *gmm._kernel_params), max(1, repeat // 2)),
+        }
+        if SkGaussianMixture is not None:
+            sk = sklearn_model(w, m, c, covariance_type)
+            times["sklearn"] = best_time(lambda: sk.score_samples(X), max(1, repeat // 2))
+        add(f"GMM score_samples {covariance_type} K={K} D={D}", n, times, {"sklearn": 10})
+
+    for covariance_type in ("full", "diag"):
+        w, m, c = mixture_params(rng, K, D, covariance_type)
+        gmm = engine.GaussianMixture.from_params(w, m, c, covariance_type)
+        key = np.uint64(1)
+        times = {
+            "engine": best_time(lambda: gmm.sample(n, random_state=1), repeat),
+            "numpy": best_time(lambda: reference.mixture_sample(key, 0, *gmm._sampler_params, n), max(1, repeat // 2)),
+        }
+        if SkGaussianMixture is not None:
+            sk = sklearn_model(w, m, c, covariance_type)
+            sk.random_state = 0
+            times["sklearn"] = best_time(lambda: sk.sample(n), max(1, repeat // 2))
+        add(f"GMM sample {covariance_type} K={K} D={D}", n, times, {"sklearn": 10})
+    return rows
+
+
+def machine():
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "numba_threads": numba.get_num_threads(),
+        "numba": numba.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def to_markdown(rows, info):
+    others = sorted({k for r in rows for k in r if k.startswith("vs_")})
+    head = "| benchmark | n | engine points/s | " + " | ".join(o.replace("vs_", "× ") for o in others) + " |"
+    lines = [head, "|" + "---|" * (3 + len(others))]
+    for r in rows:
+        cells = []
+        for o in others:
+            if o in r:
+                target = r["targets"].get(o[3:])
+                mark = "" if target is None else (" ✓" if r[o] >= target else f" (target {target})")
+                cells.append(f"{r[o]:.2f}{mark}")
+            else:
+                cells.append("–")
+        lines.append(f"| {r['benchmark']} | {r['n']:,} | {r['engine_points_per_s']:.3g} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("Ratios are other time / engine time (higher = engine faster), best of several runs, one process. "
+                 f"Machine: {info['cores']} cores, {info['numba_threads']} Numba threads, numba {info['numba']}, "
+                 f"numpy {info['numpy']}, Python {info['python']}.")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="10x smaller inputs (a smoke run)")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", help="also write the rows as JSON here")
+    parser.add_argument("--markdown", help="also write the table as Markdown here")
+    args = parser.parse_args(argv)
+    rows = run(args.quick, args.repeat)
+    info = machine()
+    table = to_markdown(rows, info)
+    print(table)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": info, "rows": rows}, f, indent=2)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,141 @@
+"""EM for Gaussian mixtures over additive sufficient statistics.
+
+``e_step_stats(model, X)`` is one fused parallel pass over X returning a ``SufficientStats``; statistics of
+batches add with ``+``; ``m_step(stats, ...)`` turns them into parameters. ``GaussianMixture.fit`` is a loop
+over exactly these two functions, so a caller that streams batches from Parquet files, Dask partitions or
+a GPU gets the same EM by summing ``e_step_stats`` over its batches.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validation import as_float_array, raise_bad_row
+from ..kernels import em as em_kernels
+from ..models import _covariance as cov
+
+#: scikit-learn adds 10 machine epsilons to every component's mass so an empty component cannot divide by 0
+_EPS_MASS = 10 * np.finfo(np.float64).eps
+
+
+@dataclass(frozen=True)
+class SufficientStats:
+    """Additive EM statistics of a data set under one mixture (see ``engine.kernels.em``).
+
+    nk : (K,)             sum_i w_i r_ik
+    s1 : (K, D)           sum_i w_i r_ik (x_i - shift_k)
+    s2 :                  (K, D, D) full, (D, D) tied (sum_i w_i (x_i - shift_0)(x_i - shift_0)^T),
+                          (K, D) diag/spherical: sum_i w_i r_ik (x_i - shift_k)**2
+    shift : (K, D)        the centres the moments are taken about (the E-step model's means; tied: one
+                          common centre), identical for statistics that are added
+    log_likelihood : float  sum_i w_i log p(x_i) under the E-step model
+    weight : float        sum_i w_i (the number of points when unweighted)
+    """
+
+    covariance_type: str
+    nk: np.ndarray
+    s1: np.ndarray
+    s2: np.ndarray
+    shift: np.ndarray
+    log_likelihood: float
+    weight: float
+
+    def __add__(self, other):
+        if not isinstance(other, SufficientStats):
+            return NotImplemented
+        if other.covariance_type != self.covariance_type or other.s2.shape != self.s2.shape:
+            raise ValueError("cannot add statistics of different covariance types or shapes")
+        if not np.array_equal(other.shift, self.shift):
+            raise ValueError("cannot add statistics taken under different models (their shifts differ)")
+        return SufficientStats(
+            self.covariance_type,
+            self.nk + other.nk,
+            self.s1 + other.s1,
+            self.s2 + other.s2,
+            self.shift,
+            self.log_likelihood + other.log_likelihood,
+            self.weight + other.weight,
+        )
+
+    @property
+    def mean_log_likelihood(self):
+        """Average log-likelihood per (weighted) point: scikit-learn's EM lower bound."""
+        return self.log_likelihood / self.weight if self.weight > 0 else -np.inf
+
+
+def _shift(means, weights, covariance_type):
+    if covariance_type == "tied":
+        centre = weights @ means
+        return np.ascontiguousarray(np.broadcast_to(centre, means.shape))
+    return np.ascontiguousarray(means)
+
+
+def _check_sample_weight(sample_weight, n):
+    if sample_weight is None:
+        return np.empty(0)
+    w = as_float_array(sample_weight, name="sample_weight", ndim=1)
+    if w.shape[0] != n:
+        raise ValueError(f"sample_weight has {w.shape[0]} entries but X has {n} rows")
+    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    if bad.size:
+        raise ValueError(f"sample_weight must be finite and >= 0; first offending row: {bad[0]}")
+    return w.astype(np.float64, copy=False)
+
+
+def statistics(X, sample_weight, kernel_params, shift, covariance_type, mode=em_kernels.POSTERIOR, key=0):
+    """Run the fused statistics kernel on validated inputs and wrap the result."""
+    U, shifted, log_norm = kernel_params
+    nk, s1, s2, ll, wt, bad = em_kernels.em_statistics(
+        X, sample_weight, U, shifted, log_norm, shift, covariance_type == "tied", mode, np.uint64(key)
+    )
+    raise_bad_row(bad)
+    # reduce the fixed partition of parts (same order at any thread count)
+    nk, s1, s2, ll, wt = nk.sum(axis=0), s1.sum(axis=0), s2.sum(axis=0), ll.sum(), wt.sum()
+    if U.ndim == 3:
+        s2 = np.tril(s2) + np.swapaxes(np.tril(s2, -1), -1, -2)  # the kernel fills the lower triangle
+        if covariance_type == "tied":
+            s2 = s2[0]
+    else:
+        s2 = s2[:, 0, :]
+    return SufficientStats(covariance_type, nk, s1, s2, shift, float(ll), float(wt))
+
+
+def e_step_stats(model, X, sample_weight=None):
+    """E-step sufficient statistics of X (n, D) under the fitted/parametrised ``model``.
+
+    One parallel pass; memory beyond X is O(K D^2) per part (at most 64 parts), whatever n is.
+    sample_weight: optional (n,) non-negative weights.
+    """
+    model._check_fitted()
+    X = as_float_array(X, n_features=model.n_features_in_)
+    w = _check_sample_weight(sample_weight, X.shape[0])
+    shift = _shift(model.means_, model.weights_, model.covariance_type)
+    return statistics(X, w, model._kernel_params, shift, model.covariance_type)
+
+
+def m_step(stats, covariance_type=None, reg_covar=1e-6):
+    """Parameters (weights (K,), means (K, D), covariances) maximising the expected log-likelihood.
+
+    The same formulas as scikit-learn's ``_estimate_gaussian_parameters`` (including its 10 eps added to
+    each component's mass), with ``reg_covar`` added to the covariances' diagonals.
+    """
+    covariance_type = covariance_type or stats.covariance_type
+    if covariance_type != stats.covariance_type:
+        raise ValueError(
+            f"statistics were taken for covariance_type={stats.covariance_type!r}, not {covariance_type!r}"
+        )
+    nk = stats.nk + _EPS_MASS
+    weights = nk / nk.sum()
+    d = stats.s1 / nk[:, None]  # mean_k - shift_k
+    means = stats.shift + d
+    D = means.shape[1]
+    if covariance_type == "full":
+        covariances = stats.s2 / nk[:, None, None] - d[:, :, None] * d[:, None, :]
+        covariances += reg_covar * np.eye(D)
+    elif covariance_type == "tied":
+        covariances = (stats.s2 - np.einsum("k,ki,kj->ij", nk, d, d)) / nk.sum()
+        covariances += reg_covar * np.eye(D)
+    else:
+        covariances = stats.s2 / nk[:, None] - d * d + reg_covar
+        if covariance_type == "spherical":
+            covariances = covariances.mean(axis=1)
+    return weights, means, covariances

@@ -1,0 +1,32 @@
+"""k-means for initialising mixtures: k-means++ seeding, then Lloyd steps run as hard-assignment EM
+statistics (identity precisions), so k-means shares the fused kernel and its thread-count invariance."""
+import numpy as np
+
+from ..kernels import em as em_kernels
+from ..kernels.kmeans import kmeans_plusplus
+from .em import statistics
+
+
+def lloyd_params(centers):
+    """Kernel parameters under which the largest component term is the nearest centre."""
+    K, D = centers.shape
+    return np.ones((K, D)), np.ascontiguousarray(centers), np.zeros(K)
+
+
+def kmeans(X, n_clusters, sample_weight, key, max_iter=300, tol=1e-4):
+    """Cluster centres (K, D): k-means++ seeds then Lloyd iterations until the squared centre shift is
+    below tol * (mean per-feature variance of X), as scikit-learn's KMeans does."""
+    seeds = kmeans_plusplus(X, sample_weight, n_clusters, np.uint64(key))
+    centers = X[seeds].astype(np.float64)
+    var = X.var(axis=0).mean() if X.shape[0] > 1 else 0.0
+    threshold = tol * var
+    for _ in range(max_iter):
+        stats = statistics(X, sample_weight, lloyd_params(centers), centers, "diag", em_kernels.HARD)
+        new = centers.copy()
+        filled = stats.nk > 0
+        new[filled] = centers[filled] + stats.s1[filled] / stats.nk[filled, None]  # empty clusters stay put
+        shift = np.sum((new - centers) ** 2)
+        centers = new
+        if shift <= threshold:
+            break
+    return centers

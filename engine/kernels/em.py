@@ -1,0 +1,180 @@
+"""The fused E-step: one parallel pass computing the EM sufficient statistics of a data set.
+
+For each point the K component terms and their log-sum-exp are formed in a (K, BLOCK) scratch (as in
+``gaussian.mixture_log_density``); the responsibilities r_ik = exp(term_ik - lse_i) exist only for the
+block, weighted by the sample weight, and are folded at once into thread-local accumulators:
+
+    n_k  = sum_i w_i r_ik
+    s1_k = sum_i w_i r_ik (x_i - c_k)
+    s2_k = sum_i w_i r_ik (x_i - c_k)(x_i - c_k)^T      full:  (K, D, D)
+         = sum_i w_i (x_i - c)(x_i - c)^T              tied:  (1, D, D)  (sum_k r_ik = 1)
+         = sum_i w_i r_ik (x_i - c_k)**2               diag/spherical: (K, D)
+    loglik = sum_i w_i lse_i
+
+The shifts c_k are the current model's means (tied: one common shift), so the covariance update
+s2/n - d d^T with d = s1/n is a small correction, without the cancellation of raw second moments. Memory
+beyond the data is O(chunks * K * D^2), fixed per call; no n x K array exists.
+"""
+import numpy as np
+from numba import njit, prange
+
+from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
+from ._fastmath import exp_block
+from .gaussian import component_terms, load_block, logsumexp_block
+from .sampling import uniform_open
+
+#: how responsibilities are formed from the component terms
+POSTERIOR, HARD, RANDOM = 0, 1, 2
+
+#: at most this many partial accumulators (a function of n only: bit-identical at any thread count)
+MAX_PARTS = 64
+
+
+@njit(**SERIAL)
+def _accumulate_block(xt, m, resp, shift, s1, s2, d, rd):
+    """Fold one block into s1 (K, D) and s2 (layout by ndim/shape) given resp (K, BLOCK) (weighted)."""
+    D = xt.shape[0]
+    K = shift.shape[0]
+    for k in range(K):
+        for j in range(D):
+            c = shift[k, j]
+            acc = 0.0
+            for b in range(m):
+                v = xt[j, b] - c
+                d[j, b] = v
+                rd[j, b] = resp[k, b] * v
+                acc += rd[j, b]
+            s1[k, j] += acc
+        if s2.ndim == 3:
+            if s2.shape[0] == K:
+                for i in range(D):
+                    for j in range(i + 1):
+                        acc = 0.0
+                        for b in range(m):
+                            acc += rd[i, b] * d[j, b]
+                        s2[k, i, j] += acc
+        else:
+            for j in range(D):
+                acc = 0.0
+                for b in range(m):
+                    acc += rd[j, b] * d[j, b]
+                s2[k, j] += acc
+    if s2.ndim == 3 and s2.shape[0] != K:
+        # tied: responsibilities sum to 1, so the shared scatter needs only the sample weights (row K of resp)
+        for j in range(D):
+            c = shift[0, j]
+            for b in range(m):
+                d[j, b] = xt[j, b] - c
+                rd[j, b] = resp[K, b] * d[j, b]
+        for i in range(D):
+            for j in range(i + 1):
+                acc = 0.0
+                for b in range(m):
+                    acc += rd[i, b] * d[j, b]
+                s2[0, i, j] += acc
+
+
+@njit(**SERIAL)
+def _hard_or_random_resp(terms, m, mode, key, first_point):
+    """Replace terms[:K, :m] by one-hot argmax (HARD: k-means assignment) or random normalised weights
+    (RANDOM: point i's weights from words i*K .. i*K+K-1 of stream ``key``)."""
+    K = terms.shape[0]
+    for b in range(m):
+        if mode == HARD:
+            best = 0
+            for k in range(1, K):
+                if terms[k, b] > terms[best, b]:
+                    best = k
+            for k in range(K):
+                terms[k, b] = 1.0 if k == best else 0.0
+        else:
+            tot = 0.0
+            base = np.uint64(first_point + b) * np.uint64(K)
+            for k in range(K):
+                terms[k, b] = uniform_open(key, base + np.uint64(k))
+                tot += terms[k, b]
+            for k in range(K):
+                terms[k, b] /= tot
+
+
+@njit(**PARALLEL)
+def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, tied, mode, key):
+    """EM sufficient statistics of X (n, D) under the mixture given in kernel layout.
+
+    sample_weight: (n,) or (0,) for unit weights; shift: (K, D) centres c_k; tied: whether s2 is the
+    shared (1, D, D) scatter. mode: POSTERIOR (EM), HARD (one-hot on the largest term: with identity
+    precisions this is a Lloyd/k-means step) or RANDOM (random responsibilities keyed by ``key``; the
+    initialisation "random"). The log-likelihood is always that of the mixture.
+
+    Returns per-part partial sums over a fixed partition of the rows (at most MAX_PARTS parts, a function
+    of n only): n_k (P, K), s1 (P, K, D), s2 (P, K, D, D) dense / (P, 1, D, D) tied / (P, K, 1, D)
+    diagonal (lower triangle only for dense), loglik (P,), weight (P,), and the first non-finite row or -1.
+    The caller reduces the parts in a fixed order, so results do not depend on the thread count.
+    """
+    n, D = X.shape
+    K = shifted_means.shape[0]
+    weighted = sample_weight.shape[0] > 0
+    n_parts = max(1, min(MAX_PARTS, (n + CHUNK - 1) // CHUNK))
+    nk = np.zeros((n_parts, K))
+    s1 = np.zeros((n_parts, K, D))
+    if prec_chol.ndim == 3:
+        s2 = np.zeros((n_parts, 1 if tied else K, D, D))
+    else:
+        s2 = np.zeros((n_parts, K, 1, D))
+    ll = np.zeros(n_parts)
+    wt = np.zeros(n_parts)
+    bad = np.full(n_parts, -1, dtype=np.int64)
+    for p in prange(n_parts):
+        lo = (n * p) // n_parts
+        hi = (n * (p + 1)) // n_parts
+        xt = np.empty((D, BLOCK))
+        y = np.empty((D, BLOCK))
+        terms = np.empty((K + 1, BLOCK))  # row K: the sample weights (used by tied)
+        mx = np.empty(BLOCK)
+        lse = np.empty(BLOCK)
+        e = np.empty(BLOCK)
+        pow2 = np.empty(BLOCK, dtype=np.int64)
+        d = np.empty((D, BLOCK))
+        rd = np.empty((D, BLOCK))
+        s2p = s2[p] if prec_chol.ndim == 3 else s2[p, :, 0, :]
+        for start in range(lo, hi, BLOCK):
+            m = min(BLOCK, hi - start)
+            r = load_block(X, start, m, xt)
+            if r >= 0:
+                bad[p] = r
+                break
+            tk = terms[:K]
+            component_terms(xt, m, prec_chol, shifted_means, log_norm, tk, y)
+            logsumexp_block(tk, m, mx, lse, e, pow2)
+            for b in range(m):
+                terms[K, b] = sample_weight[start + b] if weighted else 1.0
+            acc_ll = 0.0
+            acc_w = 0.0
+            for b in range(m):
+                acc_ll += terms[K, b] * lse[b]
+                acc_w += terms[K, b]
+            ll[p] += acc_ll
+            wt[p] += acc_w
+            if mode != POSTERIOR:
+                _hard_or_random_resp(tk, m, mode, key, start)
+            for k in range(K):
+                if mode == POSTERIOR:
+                    for b in range(m):
+                        e[b] = tk[k, b] - lse[b]
+                    exp_block(e, e, pow2, m)
+                else:
+                    for b in range(m):
+                        e[b] = tk[k, b]
+                acc = 0.0
+                for b in range(m):
+                    v = e[b] * terms[K, b]
+                    tk[k, b] = v
+                    acc += v
+                nk[p, k] += acc
+            _accumulate_block(xt, m, terms, shift, s1[p], s2p, d, rd)
+    first_bad = -1
+    for p in range(n_parts):
+        if bad[p] >= 0:
+            first_bad = bad[p]
+            break
+    return nk, s1, s2, ll, wt, first_bad
