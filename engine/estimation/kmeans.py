@@ -5,6 +5,7 @@ import numpy as np
 from ..kernels import em as em_kernels
 from ..kernels.kmeans import kmeans_plusplus
 from .em import statistics
+from .mle import gaussian_stats
 
 
 def lloyd_params(centers):
@@ -18,8 +19,9 @@ def kmeans(X, n_clusters, sample_weight, key, max_iter=300, tol=1e-4):
     below tol * (mean per-feature variance of X), as scikit-learn's KMeans does."""
     seeds = kmeans_plusplus(X, sample_weight, n_clusters, np.uint64(key))
     centers = X[seeds].astype(np.float64)
-    var = X.var(axis=0).mean() if X.shape[0] > 1 else 0.0
-    threshold = tol * var
+    # per-feature variances from the statistics kernel: X.var() would allocate a temporary the size of X
+    stats = gaussian_stats(X, full=False)
+    threshold = tol * float(np.mean(stats.m2 / max(stats.n, 1.0)))
     for _ in range(max_iter):
         stats = statistics(X, sample_weight, lloyd_params(centers), centers, "diag", em_kernels.HARD)
         new = centers.copy()

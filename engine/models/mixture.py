@@ -379,6 +379,12 @@ class GaussianMixture:
         }[self.covariance_type]
         return int(cov_params + K * D + K - 1)
 
+    def save(self, path):
+        """Write the model to ``path`` in engine's versioned, pickle-free format (see ``engine.load``)."""
+        from ..io.model_file import save
+
+        return save(self, path)
+
     def __repr__(self):
         fitted = f", n_features={self.n_features_in_}" if hasattr(self, "weights_") else ""
         return (

@@ -49,5 +49,11 @@ class MultivariateNormal:
         """(n_samples, D) draws; same seed gives bit-identical output at any thread count."""
         return self._mixture.sample(n_samples, random_state, dtype=dtype)[0]
 
+    def save(self, path):
+        """Write the model to ``path`` in engine's versioned, pickle-free format (see ``engine.load``)."""
+        from ..io.model_file import save
+
+        return save(self, path)
+
     def __repr__(self):
         return f"MultivariateNormal(n_features={self.n_features}, covariance_type={self.covariance_type!r})"

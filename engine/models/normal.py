@@ -37,5 +37,11 @@ class Normal:
         normal_sample(_random.stream_key(random_state), 0, self.loc, self.scale, out)
         return out
 
+    def save(self, path):
+        """Write the model to ``path`` in engine's versioned, pickle-free format (see ``engine.load``)."""
+        from ..io.model_file import save
+
+        return save(self, path)
+
     def __repr__(self):
         return f"Normal(loc={self.loc!r}, scale={self.scale!r})"
