@@ -15,7 +15,7 @@ SERIAL = dict(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 
 #: points per register/L1-sized block inside a kernel: the block's component terms live in a
 #: (K, BLOCK) thread-local scratch, never an n x K array
-BLOCK = 256
+BLOCK = 128
 #: blocks per parallel work item; the chunking is fixed (independent of the thread count), so results
 #: are bit-identical at any number of threads
 BLOCKS_PER_CHUNK = 16

@@ -19,7 +19,6 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
-from ._fastmath import exp_block
 from .gaussian import component_terms, load_block, logsumexp_block
 from .sampling import uniform_open
 
@@ -35,6 +34,21 @@ def _accumulate_block(xt, m, resp, shift, s1, s2, d, rd):
     """Fold one block into s1 (K, D) and s2 (layout by ndim/shape) given resp (K, BLOCK) (weighted)."""
     D = xt.shape[0]
     K = shift.shape[0]
+    if s2.ndim == 2:
+        # diagonal: both moments in one pass over the block, nothing stored
+        for k in range(K):
+            for j in range(D):
+                c = shift[k, j]
+                a1 = 0.0
+                a2 = 0.0
+                for b in range(m):
+                    v = xt[j, b] - c
+                    rv = resp[k, b] * v
+                    a1 += rv
+                    a2 += rv * v
+                s1[k, j] += a1
+                s2[k, j] += a2
+        return
     for k in range(K):
         for j in range(D):
             c = shift[k, j]
@@ -45,21 +59,14 @@ def _accumulate_block(xt, m, resp, shift, s1, s2, d, rd):
                 rd[j, b] = resp[k, b] * v
                 acc += rd[j, b]
             s1[k, j] += acc
-        if s2.ndim == 3:
-            if s2.shape[0] == K:
-                for i in range(D):
-                    for j in range(i + 1):
-                        acc = 0.0
-                        for b in range(m):
-                            acc += rd[i, b] * d[j, b]
-                        s2[k, i, j] += acc
-        else:
-            for j in range(D):
-                acc = 0.0
-                for b in range(m):
-                    acc += rd[j, b] * d[j, b]
-                s2[k, j] += acc
-    if s2.ndim == 3 and s2.shape[0] != K:
+        if s2.shape[0] == K:
+            for i in range(D):
+                for j in range(i + 1):
+                    acc = 0.0
+                    for b in range(m):
+                        acc += rd[i, b] * d[j, b]
+                    s2[k, i, j] += acc
+    if s2.shape[0] != K:
         # tied: responsibilities sum to 1, so the shared scatter needs only the sample weights (row K of resp)
         for j in range(D):
             c = shift[0, j]
@@ -145,7 +152,7 @@ def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, t
                 break
             tk = terms[:K]
             component_terms(xt, m, prec_chol, shifted_means, log_norm, tk, y)
-            logsumexp_block(tk, m, mx, lse, e, pow2)
+            logsumexp_block(tk, m, mx, lse, e, pow2, mode == POSTERIOR)
             for b in range(m):
                 terms[K, b] = sample_weight[start + b] if weighted else 1.0
             acc_ll = 0.0
@@ -157,17 +164,13 @@ def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, t
             wt[p] += acc_w
             if mode != POSTERIOR:
                 _hard_or_random_resp(tk, m, mode, key, start)
+            # weighted responsibilities, in place (mx holds the posterior normaliser, see logsumexp_block)
+            for b in range(m):
+                mx[b] = terms[K, b] * (mx[b] if mode == POSTERIOR else 1.0)
             for k in range(K):
-                if mode == POSTERIOR:
-                    for b in range(m):
-                        e[b] = tk[k, b] - lse[b]
-                    exp_block(e, e, pow2, m)
-                else:
-                    for b in range(m):
-                        e[b] = tk[k, b]
                 acc = 0.0
                 for b in range(m):
-                    v = e[b] * terms[K, b]
+                    v = tk[k, b] * mx[b]
                     tk[k, b] = v
                     acc += v
                 nk[p, k] += acc

@@ -83,8 +83,13 @@ def component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y):
 
 
 @njit(inline="always", **SERIAL)
-def logsumexp_block(terms, m, mx, acc, e, pow2):
-    """acc[:m] = log sum_k exp(terms[k, :m]) (-inf where every term is -inf); mx, e, pow2: scratch."""
+def logsumexp_block(terms, m, mx, acc, e, pow2, keep_exp):
+    """acc[:m] = log sum_k exp(terms[k, :m]) (-inf where every term is -inf); mx, e, pow2: scratch.
+
+    With ``keep_exp`` the exps are kept for the responsibilities, which then cost a multiply instead of
+    a second exp: terms[k, b] becomes exp(terms[k, b] - max_b) and mx[b] the normaliser, so that
+    p(k | x_b) = terms[k, b] * mx[b] (0 for a point whose every term is -inf).
+    """
     K = terms.shape[0]
     for b in range(m):
         mx[b] = terms[0, b]
@@ -101,8 +106,14 @@ def logsumexp_block(terms, m, mx, acc, e, pow2):
         exp_block(e, e, pow2, m)
         for b in range(m):
             acc[b] += e[b]
+        if keep_exp:
+            for b in range(m):
+                terms[k, b] = e[b]
     for b in range(m):
-        acc[b] = mx[b] + np.log(acc[b])
+        total = acc[b]
+        acc[b] = mx[b] + np.log(total)
+        if keep_exp:
+            mx[b] = 1.0 / total if total > 0 else 0.0
 
 
 @njit(**PARALLEL)
@@ -136,7 +147,7 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out):
                 for b in range(m):
                     out[start + b] = terms[0, b]
             else:
-                logsumexp_block(terms, m, mx, acc, e, pow2)
+                logsumexp_block(terms, m, mx, acc, e, pow2, False)
                 for b in range(m):
                     out[start + b] = acc[b]
     for c in range(n_chunks):
@@ -169,13 +180,10 @@ def mixture_responsibilities(X, prec_chol, shifted_means, log_norm, resp, log_de
                 bad[c] = r
                 break
             component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y)
-            logsumexp_block(terms, m, mx, acc, e, pow2)
+            logsumexp_block(terms, m, mx, acc, e, pow2, True)
             for k in range(K):
                 for b in range(m):
-                    e[b] = terms[k, b] - acc[b]
-                exp_block(e, e, pow2, m)
-                for b in range(m):
-                    resp[start + b, k] = e[b]
+                    resp[start + b, k] = terms[k, b] * mx[b]
             for b in range(m):
                 log_density[start + b] = acc[b]
     for c in range(n_chunks):
