@@ -85,12 +85,14 @@ def normal_sample(key, offset, loc, scale, out):
 
 
 @njit(**PARALLEL)
-def mixture_sample(key, offset, cum_weights, means, cov_chol, out, labels):
+def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
     """Draw out.shape[0] points from a Gaussian mixture; point i is point ``offset + i`` of the stream.
 
-    cum_weights: (K,) cumulative weights; means: (K, D); cov_chol: lower Cholesky factors of the
-    covariances, (P, D, D) with P = K (full) or 1 (tied), or standard deviations (K, D) (diag/spherical).
-    out: (n, D) float32/float64; labels: (n,) int64, i.i.d. component draws (not grouped by component).
+    cum_weights: (K,) cumulative weights; means: (K, D); cov_chol_t: the *transposed* lower Cholesky
+    factors of the covariances, L^T with shape (P, D, D), P = K (full) or 1 (tied), or standard deviations
+    (K, D) (diag/spherical). out: (n, D) float32/float64; labels: (n,) int64, i.i.d. component draws (not
+    grouped by component). x = mean_k + L_k z is formed as sum_l z_l (L^T)[l, :], so each point's update
+    runs along contiguous rows (vectorised over the D coordinates, no gathers).
     """
     n, D = out.shape
     K = means.shape[0]
@@ -98,7 +100,10 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol, out, labels):
     stride = np.uint64(1 + 2 * n_pairs)
     n_chunks = (n + CHUNK - 1) // CHUNK
     for c in prange(n_chunks):
-        z = np.empty((2 * n_pairs, BLOCK))
+        z = np.empty((BLOCK, 2 * n_pairs))
+        za = np.empty(BLOCK)
+        zb = np.empty(BLOCK)
+        x = np.empty(D)
         u = np.empty(BLOCK)
         comp = np.empty(BLOCK, dtype=np.int64)
         scratch = np.empty((2, BLOCK))
@@ -116,28 +121,24 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol, out, labels):
                 for b in range(m):
                     comp[b] += u[b] >= ck
             for j in range(n_pairs):
-                normal_pairs_block(
-                    key, base + np.uint64(1 + 2 * j), stride, m, z[2 * j], z[2 * j + 1], scratch, bits
-                )
+                normal_pairs_block(key, base + np.uint64(1 + 2 * j), stride, m, za, zb, scratch, bits)
+                for b in range(m):
+                    z[b, 2 * j] = za[b]
+                    z[b, 2 * j + 1] = zb[b]
             for b in range(m):
-                labels[start + b] = comp[b]
-            # x = mean_k + L_k z, vectorised over the block's points (gathers of the per-point factors)
-            if cov_chol.ndim == 3:
-                shared = cov_chol.shape[0] != K
-                for j in range(D):
-                    for b in range(m):
-                        k = comp[b]
-                        p = 0 if shared else k
-                        acc = means[k, j]
-                        for l in range(j + 1):
-                            acc += cov_chol[p, j, l] * z[l, b]
-                        u[b] = acc
-                    for b in range(m):
-                        out[start + b, j] = u[b]
-            else:
-                for j in range(D):
-                    for b in range(m):
-                        k = comp[b]
-                        u[b] = means[k, j] + cov_chol[k, j] * z[j, b]
-                    for b in range(m):
-                        out[start + b, j] = u[b]
+                k = comp[b]
+                labels[start + b] = k
+                if cov_chol_t.ndim == 3:
+                    p = k if cov_chol_t.shape[0] == K else 0
+                    for j in range(D):
+                        x[j] = means[k, j]
+                    for l in range(D):
+                        zl = z[b, l]
+                        # the full row (its first l entries are zeros): a fixed-length loop vectorises
+                        for j in range(D):
+                            x[j] += cov_chol_t[p, l, j] * zl
+                    for j in range(D):
+                        out[start + b, j] = x[j]
+                else:
+                    for j in range(D):
+                        out[start + b, j] = means[k, j] + cov_chol_t[k, j] * z[b, j]

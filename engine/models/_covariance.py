@@ -161,8 +161,9 @@ def kernel_params(log_weights, means, prec_chol, covariance_type):
 
 
 def sampling_layout(cov_chol, covariance_type, n_features):
-    """cov_chol in the sampler's layout (P, D, D) or (K, D)."""
-    return kernel_layout(cov_chol, covariance_type, n_features)
+    """The sampler's layout: transposed lower factors L^T (P, D, D), or standard deviations (K, D)."""
+    layout = kernel_layout(cov_chol, covariance_type, n_features)
+    return np.ascontiguousarray(np.swapaxes(layout, -1, -2)) if layout.ndim == 3 else layout
 
 
 def validate_covariances(covariances, covariance_type, n_components, n_features, name="covariances"):

@@ -34,8 +34,9 @@ def normal_sample(key, offset, loc, scale, n, dtype=np.float64):
     return (loc + scale * z).astype(dtype)
 
 
-def mixture_sample(key, offset, cum_weights, means, cov_chol, n, dtype=np.float64):
-    """Twin of ``mixture_sample``: returns (X (n, D), labels (n,))."""
+def mixture_sample(key, offset, cum_weights, means, cov_chol_t, n, dtype=np.float64):
+    """Twin of ``mixture_sample`` (cov_chol_t: transposed lower Cholesky factors or standard deviations):
+    returns (X (n, D), labels (n,))."""
     K, D = means.shape
     n_pairs = (D + 1) // 2
     stride = np.uint64(1 + 2 * n_pairs)
@@ -46,9 +47,9 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol, n, dtype=np.float6
     for j in range(n_pairs):
         z[:, 2 * j], z[:, 2 * j + 1] = _box_muller(key, base + np.uint64(1 + 2 * j))
     z = z[:, :D]
-    if cov_chol.ndim == 3:
-        L = cov_chol[labels] if cov_chol.shape[0] == K else cov_chol[np.zeros(n, dtype=np.int64)]
-        X = means[labels] + np.einsum("nij,nj->ni", L, z)
+    if cov_chol_t.ndim == 3:
+        LT = cov_chol_t[labels] if cov_chol_t.shape[0] == K else cov_chol_t[np.zeros(n, dtype=np.int64)]
+        X = means[labels] + np.einsum("nlj,nl->nj", LT, z)
     else:
-        X = means[labels] + cov_chol[labels] * z
+        X = means[labels] + cov_chol_t[labels] * z
     return X.astype(dtype), labels
