@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import time
+import warnings
 
 import numba
 import numpy as np
@@ -122,6 +123,33 @@ def run(quick=False, repeat=5):
             sk.random_state = 0
             times["sklearn"] = best_time(lambda: sk.sample(n), max(1, repeat // 2))
         add(f"GMM sample {covariance_type} K={K} D={D}", n, times, {"sklearn": 10})
+
+    # one EM iteration from the same parameters: (time of fit with i2 iterations - i1 iterations) / (i2 - i1),
+    # tol=0, so initialisation and the final pass cancel out
+    truth = engine.GaussianMixture.from_params(*mixture_params(rng, K, D, "diag"), "diag")
+    X, _ = truth.sample(n, random_state=0)
+    for covariance_type in ("full", "diag"):
+        start = engine.GaussianMixture(K, covariance_type=covariance_type, max_iter=1, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            start.fit(X[: n // 10])
+        init = dict(weights_init=start.weights_, means_init=start.means_, precisions_init=start.precisions_,
+                    init_params="random_from_data", tol=0.0, covariance_type=covariance_type, random_state=0)
+
+        def per_iteration(cls, i1, i2):
+            def run(iters):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    t = time.perf_counter()
+                    cls(K, max_iter=iters, **init).fit(X)
+                    return time.perf_counter() - t
+            run(i1)
+            return min(run(i2) - run(i1) for _ in range(2)) / (i2 - i1)
+
+        times = {"engine": per_iteration(engine.GaussianMixture, 1, 6)}
+        if SkGaussianMixture is not None:
+            times["sklearn"] = per_iteration(SkGaussianMixture, 1, 3)
+        add(f"EM iteration {covariance_type} K={K} D={D}", n, times, {"sklearn": 20})
     return rows
 
 

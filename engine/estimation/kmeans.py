@@ -14,11 +14,19 @@ def lloyd_params(centers):
     return np.ones((K, D)), np.ascontiguousarray(centers), np.zeros(K)
 
 
+#: k-means++ seeding keeps one distance per candidate row; above this many rows it seeds from evenly
+#: spaced rows (a strided view, no copy) so seeding memory stays bounded (8 MiB) for any n
+MAX_SEEDING_ROWS = 1 << 20
+
+
 def kmeans(X, n_clusters, sample_weight, key, max_iter=300, tol=1e-4):
-    """Cluster centres (K, D): k-means++ seeds then Lloyd iterations until the squared centre shift is
-    below tol * (mean per-feature variance of X), as scikit-learn's KMeans does."""
-    seeds = kmeans_plusplus(X, sample_weight, n_clusters, np.uint64(key))
-    centers = X[seeds].astype(np.float64)
+    """Cluster centres (K, D): k-means++ seeds then Lloyd iterations over all of X until the squared
+    centre shift is below tol * (mean per-feature variance of X), as scikit-learn's KMeans does."""
+    step = max(1, -(-X.shape[0] // MAX_SEEDING_ROWS))
+    candidates = X[::step]
+    weights = sample_weight[::step] if sample_weight.size else sample_weight
+    seeds = kmeans_plusplus(candidates, weights, n_clusters, np.uint64(key))
+    centers = candidates[seeds].astype(np.float64)
     # per-feature variances from the statistics kernel: X.var() would allocate a temporary the size of X
     stats = gaussian_stats(X, full=False)
     threshold = tol * float(np.mean(stats.m2 / max(stats.n, 1.0)))
