@@ -1,5 +1,11 @@
+import os
+
 import numpy as np
 import pytest
+
+# tests/gpu needs NUMBA_ENABLE_CUDASIM (or a GPU) decided before numba is imported: it runs in its own
+# process (tests/test_cuda_simulator.py), or directly with ENGINE_CUDA_TESTS=1 on a GPU machine
+collect_ignore = [] if os.environ.get("ENGINE_CUDA_TESTS") else ["gpu"]
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 

@@ -99,13 +99,20 @@ def statistics(X, sample_weight, kernel_params, shift, covariance_type, mode=em_
     return SufficientStats(covariance_type, nk, s1, s2, shift, float(ll), float(wt))
 
 
-def e_step_stats(model, X, sample_weight=None):
+def e_step_stats(model, X, sample_weight=None, device=None):
     """E-step sufficient statistics of X (n, D) under the fitted/parametrised ``model``.
 
     One parallel pass; memory beyond X is O(K D^2) per part (at most 64 parts), whatever n is.
-    sample_weight: optional (n,) non-negative weights.
+    sample_weight: optional (n,) non-negative weights. device: "cpu" | "cuda" | "auto" (default: the
+    model's ``device``); on "cuda", X may be a GPU array.
     """
     model._check_fitted()
+    from .. import _dispatch
+
+    if _dispatch.resolve(device or getattr(model, "device", "cpu"), X) == "cuda":
+        from ..cuda import e_step_stats as cuda_e_step_stats
+
+        return cuda_e_step_stats(model, X, sample_weight)
     X = as_float_array(X, n_features=model.n_features_in_)
     w = _check_sample_weight(sample_weight, X.shape[0])
     shift = _shift(model.means_, model.weights_, model.covariance_type)

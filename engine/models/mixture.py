@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from .. import _random
+from .. import _dispatch, _random
 from .._validation import as_float_array, as_param, check_n_samples, raise_bad_row
 from ..kernels.gaussian import mixture_log_density, mixture_responsibilities
 from ..kernels.sampling import mixture_sample
@@ -52,6 +52,7 @@ class GaussianMixture:
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        device="cpu",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -67,10 +68,11 @@ class GaussianMixture:
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.device = device
 
     # ------------------------------------------------------------------ construction from parameters
     @classmethod
-    def from_params(cls, weights, means, covariances, covariance_type="full"):
+    def from_params(cls, weights, means, covariances, covariance_type="full", device="cpu"):
         """A mixture with the given parameters (shapes as scikit-learn's fitted attributes).
 
         weights: (K,) non-negative, summing to 1 (within 1e-6; renormalised exactly);
@@ -86,7 +88,7 @@ class GaussianMixture:
             raise ValueError(
                 f"parameter 'means' must have shape (n_components={K}, n_features), got {means.shape}"
             )
-        model = cls(n_components=K, covariance_type=covariance_type)
+        model = cls(n_components=K, covariance_type=covariance_type, device=device)
         model._set_parameters(weights, means, covariances)
         return model
 
@@ -132,7 +134,7 @@ class GaussianMixture:
     _PARAM_NAMES = (
         "n_components", "covariance_type", "tol", "reg_covar", "max_iter", "n_init", "init_params",
         "weights_init", "means_init", "precisions_init", "random_state", "warm_start", "verbose",
-        "verbose_interval",
+        "verbose_interval", "device",
     )
 
     def get_params(self, deep=True):
@@ -252,10 +254,21 @@ class GaussianMixture:
     def _fit(self, X, sample_weight):
         from ..estimation import em
 
-        X = as_float_array(X)
-        n, D = X.shape
+        device = _dispatch.resolve(self.device, X)
+        if device == "cuda":
+            # EM iterations run on the GPU over X (copied there once if it is a host array); the
+            # initialisation runs on the host, on X itself or, for a GPU array, on its first 2**20 rows
+            from ..cuda.api import _device_array
+
+            X_iter, on_device = _device_array(X)
+            X = X_iter[: min(X_iter.shape[0], 1 << 20)].copy_to_host() if on_device else as_float_array(X)
+            n, D = X_iter.shape
+        else:
+            X = X_iter = as_float_array(X)
+            n, D = X.shape
         self._check_hyperparameters(n, D)
         w = em._check_sample_weight(sample_weight, n)
+        w_init = w[: X.shape[0]] if w.size else w
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         base_key = _random.stream_key(self.random_state)
@@ -263,7 +276,7 @@ class GaussianMixture:
         for init in range(n_init):
             key = np.random.SeedSequence([int(base_key), init]).generate_state(1, np.uint64)[0]
             if do_init:
-                self._install(*self._initialize(X, w, key), where=" at initialisation")
+                self._install(*self._initialize(X, w_init, key), where=" at initialisation")
                 lower_bound = -np.inf
             else:
                 lower_bound = self.lower_bound_
@@ -272,7 +285,7 @@ class GaussianMixture:
             n_iter = 0
             for n_iter in range(1, self.max_iter + 1):
                 previous = lower_bound
-                stats = em.e_step_stats(self, X, w if w.size else None)
+                stats = em.e_step_stats(self, X_iter, w if w.size else None, device=device)
                 lower_bound = stats.mean_log_likelihood
                 self._install(*em.m_step(stats, self.covariance_type, self.reg_covar), where=f" at iteration {n_iter}")
                 bounds.append(lower_bound)
@@ -333,8 +346,15 @@ class GaussianMixture:
 
     # ------------------------------------------------------------------ density
     def logpdf(self, X):
-        """log p(x) for each row of X: (n, D) float32/float64 -> (n,) of the same dtype."""
+        """log p(x) for each row of X: (n, D) float32/float64 -> (n,) of the same dtype.
+
+        On device="cuda" (or "auto" with a GPU), a GPU array in gives a GPU array out.
+        """
         self._check_fitted()
+        if _dispatch.resolve(self.device, X) == "cuda":
+            from ..cuda import mixture_logpdf
+
+            return mixture_logpdf(self, X)
         X = as_float_array(X, n_features=self.n_features_in_)
         out = np.empty(X.shape[0], dtype=X.dtype)
         raise_bad_row(mixture_log_density(X, *self._kernel_params, out))
@@ -346,7 +366,10 @@ class GaussianMixture:
 
     def score(self, X, y=None):
         """Mean log-likelihood of X (computed in float64)."""
-        return float(np.mean(self.logpdf(X), dtype=np.float64))
+        values = self.logpdf(X)
+        if not isinstance(values, np.ndarray):  # a GPU array
+            values = values.copy_to_host()
+        return float(np.mean(values, dtype=np.float64))
 
     # ------------------------------------------------------------------ sampling
     def sample(self, n_samples=1, random_state=None, *, dtype=np.float64):
@@ -361,6 +384,10 @@ class GaussianMixture:
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {dtype}")
         key = _random.stream_key(self.random_state if random_state is None else random_state)
+        if _dispatch.resolve(self.device) == "cuda":
+            from ..cuda import mixture_sample as cuda_sample
+
+            return cuda_sample(self, n, key, dtype=dtype)
         X = np.empty((n, self.n_features_in_), dtype=dtype)
         labels = np.empty(n, dtype=np.int64)
         mixture_sample(key, 0, *self._sampler_params, X, labels)

@@ -16,7 +16,7 @@ class MultivariateNormal:
         variance for ``"spherical"``.
     """
 
-    def __init__(self, mean, covariance, covariance_type="full"):
+    def __init__(self, mean, covariance, covariance_type="full", device="cpu"):
         cov.check_covariance_type(covariance_type, allowed=tuple(_MIXTURE_TYPE))
         mean = as_param(mean, "mean")
         if mean.ndim != 1 or mean.size == 0:
@@ -29,7 +29,8 @@ class MultivariateNormal:
         self.covariance_type = covariance_type
         # the kernels' K = 1 path skips the log-sum-exp entirely
         self._mixture = GaussianMixture.from_params(
-            np.ones(1), mean[None], np.asarray(covariance)[None], covariance_type=_MIXTURE_TYPE[covariance_type]
+            np.ones(1), mean[None], np.asarray(covariance)[None], covariance_type=_MIXTURE_TYPE[covariance_type],
+            device=device,
         )
 
     @property
