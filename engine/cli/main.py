@@ -44,29 +44,140 @@ def _demo_kl_asymmetry(args):
     return 0
 
 
+def _common(p, device=False):
+    p.add_argument("--quiet", action="store_true", help="no progress bars or notes")
+    p.add_argument("--json", action="store_true", help="print a machine-readable JSON summary")
+    p.add_argument("--threads", type=int, help="Numba threads (default: all cores)")
+    if device:
+        p.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
+
+
+def _data(p):
+    p.add_argument("input", help="Parquet/Arrow IPC/CSV file, directory or glob")
+    p.add_argument("--columns", help="comma-separated feature columns (default: all numeric columns)")
+    p.add_argument("--batch-size", type=int, default=262_144, help="rows per streamed batch (default: %(default)s)")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="engine", description=__doc__)
+    from . import commands as c
+
+    parser = argparse.ArgumentParser(prog="engine", description="Gaussian and mixture models on large data: "
+                                     "fit, score, sample, KL (see README.md).")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    f = sub.add_parser("fit", help="fit a Gaussian mixture by EM (in memory or streamed, exact either way)")
+    _data(f)
+    f.add_argument("--components", default="1", help="K, or 'auto' to choose K by BIC up to --max-components")
+    f.add_argument("--max-components", type=int, default=8)
+    f.add_argument("--covariance-type", default="full", choices=["full", "tied", "diag", "spherical"])
+    f.add_argument("--max-iter", type=int, default=100)
+    f.add_argument("--tol", type=float, default=1e-3)
+    f.add_argument("--reg-covar", type=float, default=1e-6)
+    f.add_argument("--n-init", type=int, default=1)
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--nulls", default="error", choices=["error", "drop"], help="rows with nulls: fail (default) or drop")
+    f.add_argument("--in-memory", default="auto", choices=["auto", "yes", "no"],
+                   help="load the features (auto: when they fit in --memory-limit-mb) or stream every EM pass")
+    f.add_argument("--memory-limit-mb", type=float, default=2048)
+    f.add_argument("--model-out", required=True, help="model file to write")
+    f.add_argument("--overwrite", action="store_true")
+    _common(f, device=True)
+    f.set_defaults(run=c.cmd_fit)
+
+    s_ = sub.add_parser("score", help="log-density (and responsibilities, labels, anomaly flags) per row")
+    _data(s_)
+    s_.add_argument("--model", required=True)
+    s_.add_argument("--output", required=True, help="Parquet file to write")
+    s_.add_argument("--id-column", help="comma-separated columns copied to the output (ids, pass-through)")
+    s_.add_argument("--responsibilities", action="store_true", help="add resp_0..resp_{K-1}")
+    s_.add_argument("--labels", action="store_true", help="add the most probable component")
+    s_.add_argument("--anomaly-quantile", type=float, help="flag rows below this quantile of the training log-density")
+    s_.add_argument("--nulls", default="error", choices=["error", "drop", "keep"],
+                    help="rows with nulls: fail (default), drop, or keep with null scores")
+    s_.add_argument("--overwrite", action="store_true")
+    _common(s_, device=True)
+    s_.set_defaults(run=c.cmd_score)
+
+    sm = sub.add_parser("sample", help="draw samples from a model file into Parquet (streamed, any n)")
+    sm.add_argument("--model", required=True)
+    sm.add_argument("-n", type=int, required=True)
+    sm.add_argument("--output", required=True)
+    sm.add_argument("--seed", type=int, default=0)
+    sm.add_argument("--batch-size", type=int, default=262_144)
+    sm.add_argument("--overwrite", action="store_true")
+    _common(sm)
+    sm.set_defaults(run=c.cmd_sample)
+
+    k = sub.add_parser("kl", help="KL divergence between two model files, with its standard error")
+    k.add_argument("--p", required=True)
+    k.add_argument("--q", required=True)
+    k.add_argument("--method", default="auto", choices=["auto", "exact", "mc", "variational"])
+    k.add_argument("--n-samples", type=int, default=1_000_000)
+    k.add_argument("--seed", type=int, default=0)
+    k.add_argument("--confidence", type=float, default=0.95)
+    _common(k, device=True)
+    k.set_defaults(run=c.cmd_kl)
+
+    d = sub.add_parser("datasets", help="synthetic data sets from known mixtures").add_subparsers(dest="action", required=True)
+    dm = d.add_parser("make", help="write NAME with --rows rows (and NAME's true model beside it)")
+    dm.add_argument("name", choices=sorted(c.SYNTHETIC))
+    dm.add_argument("--rows", type=int, required=True)
+    dm.add_argument("--output", required=True)
+    dm.add_argument("--seed", type=int, default=0)
+    dm.add_argument("--batch-size", type=int, default=262_144)
+    dm.add_argument("--overwrite", action="store_true")
+    _common(dm)
+    dm.set_defaults(run=c.cmd_datasets_make)
+
+    i = sub.add_parser("info", help="describe a data file/directory or a model file")
+    i.add_argument("input")
+    _common(i)
+    i.set_defaults(run=c.cmd_info)
+
     q = sub.add_parser("quickstart", help="fit a Gaussian and a Gaussian mixture to a Parquet file")
     q.add_argument("data", nargs="?", default=str(DEFAULT_DATA), help="Parquet file (default: %(default)s)")
     q.add_argument("--columns", help="comma-separated feature columns (default: all numeric)")
     q.add_argument("--components", type=int, default=2, help="mixture components (default: %(default)s)")
     q.add_argument("--covariance-type", default="full", choices=["full", "tied", "diag", "spherical"])
     q.add_argument("--seed", type=int, default=0)
+    _common(q)
     q.set_defaults(run=_quickstart)
+
     demo = sub.add_parser("demo", help="reproduce the seed's studies").add_subparsers(dest="demo", required=True)
-    d = demo.add_parser("kl-asymmetry", help="forward vs reverse KL fits of a Gaussian to a bimodal mixture")
-    d.add_argument("--output", default="kl_asymmetry.png", help="PNG figure (needs matplotlib; '' for none)")
-    d.add_argument("--n-samples", type=int, default=1_000_000, help="Monte Carlo samples per KL value")
-    d.add_argument("--seed", type=int, default=0)
-    d.set_defaults(run=_demo_kl_asymmetry)
+    dk = demo.add_parser("kl-asymmetry", help="forward vs reverse KL fits of a Gaussian to a bimodal mixture")
+    dk.add_argument("--output", default="kl_asymmetry.png", help="PNG figure (needs matplotlib; '' for none)")
+    dk.add_argument("--n-samples", type=int, default=1_000_000, help="Monte Carlo samples per KL value")
+    dk.add_argument("--seed", type=int, default=0)
+    _common(dk)
+    dk.set_defaults(run=_demo_kl_asymmetry)
     return parser
 
 
+def _terminate(signum, frame):
+    # SIGTERM becomes a normal exit, so open outputs are aborted (temporary files removed) on the way out
+    raise SystemExit(128 + signum)
+
+
 def main(argv=None):
+    import signal
+
+    import pyarrow as pa
+
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    if getattr(args, "threads", None):
+        import numba
+
+        if not 1 <= args.threads <= numba.config.NUMBA_NUM_THREADS:
+            print(f"engine {args.command}: error: --threads must be in 1..{numba.config.NUMBA_NUM_THREADS}", file=sys.stderr)
+            return 2
+        numba.set_num_threads(args.threads)
     try:
         return args.run(args)
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as exc:
-        print(f"engine {args.command}: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, FileNotFoundError, ImportError, RuntimeError, pa.ArrowException, OSError) as exc:
+        message = " ".join(str(exc).split())  # one line
+        print(f"engine {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"engine {args.command}: interrupted", file=sys.stderr)
+        return 130

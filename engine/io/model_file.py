@@ -76,6 +76,9 @@ def save(model, path):
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".engine-model-", dir=directory)
     try:
+        from .writer import _default_permissions
+
+        _default_permissions(tmp)
         with os.fdopen(fd, "wb") as f, pa.ipc.new_file(f, table.schema) as writer:
             writer.write_table(table)
         os.replace(tmp, path)

@@ -269,6 +269,15 @@ class GaussianMixture:
         self._check_hyperparameters(n, D)
         w = em._check_sample_weight(sample_weight, n)
         w_init = w[: X.shape[0]] if w.size else w
+        self._run_em(X, w_init, lambda: em.e_step_stats(self, X_iter, w if w.size else None, device=device))
+        return X
+
+    def _run_em(self, X_init, w_init, statistics, on_iteration=None):
+        """The EM loop, whatever computes the statistics: ``statistics()`` returns the E-step
+        ``SufficientStats`` of all the data under the current parameters (in memory, streamed, on a GPU);
+        X_init/w_init feed the initialisation."""
+        from ..estimation import em
+
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         base_key = _random.stream_key(self.random_state)
@@ -276,7 +285,7 @@ class GaussianMixture:
         for init in range(n_init):
             key = np.random.SeedSequence([int(base_key), init]).generate_state(1, np.uint64)[0]
             if do_init:
-                self._install(*self._initialize(X, w_init, key), where=" at initialisation")
+                self._install(*self._initialize(X_init, w_init, key), where=" at initialisation")
                 lower_bound = -np.inf
             else:
                 lower_bound = self.lower_bound_
@@ -285,11 +294,13 @@ class GaussianMixture:
             n_iter = 0
             for n_iter in range(1, self.max_iter + 1):
                 previous = lower_bound
-                stats = em.e_step_stats(self, X_iter, w if w.size else None, device=device)
+                stats = statistics()
                 lower_bound = stats.mean_log_likelihood
                 self._install(*em.m_step(stats, self.covariance_type, self.reg_covar), where=f" at iteration {n_iter}")
                 bounds.append(lower_bound)
                 change = lower_bound - previous
+                if on_iteration is not None:
+                    on_iteration(init, n_iter, lower_bound)
                 if self.verbose >= 2 and n_iter % self.verbose_interval == 0:
                     print(f"  iteration {n_iter}: lower bound {lower_bound:.8f} (change {change:.3g})", file=sys.stderr)
                 if abs(change) < self.tol:
@@ -312,13 +323,48 @@ class GaussianMixture:
                 "EM did not converge: the best initialisation stopped at max_iter. Increase max_iter or tol, "
                 "try other init parameters, or check for degenerate data.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-        return X
+
+    def fit_stream(self, batches, init_sample_size=1 << 18, on_iteration=None):
+        """Exact out-of-core EM: every iteration is one pass over ``batches`` summing the E-step statistics.
+
+        batches: a callable returning a fresh iterable of (m, D) arrays on each call, or a re-iterable
+        (e.g. a list); each pass must yield the same rows. The initialisation (``init_params``) runs on a
+        seeded uniform sample of at most ``init_sample_size`` rows taken in the first pass; with the same
+        initial parameters the result equals ``fit`` on the concatenated data (up to summation order).
+        on_iteration(init, iteration, lower_bound) is called after every pass.
+        """
+        from ..estimation import em
+        from ..estimation.sampling import reservoir_sample
+
+        if callable(batches):
+            passes = batches
+        else:
+            if iter(batches) is batches:
+                raise TypeError("fit_stream needs a callable returning batches, or a re-iterable; got a one-shot iterator")
+            passes = lambda: batches  # noqa: E731
+        sample, n, D = reservoir_sample(passes(), init_sample_size, self.random_state)
+        if n == 0:
+            raise ValueError("fit_stream got no rows")
+        self._check_hyperparameters(n, D)
+
+        def statistics():
+            total = None
+            for X in passes():
+                if len(X) == 0:
+                    continue
+                s = em.e_step_stats(self, X)
+                total = s if total is None else total + s
+            return total
+
+        self._run_em(sample, np.empty(0), statistics, on_iteration)
+        self.init_sample_ = sample
+        return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most probable component of each row (consistent with fit(X).predict(X))."""
-        X = self._fit(X, sample_weight)
+        self._fit(X, sample_weight)
         return self.predict(X)
 
     def predict_proba(self, X):

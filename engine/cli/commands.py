@@ -1,0 +1,391 @@
+"""Implementations of the ``engine`` subcommands (argument parsing lives in ``main``)."""
+import json
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+import pyarrow as pa
+
+QUANTILE_LEVELS = np.unique(np.concatenate([np.geomspace(1e-5, 1e-2, 31), np.linspace(0.0, 1.0, 1001)]))
+
+
+class Reporter:
+    """Progress bars (tqdm, rows/s) on stderr unless --quiet; the summary as text or --json on stdout."""
+
+    def __init__(self, args):
+        self.quiet = args.quiet or args.json
+        self.json = args.json
+
+    def bar(self, total=None, desc="", unit="rows"):
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, disable=self.quiet, file=sys.stderr, leave=False)
+
+    def note(self, text):
+        if not self.quiet:
+            print(text, file=sys.stderr)
+
+    def summary(self, data, text):
+        print(json.dumps(data, default=float) if self.json else text)
+
+
+def _columns(arg):
+    return [c.strip() for c in arg.split(",") if c.strip()] if arg else None
+
+
+def _source(args, columns=None, passthrough=()):
+    from ..io.dataset import FeatureSource
+
+    return FeatureSource(args.input, columns=columns if columns is not None else _columns(args.columns),
+                         nulls=args.nulls, batch_size=args.batch_size, passthrough=passthrough)
+
+
+# ----------------------------------------------------------------------------------------------- fit
+def _fit_one(args, K, source, in_memory_X, rep):
+    import engine
+
+    model = engine.GaussianMixture(K, covariance_type=args.covariance_type, tol=args.tol, max_iter=args.max_iter,
+                                   n_init=args.n_init, random_state=args.seed, reg_covar=args.reg_covar,
+                                   device=args.device)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if in_memory_X is not None:
+            model.fit(in_memory_X)
+            sample = in_memory_X
+        else:
+            with rep.bar(desc=f"EM K={K}") as bar:  # rows read, over all passes
+
+                def batches():
+                    for X in source.arrays():
+                        bar.update(len(X))
+                        yield X
+
+                model.fit_stream(batches, on_iteration=lambda i, it, lb: bar.set_postfix(iteration=it, lower_bound=f"{lb:.5f}"))
+            sample = model.init_sample_
+    not_converged = any("did not converge" in str(w.message) for w in caught)
+    return model, sample, not_converged
+
+
+def _total_log_likelihood(model, source, in_memory_X):
+    from ..estimation.em import e_step_stats
+
+    if in_memory_X is not None:
+        s = e_step_stats(model, in_memory_X)
+    else:
+        s = None
+        for X in source.arrays():
+            t = e_step_stats(model, X)
+            s = t if s is None else s + t
+    return s.log_likelihood, s.weight
+
+
+def cmd_fit(args):
+    from ..estimation.sampling import reservoir_sample
+    from ..io.writer import check_output_path
+
+    rep = Reporter(args)
+    check_output_path(args.model_out, args.overwrite)
+    source = _source(args)
+    if args.nulls == "keep":
+        raise ValueError("--nulls keep is for scoring; a fit needs --nulls error or drop")
+    rows = source.count_rows()
+    D = source.n_features
+    in_memory = args.in_memory == "yes" or (args.in_memory == "auto" and rows * D * 8 <= args.memory_limit_mb * 2**20)
+    t0 = time.perf_counter()
+    X = None
+    if in_memory:
+        parts = list(source.arrays())
+        X = np.concatenate(parts) if parts else np.empty((0, D))
+        del parts
+        if X.shape[0] == 0:
+            raise ValueError(f"{args.input}: no rows to fit (after dropping nulls)")
+    if args.components == "auto":
+        candidates = range(1, args.max_components + 1)
+    else:
+        try:
+            candidates = [int(args.components)]
+        except ValueError:
+            raise ValueError(f"--components must be an integer or 'auto', got {args.components!r}") from None
+    best = None
+    bics = {}
+    for K in candidates:
+        model, sample, not_converged = _fit_one(args, K, source, X, rep)
+        if len(candidates) > 1:
+            ll, n = _total_log_likelihood(model, source, X)
+            bics[K] = -2 * ll + model.n_parameters * np.log(n)
+            rep.note(f"K={K}: BIC {bics[K]:.2f}")
+            if best is None or bics[K] < bics[best[0]]:
+                best = (K, model, sample, not_converged)
+        else:
+            best = (K, model, sample, not_converged)
+    K, model, sample, not_converged = best
+    quant_sample, _, _ = reservoir_sample([sample], 1 << 18, args.seed)
+    ll_sample = np.sort(model.logpdf(quant_sample))
+    model.feature_names_in_ = list(source.columns) if not source.fixed_size_list else [f"{source.columns[0]}[{j}]" for j in range(D)]
+    model.training_ = {
+        "rows": int(rows),
+        "source": os.path.basename(os.path.normpath(args.input)),
+        "feature_columns": list(source.columns),
+        "nulls": args.nulls,
+        "logpdf_sample_size": int(len(ll_sample)),
+        "logpdf_quantile_levels": QUANTILE_LEVELS.tolist(),
+        "logpdf_quantiles": np.quantile(ll_sample, QUANTILE_LEVELS).tolist(),
+    }
+    model.save(args.model_out)
+    seconds = time.perf_counter() - t0
+    summary = {
+        "model": os.path.abspath(args.model_out), "rows": int(rows), "features": model.feature_names_in_,
+        "components": int(K), "covariance_type": args.covariance_type, "n_iter": int(model.n_iter_),
+        "converged": bool(model.converged_), "lower_bound": float(model.lower_bound_), "in_memory": bool(in_memory),
+        "seconds": seconds, "bic": {int(k): float(v) for k, v in bics.items()} or None,
+    }
+    text = (f"fitted K={K} {args.covariance_type} mixture to {rows:,} rows x {D} features "
+            f"({'in memory' if in_memory else 'streamed'}) in {seconds:.1f} s: {model.n_iter_} EM iterations, "
+            f"converged={model.converged_}, mean log-likelihood {model.lower_bound_:.6f}\n"
+            f"model written to {os.path.abspath(args.model_out)}")
+    if not_converged:
+        text += "\nwarning: EM stopped at --max-iter before converging"
+    rep.summary(summary, text)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------- score
+def _anomaly_threshold(model, q):
+    tr = getattr(model, "training_", None)
+    if not tr or "logpdf_quantiles" not in tr:
+        raise ValueError("the model holds no training log-likelihoods (it was not written by engine fit): "
+                         "--anomaly-quantile needs them")
+    if not 0 < q < 1:
+        raise ValueError(f"--anomaly-quantile must be in (0, 1), got {q}")
+    return float(np.interp(q, tr["logpdf_quantile_levels"], tr["logpdf_quantiles"]))
+
+
+def cmd_score(args):
+    import engine
+    from ..io.writer import AtomicParquetWriter, check_output_path
+    from ..kernels.gaussian import mixture_responsibilities
+    from .._validation import raise_bad_row
+
+    rep = Reporter(args)
+    check_output_path(args.output, args.overwrite)
+    model = engine.load(args.model)
+    if not isinstance(model, engine.GaussianMixture):
+        raise ValueError(f"{args.model} holds a {type(model).__name__}; engine score needs a GaussianMixture")
+    model.device = args.device
+    ids = _columns(args.id_column) or []
+    tr = getattr(model, "training_", None) or {}
+    # features: --columns, else the model's own feature names when the data has them all, else the columns
+    # the model was trained on (a FixedSizeList column), else every numeric column
+    from ..io.dataset import open_dataset
+
+    names = open_dataset(args.input)[0].schema.names
+    own = getattr(model, "feature_names_in_", None)
+    columns = _columns(args.columns) or (own if own and all(c in names for c in own) else tr.get("feature_columns"))
+    source = _source(args, columns=columns, passthrough=ids)
+    if source.n_features != model.n_features_in_:
+        raise ValueError(f"the data has {source.n_features} feature columns ({', '.join(source.columns)}) but the "
+                         f"model has {model.n_features_in_}")
+    threshold = _anomaly_threshold(model, args.anomaly_quantile) if args.anomaly_quantile is not None else None
+    K = model.weights_.shape[0]
+    fields = [source.dataset.schema.field(c) for c in ids] + [pa.field("log_density", pa.float64())]
+    if args.responsibilities:
+        fields += [pa.field(f"resp_{k}", pa.float64()) for k in range(K)]
+    if args.labels:
+        fields.append(pa.field("label", pa.int64()))
+    if threshold is not None:
+        fields.append(pa.field("is_anomaly", pa.bool_()))
+    schema = pa.schema(fields)
+    rows = dropped = anomalies = 0
+    t0 = time.perf_counter()
+    with rep.bar(total=source.count_rows(), desc="score") as bar, \
+            AtomicParquetWriter(args.output, schema, overwrite=args.overwrite) as out:
+        for b in source.batches():
+            m = b.X.shape[0]
+            dropped += b.dropped
+            if m == 0:
+                continue
+            if args.responsibilities or args.labels:
+                resp = np.empty((m, K))
+                logd = np.empty(m)
+                raise_bad_row(mixture_responsibilities(np.ascontiguousarray(b.X, dtype=np.float64), *model._kernel_params, resp, logd), name="X")
+            else:
+                logd = np.asarray(model.logpdf(b.X), dtype=np.float64)
+            mask = None if b.valid is None else ~b.valid
+            cols = [b.table.column(c) for c in ids] + [pa.array(logd, mask=mask)]
+            if args.responsibilities:
+                cols += [pa.array(resp[:, k], mask=mask) for k in range(K)]
+            if args.labels:
+                cols.append(pa.array(np.argmax(resp, axis=1), mask=mask))
+            if threshold is not None:
+                flag = logd < threshold
+                anomalies += int(flag.sum() if mask is None else flag[~mask].sum())
+                cols.append(pa.array(flag, mask=mask))
+            out.write(pa.RecordBatch.from_arrays(cols, schema=schema))
+            rows += m
+            bar.update(m + b.dropped)
+    seconds = time.perf_counter() - t0
+    summary = {"output": os.path.abspath(args.output), "rows": rows, "dropped_null_rows": dropped,
+               "rows_per_second": rows / seconds if seconds > 0 else None, "seconds": seconds,
+               "anomaly_threshold": threshold, "anomalies": anomalies if threshold is not None else None}
+    text = f"scored {rows:,} rows in {seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)"
+    if dropped:
+        text += f"; dropped {dropped:,} rows with nulls"
+    if threshold is not None:
+        text += (f"; {anomalies:,} anomalies ({100 * anomalies / max(rows, 1):.2f}%) below the training "
+                 f"{args.anomaly_quantile:g}-quantile log-density {threshold:.4f}")
+    text += f"\noutput written to {os.path.abspath(args.output)}"
+    rep.summary(summary, text)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------- sample
+def cmd_sample(args):
+    import engine
+    from .. import _random
+    from ..io.writer import AtomicParquetWriter
+    from ..kernels.sampling import mixture_sample
+
+    rep = Reporter(args)
+    model = engine.load(args.model)
+    if isinstance(model, engine.MultivariateNormal):
+        model = model._mixture
+    if not isinstance(model, engine.GaussianMixture):
+        raise ValueError(f"{args.model} holds a {type(model).__name__}; engine sample needs a mixture or MVN")
+    if args.n < 0:
+        raise ValueError(f"-n must be >= 0, got {args.n}")
+    D = model.n_features_in_
+    names = getattr(model, "feature_names_in_", None) or [f"x{j}" for j in range(D)]
+    schema = pa.schema([pa.field(c, pa.float64()) for c in names] + [pa.field("component", pa.int64())])
+    key = _random.stream_key(args.seed)
+    t0 = time.perf_counter()
+    with rep.bar(total=args.n, desc="sample") as bar, \
+            AtomicParquetWriter(args.output, schema, overwrite=args.overwrite) as out:
+        for start in range(0, args.n, args.batch_size):
+            m = min(args.batch_size, args.n - start)
+            X = np.empty((m, D))
+            labels = np.empty(m, dtype=np.int64)
+            mixture_sample(key, start, *model._sampler_params, X, labels)  # the stream continues across batches
+            out.write(pa.RecordBatch.from_arrays([pa.array(X[:, j]) for j in range(D)] + [pa.array(labels)], schema=schema))
+            bar.update(m)
+    seconds = time.perf_counter() - t0
+    rep.summary({"output": os.path.abspath(args.output), "rows": args.n, "seconds": seconds},
+                f"wrote {args.n:,} samples in {seconds:.2f} s to {os.path.abspath(args.output)}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------- kl
+def cmd_kl(args):
+    import engine
+
+    rep = Reporter(args)
+    p, q = engine.load(args.p), engine.load(args.q)
+    r = engine.kl_divergence(p, q, method=args.method, n_samples=args.n_samples, random_state=args.seed,
+                             confidence=args.confidence, device=args.device)
+    rep.summary({"p": args.p, "q": args.q, **r.__dict__}, f"KL(p || q) = {r}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------- datasets
+#: synthetic data sets from known mixtures (parameters fixed by a seed), so divergences to the truth are known
+SYNTHETIC = {
+    "blobs-diag": dict(K=16, D=8, covariance_type="diag", param_seed=16),
+    "blobs-full": dict(K=4, D=3, covariance_type="full", param_seed=4),
+}
+
+
+def synthetic_truth(name):
+    import engine
+
+    if name not in SYNTHETIC:
+        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(SYNTHETIC)}")
+    spec = SYNTHETIC[name]
+    rng = np.random.default_rng(spec["param_seed"])
+    K, D = spec["K"], spec["D"]
+    w = rng.dirichlet(np.full(K, 3.0))
+    m = rng.normal(scale=4.0, size=(K, D))
+    if spec["covariance_type"] == "full":
+        A = rng.normal(size=(K, D, D))
+        c = A @ A.transpose(0, 2, 1) / D + 0.3 * np.eye(D)
+    else:
+        c = rng.uniform(0.3, 2.0, size=(K, D))
+    model = engine.GaussianMixture.from_params(w, m, c, spec["covariance_type"])
+    model.feature_names_in_ = [f"x{j}" for j in range(D)]
+    return model
+
+
+def cmd_datasets_make(args):
+    from ..io.writer import check_output_path
+
+    truth = synthetic_truth(args.name)
+    truth_path = os.path.splitext(args.output)[0] + ".truth.arrow"
+    check_output_path(truth_path, args.overwrite)
+    args.model = None
+    args.n = args.rows
+    truth.save(truth_path)
+    args.model = truth_path
+    args.json_inner = args.json
+    cmd_sample(args)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------- info
+def cmd_info(args):
+    import pyarrow.parquet as pq
+
+    from ..io.dataset import open_dataset
+    from ..io.model_file import FORMAT
+
+    path = args.input
+    header = None
+    if os.path.isfile(path):
+        try:
+            with pa.memory_map(path) as src:
+                meta = pa.ipc.open_file(src).schema.metadata or {}
+            if b"engine" in meta:
+                header = json.loads(meta[b"engine"])
+        except (pa.ArrowInvalid, OSError, ValueError):
+            header = None
+    if header is not None and header.get("format") == FORMAT:
+        import engine
+
+        model = engine.load(path)
+        info = {"kind": header["kind"], "covariance_type": header.get("covariance_type"), "shapes": header["shapes"],
+                "feature_names": header.get("feature_names"), "engine_version": header.get("engine_version"),
+                "attributes": {k: v for k, v in (header.get("attributes") or {}).items() if k != "training_"}}
+        training = (header.get("attributes") or {}).get("training_")
+        if training:
+            info["training_rows"] = training.get("rows")
+        text = [f"{path}: engine model, {header['kind']}"]
+        if isinstance(model, engine.GaussianMixture):
+            text.append(f"  {len(model.weights_)} components, {model.n_features_in_} features, {model.covariance_type} covariances")
+            text.append(f"  features: {', '.join(info['feature_names'] or [])}")
+            text.append(f"  weights: {np.array2string(model.weights_, precision=4)}")
+        for k, v in info["attributes"].items():
+            text.append(f"  {k}: {v}")
+        Reporter(args).summary(info, "\n".join(text))
+        return 0
+    dataset, paths = open_dataset(path)
+    schema = dataset.schema
+    rows = dataset.count_rows()
+    info = {"path": path, "files": len(paths), "rows": rows,
+            "columns": [{"name": f.name, "type": str(f.type)} for f in schema]}
+    if all(p.lower().endswith((".parquet", ".pq")) for p in paths):
+        md = [pq.ParquetFile(p).metadata for p in paths]
+        info["row_groups"] = sum(m.num_row_groups for m in md)
+        nulls = {}
+        for m in md:
+            for g in range(m.num_row_groups):
+                rg = m.row_group(g)
+                for c in range(rg.num_columns):
+                    col = rg.column(c)
+                    if col.statistics is not None and col.statistics.has_null_count:
+                        nulls[col.path_in_schema] = nulls.get(col.path_in_schema, 0) + col.statistics.null_count
+        for c in info["columns"]:
+            c["nulls"] = nulls.get(c["name"])
+    text = [f"{path}: {len(paths)} file(s), {rows:,} rows" + (f", {info['row_groups']} row groups" if "row_groups" in info else "")]
+    for c in info["columns"]:
+        text.append(f"  {c['name']:<24} {c['type']:<14}" + (f" nulls={c['nulls']}" if c.get("nulls") else ""))
+    Reporter(args).summary(info, "\n".join(text))
+    return 0
