@@ -1,43 +1,46 @@
-"""asv: sampling throughput, engine against the NumPy twin of the same counter-based stream."""
+"""asv: sampling throughput against the NumPy twin of the same counter-based stream and scikit-learn."""
 import numpy as np
 
 import engine
 from engine import reference
 
+from .common import mixture, sklearn_twin, throughput
+
 
 class MixtureSample:
-    params = ([10_000, 1_000_000], ["full", "diag"], ["engine", "numpy"])
-    param_names = ["n", "covariance_type", "implementation"]
-    timeout = 120
+    params = ([10_000, 1_000_000], ["full", "diag"], [16], [8], ["engine", "numpy", "sklearn"])
+    param_names = ["n", "covariance_type", "K", "D", "implementation"]
+    timeout = 300
 
-    def setup(self, n, covariance_type, implementation):
-        rng = np.random.default_rng(0)
-        K, D = 16, 8
-        covs = np.stack([np.eye(D)] * K) if covariance_type == "full" else np.ones((K, D))
-        self.model = engine.GaussianMixture.from_params(rng.dirichlet(np.ones(K)), rng.normal(size=(K, D)), covs, covariance_type)
-        self.model.sample(10, random_state=0)
-
-    def time_sample(self, n, covariance_type, implementation):
+    def setup(self, n, covariance_type, K, D, implementation):
+        self.model = mixture(K, D, covariance_type)
         if implementation == "engine":
-            self.model.sample(n, random_state=0)
+            self.fn = lambda: self.model.sample(n, random_state=0)
+        elif implementation == "numpy":
+            self.fn = lambda: reference.mixture_sample(np.uint64(1), 0, *self.model._sampler_params, n)
         else:
-            reference.mixture_sample(np.uint64(1), 0, *self.model._sampler_params, n)
+            sk = sklearn_twin(self.model)
+            self.fn = lambda: sk.sample(n)
+        self.fn()
+
+    def time_sample(self, n, covariance_type, K, D, implementation):
+        self.fn()
+
+    def track_points_per_second(self, n, covariance_type, K, D, implementation):
+        return throughput(self.fn, n)
+
+    track_points_per_second.unit = "points/s"
 
 
 class NormalSample:
-    params = ([1_000_000, 10_000_000],)
-    param_names = ["n"]
+    params = ([1_000_000, 10_000_000], ["engine", "numpy"])
+    param_names = ["n", "implementation"]
 
-    def setup(self, n):
-        self.model = engine.Normal()
-        self.model.sample(10, random_state=0)
+    def setup(self, n, implementation):
+        model = engine.Normal()
+        rng = np.random.default_rng(0)
+        self.fn = (lambda: model.sample(n, random_state=0)) if implementation == "engine" else (lambda: rng.standard_normal(n))
+        self.fn()
 
-    def time_sample(self, n):
-        self.model.sample(n, random_state=0)
-
-
-class FirstCall:
-    """Compile (or cache-load) time of a kernel in a fresh process."""
-
-    def time_first_call(self):
-        engine.GaussianMixture.from_params([1.0], [[0.0]], [1.0], "spherical").score_samples(np.zeros((4, 1)))
+    def time_sample(self, n, implementation):
+        self.fn()

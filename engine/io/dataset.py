@@ -51,10 +51,15 @@ def open_dataset(source):
     else:
         raise FileNotFoundError(f"no such file or directory: {source}")
     fmt = _format_of(paths)
+    if fmt == "parquet":
+        # pre-buffering keeps every row group read so far in memory (the whole file, measured): memory must
+        # stay bounded by the batch, so read row groups on demand
+        fmt = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False))
     try:
         return ds.dataset(paths, format=fmt), paths
     except (pa.ArrowInvalid, OSError) as exc:
-        raise ValueError(f"cannot read {source} as {fmt}: {str(exc).splitlines()[0]}") from None
+        kind = fmt if isinstance(fmt, str) else "parquet"
+        raise ValueError(f"cannot read {source} as {kind}: {str(exc).splitlines()[0]}") from None
 
 
 def _is_number(t):
@@ -143,11 +148,62 @@ class FeatureSource:
                 mask = inner if mask is None else (mask | inner)
         return mask
 
-    def batches(self):
-        """Yield FeatureBatch objects over the whole source, in order."""
+    def batches(self, prefetch=2):
+        """Yield FeatureBatch objects over the whole source, in order.
+
+        With prefetch > 0 a background thread reads and converts up to ``prefetch`` batches ahead while
+        the caller computes (the kernels release the GIL, Arrow's decoding too), so I/O and compute overlap;
+        memory stays bounded by (prefetch + 2) batches.
+        """
+        if prefetch <= 0:
+            yield from self._batches()
+            return
+        import queue
+        import threading
+
+        q = queue.Queue(maxsize=prefetch)
+        stop = threading.Event()
+        done = object()
+
+        def produce():
+            try:
+                for item in self._batches():
+                    while not stop.is_set():
+                        try:
+                            q.put(item, timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                q.put(done)
+            except BaseException as exc:  # hand errors to the consumer
+                q.put(exc)
+
+        thread = threading.Thread(target=produce, name="engine-reader", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = q.get()
+                if item is done:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            while thread.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    q.get_nowait()
+                except queue.Empty:
+                    pass
+                thread.join(timeout=0.05)
+
+    def _batches(self):
         cols = self.columns + self.passthrough
         row = 0
-        scanner = self.dataset.to_batches(columns=cols, batch_size=self.batch_size, batch_readahead=0, fragment_readahead=0)
+        scanner = self.dataset.to_batches(columns=cols, batch_size=self.batch_size, batch_readahead=0,
+                                          fragment_readahead=0, use_threads=False)
         try:
             for batch in scanner:
                 if batch.num_rows == 0:

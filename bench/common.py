@@ -1,0 +1,50 @@
+"""Shared set-up for the asv benchmarks: deterministic models and data, and optional competitors."""
+import time
+
+import numpy as np
+
+import engine
+
+
+def mixture(K, D, covariance_type, seed=0):
+    rng = np.random.default_rng(seed)
+    weights = rng.dirichlet(np.ones(K))
+    means = rng.normal(scale=3, size=(K, D))
+    if covariance_type == "full":
+        A = rng.normal(size=(K, D, D))
+        covs = A @ A.transpose(0, 2, 1) / D + 0.5 * np.eye(D)
+    elif covariance_type == "tied":
+        A = rng.normal(size=(D, D))
+        covs = A @ A.T / D + 0.5 * np.eye(D)
+    elif covariance_type == "diag":
+        covs = rng.uniform(0.5, 2.0, size=(K, D))
+    else:
+        covs = rng.uniform(0.5, 2.0, size=K)
+    return engine.GaussianMixture.from_params(weights, means, covs, covariance_type)
+
+
+def data(n, D, dtype="float64", seed=1):
+    return (np.random.default_rng(seed).normal(scale=3, size=(n, D))).astype(dtype)
+
+
+def sklearn_twin(model):
+    """scikit-learn's GaussianMixture with the same parameters, or NotImplementedError (asv skips)."""
+    try:
+        from sklearn.mixture import GaussianMixture
+        from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
+    except ImportError:
+        raise NotImplementedError("scikit-learn is not installed") from None
+    sk = GaussianMixture(len(model.weights_), covariance_type=model.covariance_type, random_state=0)
+    sk.weights_, sk.means_, sk.covariances_ = model.weights_, model.means_, model.covariances_
+    sk.precisions_cholesky_ = _compute_precision_cholesky(model.covariances_, model.covariance_type)
+    return sk
+
+
+def throughput(fn, n, repeat=3):
+    """Best-of-repeat points per second of fn()."""
+    best = np.inf
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return n / best
