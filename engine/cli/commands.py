@@ -42,6 +42,51 @@ def _source(args, columns=None, passthrough=()):
                          nulls=args.nulls, batch_size=args.batch_size, passthrough=passthrough)
 
 
+# ----------------------------------------------------------------------------------------------- dask
+class _Scheduler:
+    """--scheduler ADDRESS | local | local:N: a client for the duration of a command."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def __enter__(self):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ImportError("--scheduler needs Dask: pip install 'engine[dask]'") from None
+        from ..dask import local_cluster
+
+        self.cluster = None
+        if self.spec == "local" or self.spec.startswith("local:"):
+            n = int(self.spec.split(":", 1)[1]) if ":" in self.spec else None
+            self.cluster, self.client = local_cluster(n_workers=n)
+        else:
+            self.client = Client(self.spec, timeout="30s")
+        return self.client
+
+    def __exit__(self, *exc):
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        return False
+
+
+def _read_dask(args, columns, extra=()):
+    import dask.dataframe as dd
+
+    from ..io.dataset import open_dataset
+
+    names = open_dataset(args.input)[0].schema.names
+    columns = columns or [c for c in names if c not in extra]
+    for c in list(columns) + list(extra):
+        if c not in names:
+            raise ValueError(f"column {c!r} is not in {args.input} (columns: {', '.join(names)})")
+    ddf = dd.read_parquet(args.input, columns=list(dict.fromkeys(list(columns) + list(extra))))
+    if args.nulls == "drop":
+        ddf = ddf.dropna(subset=list(columns))
+    return ddf, list(columns)
+
+
 # ----------------------------------------------------------------------------------------------- fit
 def _fit_one(args, K, source, in_memory_X, rep):
     import engine
@@ -87,9 +132,11 @@ def cmd_fit(args):
 
     rep = Reporter(args)
     check_output_path(args.model_out, args.overwrite)
-    source = _source(args)
     if args.nulls == "keep":
         raise ValueError("--nulls keep is for scoring; a fit needs --nulls error or drop")
+    if args.scheduler:
+        return _fit_dask(args, rep)
+    source = _source(args)
     rows = source.count_rows()
     D = source.n_features
     in_memory = args.in_memory == "yes" or (args.in_memory == "auto" and rows * D * 8 <= args.memory_limit_mb * 2**20)
@@ -151,6 +198,78 @@ def cmd_fit(args):
     return 0
 
 
+def _fit_dask(args, rep):
+    import engine
+    from ..dask import fit as dask_fit
+    from ..estimation.sampling import reservoir_sample
+
+    if args.components == "auto":
+        raise ValueError("--components auto is not supported with --scheduler; give K")
+    t0 = time.perf_counter()
+    with _Scheduler(args.scheduler) as client:
+        ddf, columns = _read_dask(args, _columns(args.columns))
+        model = engine.GaussianMixture(int(args.components), covariance_type=args.covariance_type, tol=args.tol,
+                                       max_iter=args.max_iter, n_init=args.n_init, random_state=args.seed,
+                                       reg_covar=args.reg_covar)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dask_fit(model, ddf, columns=columns)
+        rows = int(ddf.shape[0].compute())
+        workers = len(client.scheduler_info()["workers"])
+    sample, _, _ = reservoir_sample([model.init_sample_], 1 << 18, args.seed)
+    ll = np.sort(model.logpdf(sample))
+    model.feature_names_in_ = columns
+    model.training_ = {"rows": rows, "source": os.path.basename(os.path.normpath(args.input)), "feature_columns": columns,
+                       "nulls": args.nulls, "logpdf_sample_size": int(len(ll)),
+                       "logpdf_quantile_levels": QUANTILE_LEVELS.tolist(),
+                       "logpdf_quantiles": np.quantile(ll, QUANTILE_LEVELS).tolist()}
+    model.save(args.model_out)
+    seconds = time.perf_counter() - t0
+    rep.summary({"model": os.path.abspath(args.model_out), "rows": rows, "components": int(args.components),
+                 "n_iter": int(model.n_iter_), "converged": bool(model.converged_), "lower_bound": float(model.lower_bound_),
+                 "scheduler": args.scheduler, "workers": workers, "seconds": seconds},
+                f"fitted K={args.components} {args.covariance_type} mixture to {rows:,} rows on Dask ({workers} workers) "
+                f"in {seconds:.1f} s: {model.n_iter_} EM iterations, converged={model.converged_}, mean log-likelihood "
+                f"{model.lower_bound_:.6f}\nmodel written to {os.path.abspath(args.model_out)}")
+    return 0
+
+
+def _score_dask(args, rep, model, ids, threshold):
+    import shutil
+    import tempfile
+
+    from ..dask import score as dask_score
+
+    out = os.path.abspath(args.output)
+    if os.path.exists(out) and not args.overwrite:
+        raise ValueError(f"output {out} exists; pass --overwrite to replace it")
+    t0 = time.perf_counter()
+    with _Scheduler(args.scheduler):
+        tr = getattr(model, "training_", None) or {}
+        ddf, columns = _read_dask(args, _columns(args.columns) or tr.get("feature_columns"), extra=ids)
+        if len(columns) != model.n_features_in_:
+            raise ValueError(f"the data has {len(columns)} feature columns but the model has {model.n_features_in_}")
+        scores = dask_score(model, ddf, columns=columns, responsibilities=args.responsibilities, labels=args.labels,
+                            anomaly_threshold=threshold, passthrough=ids)
+        tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.", dir=os.path.dirname(out))
+        try:
+            scores.to_parquet(tmp, write_index=False)
+            rows = int(scores.shape[0].compute())
+            anomalies = int(scores["is_anomaly"].sum().compute()) if threshold is not None else None
+            if os.path.exists(out):
+                shutil.rmtree(out) if os.path.isdir(out) else os.unlink(out)
+            os.replace(tmp, out)
+        finally:
+            if os.path.exists(tmp):
+                shutil.rmtree(tmp)
+    seconds = time.perf_counter() - t0
+    rep.summary({"output": out, "rows": rows, "seconds": seconds, "rows_per_second": rows / seconds,
+                 "anomalies": anomalies, "anomaly_threshold": threshold, "scheduler": args.scheduler},
+                f"scored {rows:,} rows on Dask in {seconds:.2f} s ({rows / seconds:,.0f} rows/s)"
+                + (f"; {anomalies:,} anomalies" if anomalies is not None else "") + f"\noutput written to {out}/")
+    return 0
+
+
 # ----------------------------------------------------------------------------------------------- score
 def _anomaly_threshold(model, q):
     tr = getattr(model, "training_", None)
@@ -169,12 +288,15 @@ def cmd_score(args):
     from .._validation import raise_bad_row
 
     rep = Reporter(args)
-    check_output_path(args.output, args.overwrite)
     model = engine.load(args.model)
     if not isinstance(model, engine.GaussianMixture):
         raise ValueError(f"{args.model} holds a {type(model).__name__}; engine score needs a GaussianMixture")
     model.device = args.device
     ids = _columns(args.id_column) or []
+    if args.scheduler:
+        threshold = _anomaly_threshold(model, args.anomaly_quantile) if args.anomaly_quantile is not None else None
+        return _score_dask(args, rep, model, ids, threshold)
+    check_output_path(args.output, args.overwrite)
     tr = getattr(model, "training_", None) or {}
     # features: --columns, else the model's own feature names when the data has them all, else the columns
     # the model was trained on (a FixedSizeList column), else every numeric column

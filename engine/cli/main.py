@@ -81,6 +81,7 @@ def build_parser():
     f.add_argument("--memory-limit-mb", type=float, default=2048)
     f.add_argument("--model-out", required=True, help="model file to write")
     f.add_argument("--overwrite", action="store_true")
+    f.add_argument("--scheduler", help="run on Dask: a scheduler ADDRESS, or local[:N] for a local cluster of N workers")
     _common(f, device=True)
     f.set_defaults(run=c.cmd_fit)
 
@@ -95,6 +96,7 @@ def build_parser():
     s_.add_argument("--nulls", default="error", choices=["error", "drop", "keep"],
                     help="rows with nulls: fail (default), drop, or keep with null scores")
     s_.add_argument("--overwrite", action="store_true")
+    s_.add_argument("--scheduler", help="run on Dask (ADDRESS or local[:N]); the output is then a directory of Parquet parts")
     _common(s_, device=True)
     s_.set_defaults(run=c.cmd_score)
 

@@ -1,0 +1,250 @@
+import os
+
+import numpy as np
+
+try:
+    import dask
+    import dask.array as da
+    import dask.dataframe as dd
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("engine.dask needs Dask: pip install 'engine[dask]'") from exc
+
+
+def _numba_threads_for_this_task():
+    """cores // (Dask threads on this worker), at least 1 (no oversubscription)."""
+    import numba
+
+    try:
+        from distributed import get_worker
+
+        threads = get_worker().state.nthreads
+    except Exception:  # not on a distributed worker: the local threaded scheduler
+        threads = dask.config.get("num_workers", None) or os.cpu_count() or 1
+    n = max(1, min(numba.config.NUMBA_NUM_THREADS, (os.cpu_count() or 1) // max(1, threads)))
+    numba.set_num_threads(n)
+    return n
+
+
+def _as_float_block(block, columns):
+    """A partition's feature matrix, validated like the local path (same errors)."""
+    from .._validation import as_float_array
+
+    if hasattr(block, "columns"):  # a pandas DataFrame partition
+        from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+        for c in columns:
+            if c not in block.columns:
+                raise ValueError(f"column {c!r} is not in the data")
+            if not is_numeric_dtype(block[c].dtype) or is_bool_dtype(block[c].dtype):
+                raise TypeError(f"column {c!r} has type {block[c].dtype}, not a number")
+            if block[c].isna().any():
+                row = int(np.flatnonzero(block[c].isna().to_numpy())[0])
+                raise ValueError(f"column {c!r} has nulls; first null row: {row} (of its partition)")
+        block = block[list(columns)].to_numpy(dtype=np.float64)
+    return as_float_array(block)
+
+
+# --------------------------------------------------------------------------------------------- scoring
+def _score_block(block, model, columns, responsibilities, labels, threshold, passthrough=()):
+    _numba_threads_for_this_task()
+    X = _as_float_block(block, columns)
+    if responsibilities or labels:
+        from .._validation import raise_bad_row
+        from ..kernels.gaussian import mixture_responsibilities
+
+        resp = np.empty((X.shape[0], len(model.weights_)))
+        logd = np.empty(X.shape[0])
+        raise_bad_row(mixture_responsibilities(np.ascontiguousarray(X, dtype=np.float64), *model._kernel_params, resp, logd))
+    else:
+        resp = None
+        logd = model.logpdf(X)
+    if not hasattr(block, "columns"):
+        return logd
+    import pandas as pd
+
+    out = block[list(passthrough)].copy() if passthrough else pd.DataFrame(index=block.index)
+    out["log_density"] = logd
+    if responsibilities:
+        for k in range(resp.shape[1]):
+            out[f"resp_{k}"] = resp[:, k]
+    if labels:
+        out["label"] = np.argmax(resp, axis=1)
+    if threshold is not None:
+        out["is_anomaly"] = logd < threshold
+    return out
+
+
+def score(model, data, columns=None, responsibilities=False, labels=False, anomaly_threshold=None, passthrough=()):
+    """Per-row scores as a Dask collection (lazy).
+
+    data: a dask.array (n, D) -> dask.array (n,) of log-densities; or a dask DataFrame -> a DataFrame with
+    ``log_density`` (plus ``resp_k``, ``label``, ``is_anomaly`` when asked, after the ``passthrough`` columns,
+    e.g. ids), partition by partition, in order.
+    columns: the feature columns of a DataFrame (default: the model's feature names, else all numeric).
+    """
+    model._check_fitted()
+    if isinstance(data, da.Array):
+        if data.ndim != 2 or data.shape[1] != model.n_features_in_:
+            raise ValueError(f"data must be (n, {model.n_features_in_}), got {data.shape}")
+        data = data.rechunk({1: -1})
+        return data.map_blocks(_score_block, model, None, False, False, None, drop_axis=1, dtype=np.float64)
+    if isinstance(data, dd.DataFrame):
+        columns = _columns(model, data, columns)
+        import pandas as pd
+
+        meta = {c: data.dtypes[c] for c in passthrough}
+        meta["log_density"] = np.float64
+        if responsibilities:
+            meta.update({f"resp_{k}": np.float64 for k in range(len(model.weights_))})
+        if labels:
+            meta["label"] = np.int64
+        if anomaly_threshold is not None:
+            meta["is_anomaly"] = bool
+        meta_df = pd.DataFrame({k: pd.Series(dtype=v) for k, v in meta.items()})
+        return data.map_partitions(_score_block, model, columns, responsibilities, labels, anomaly_threshold,
+                                   tuple(passthrough), meta=meta_df)
+    raise TypeError(f"data must be a dask.array or dask DataFrame, got {type(data).__name__}")
+
+
+def _columns(model, ddf, columns):
+    if columns:
+        return list(columns)
+    own = getattr(model, "feature_names_in_", None)
+    if own and all(c in ddf.columns for c in own):
+        return list(own)
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    return [c for c in ddf.columns if is_numeric_dtype(ddf.dtypes[c]) and not is_bool_dtype(ddf.dtypes[c])]
+
+
+# --------------------------------------------------------------------------------------------- EM
+def _partition_stats(block, model, columns):
+    from ..estimation.em import e_step_stats
+
+    _numba_threads_for_this_task()
+    X = _as_float_block(block, columns)
+    return e_step_stats(model, X) if X.shape[0] else None
+
+
+def _add(*stats):
+    out = None
+    for s in stats:
+        if s is not None:
+            out = s if out is None else out + s
+    return out
+
+
+def _tree_reduce(parts, split_every):
+    """Sum delayed statistics in a tree, ``split_every`` at a time (no single task sees all partitions)."""
+    level = list(parts)
+    while len(level) > 1:
+        level = [dask.delayed(_add)(*level[i : i + split_every]) for i in range(0, len(level), split_every)]
+    return level[0]
+
+
+def _blocks(data, columns):
+    if isinstance(data, da.Array):
+        return data.rechunk({1: -1}).to_delayed().ravel().tolist(), None
+    if isinstance(data, dd.DataFrame):
+        return data.to_delayed(), columns
+    raise TypeError(f"data must be a dask.array or dask DataFrame, got {type(data).__name__}")
+
+
+def _init_sample(blocks, columns, size, random_state):
+    """A seeded sample of whole partitions (in a seeded random order) until ``size`` rows are collected."""
+    from .. import _random
+
+    rng = np.random.default_rng(int(_random.stream_key(random_state)) % 2**63)
+    order = rng.permutation(len(blocks))
+    taken, n = [], 0
+    for i in order:
+        X = dask.compute(dask.delayed(_as_float_block)(blocks[i], columns))[0]
+        taken.append(X)
+        n += X.shape[0]
+        if n >= size:
+            break
+    X = np.concatenate(taken)
+    return X[:size]
+
+
+def fit(gmm, data, columns=None, split_every=8, init_sample_size=1 << 18, scheduler=None, on_iteration=None):
+    """Exact distributed EM for ``gmm`` (an ``engine.GaussianMixture``, fitted in place and returned).
+
+    Every iteration computes ``e_step_stats`` per partition and tree-reduces them (``split_every`` per
+    task); the M-step runs here. Initialisation (``gmm.init_params``) runs on a seeded sample of whole
+    partitions (about ``init_sample_size`` rows), unless weights/means/precisions_init are all given.
+    on_iteration(init, iteration, lower_bound) is called after every iteration.
+    """
+    if isinstance(data, dd.DataFrame):
+        columns = _columns(gmm, data, columns)
+    blocks, columns = _blocks(data, columns)
+    if not blocks:
+        raise ValueError("the data has no partitions")
+    sample = _init_sample(blocks, columns, init_sample_size, gmm.random_state)
+    n = int(data.shape[0].compute()) if isinstance(data, dd.DataFrame) else int(data.shape[0])
+    gmm._check_hyperparameters(n, sample.shape[1])
+
+    def statistics():
+        parts = [dask.delayed(_partition_stats)(b, gmm, columns) for b in blocks]
+        total = dask.compute(_tree_reduce(parts, split_every), scheduler=scheduler)[0]
+        if total is None:
+            raise ValueError("the data has no rows")
+        return total
+
+    gmm._run_em(sample, np.empty(0), statistics, on_iteration)
+    gmm.init_sample_ = sample
+    if columns:
+        gmm.feature_names_in_ = list(columns)
+    return gmm
+
+
+# --------------------------------------------------------------------------------------------- KL
+def _kl_chunk(p_mix, q_mix, key, start, stop, batch):
+    """Per-part moments of samples [start, stop) of the stream, in the local path's batches of ``batch``."""
+    from ..kernels.divergence import log_ratio_moments
+    from ..kernels.sampling import mixture_sample
+
+    _numba_threads_for_this_task()
+    out = []
+    for s in range(start, stop, batch):
+        m = min(batch, stop - s)
+        X = np.empty((m, p_mix.n_features_in_))
+        labels = np.empty(m, dtype=np.int64)
+        mixture_sample(key, s, *p_mix._sampler_params, X, labels)
+        out.append(log_ratio_moments(X, *p_mix._kernel_params, *q_mix._kernel_params, True)[:3])
+    return out
+
+
+def kl_divergence(p, q, n_samples=1_000_000, random_state=None, confidence=0.95, chunk=1 << 20, scheduler=None):
+    """Monte Carlo D_KL(p || q) with tasks of ``chunk`` samples each; the same stream (and estimate) as
+    ``engine.kl_divergence(p, q, method="mc")`` with the same seed."""
+    from .. import _random
+    from .._validation import check_n_samples
+    from ..estimation.kl import BATCH, _as_mixture, _interval, _merge_moments
+
+    mp, mq = _as_mixture(p, "p"), _as_mixture(q, "q")
+    if mp.n_features_in_ != mq.n_features_in_:
+        raise ValueError(f"p and q have different dimensions ({mp.n_features_in_} and {mq.n_features_in_})")
+    n = check_n_samples(n_samples)
+    if n < 2:
+        raise ValueError("n_samples must be at least 2")
+    chunk = max(BATCH, (chunk // BATCH) * BATCH)  # whole local batches: the same partial moments, merged
+    key = _random.stream_key(random_state)       # in the same order, give the same estimate bit for bit
+    tasks = [dask.delayed(_kl_chunk)(mp, mq, key, s, min(n, s + chunk), BATCH) for s in range(0, n, chunk)]
+    results = dask.compute(*tasks, scheduler=scheduler)
+    state = [0.0, 0.0, 0.0]
+    for task in results:
+        for counts, means, m2 in task:
+            _merge_moments(counts, means, m2, state)
+    total, mean, acc = state
+    return _interval(mean, np.sqrt(acc / (total - 1) / total), total, "mc", confidence)
+
+
+def local_cluster(n_workers=None, threads_per_worker=1, processes=True):
+    """A ``distributed.LocalCluster`` sized so workers x threads = cores, and a client on it."""
+    from distributed import Client, LocalCluster
+
+    n_workers = n_workers or max(1, (os.cpu_count() or 1) // threads_per_worker)
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=processes,
+                           dashboard_address=None)
+    return cluster, Client(cluster)
