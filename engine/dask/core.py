@@ -180,9 +180,12 @@ def fit(gmm, data, columns=None, split_every=8, init_sample_size=1 << 18, schedu
     blocks, columns = _blocks(data, columns)
     if not blocks:
         raise ValueError("the data has no partitions")
-    sample = _init_sample(blocks, columns, init_sample_size, gmm.random_state)
     n = int(data.shape[0].compute()) if isinstance(data, dd.DataFrame) else int(data.shape[0])
-    gmm._check_hyperparameters(n, sample.shape[1])
+    D = len(columns) if columns else int(data.shape[1])
+    given = all(v is not None for v in (gmm.weights_init, gmm.means_init, gmm.precisions_init))
+    # no sample is needed (nor moved to the client) when the initial parameters are all given
+    sample = np.empty((0, D)) if given else _init_sample(blocks, columns, init_sample_size, gmm.random_state)
+    gmm._check_hyperparameters(n, D)
 
     def statistics():
         parts = [dask.delayed(_partition_stats)(b, gmm, columns) for b in blocks]
@@ -244,7 +247,11 @@ def local_cluster(n_workers=None, threads_per_worker=1, processes=True):
     """A ``distributed.LocalCluster`` sized so workers x threads = cores, and a client on it."""
     from distributed import Client, LocalCluster
 
-    n_workers = n_workers or max(1, (os.cpu_count() or 1) // threads_per_worker)
+    cores = os.cpu_count() or 1
+    n_workers = n_workers or max(1, cores // threads_per_worker)
+    # the workers share this machine's cores: each worker's kernels get cores // (workers x threads)
+    numba_threads = max(1, cores // (n_workers * threads_per_worker))
+    kwargs = dict(env={"NUMBA_NUM_THREADS": str(numba_threads)}) if processes else {}
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=processes,
-                           dashboard_address=None)
+                           dashboard_address=None, **kwargs)
     return cluster, Client(cluster)
