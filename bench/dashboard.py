@@ -11,6 +11,7 @@ import argparse
 import functools
 import http.server
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,51 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def asv(*args):
     subprocess.run([sys.executable, "-m", "asv", *args], cwd=ROOT, check=True)
+
+
+#: asv's page loads these from CDNs; on a machine without internet (like the dev machine) serve local copies
+#: (Debian: libjs-jquery libjs-jquery-flot libjs-bootstrap node-blueimp-md5 libjs-jquery-stupidtable)
+OFFLINE_ASSETS = {
+    "https://code.jquery.com/jquery-3.3.1.min.js": "jquery/jquery.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/flot/0.8.3/jquery.flot.min.js": "jquery-flot/jquery.flot.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/flot/0.8.3/jquery.flot.time.min.js": "jquery-flot/jquery.flot.time.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/flot/0.8.3/jquery.flot.selection.min.js": "jquery-flot/jquery.flot.selection.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/flot/0.8.3/jquery.flot.categories.min.js": "jquery-flot/jquery.flot.categories.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/stupidtable/1.0.1/stupidtable.min.js": "jquery-stupidtable/stupidtable.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/blueimp-md5/2.19.0/js/md5.min.js": "blueimp-md5/md5.min.js",
+    "https://cdn.jsdelivr.net/npm/bootstrap@3.1.1/dist/js/bootstrap.min.js": "bootstrap/js/bootstrap.min.js",
+    "https://cdn.jsdelivr.net/npm/bootstrap@3.1.1/dist/css/bootstrap.min.css": "bootstrap/css/bootstrap.min.css",
+    "https://cdn.jsdelivr.net/npm/flot-orderbars@1.0.0/js/jquery.flot.orderBars.js": None,  # bar charts only
+}
+
+
+def offline_copy(html_dir, assets_root):
+    """A copy of the dashboard whose CDN links point at local files under ``assets_root``."""
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="asv-html-")
+    dest = os.path.join(tmp, "html")
+    shutil.copytree(html_dir, dest)
+    vendor = os.path.join(dest, "_vendor")
+    os.makedirs(vendor)
+    for name in os.listdir(dest):
+        if not name.endswith(".html"):
+            continue
+        path = os.path.join(dest, name)
+        text = open(path, encoding="utf-8").read()
+        for url, local in OFFLINE_ASSETS.items():
+            if url not in text:
+                continue
+            if local is None or not os.path.exists(os.path.join(assets_root, local)):
+                text = text.replace(url, "data:text/javascript,")
+                continue
+            target = os.path.join(vendor, local.replace("/", "_"))
+            shutil.copyfile(os.path.join(assets_root, local), target)
+            text = text.replace(url, "_vendor/" + os.path.basename(target))
+        # the local copies are other builds: drop the CDN files' subresource-integrity hashes
+        text = re.sub(r'\s(integrity|crossorigin|referrerpolicy)="[^"]*"', "", text)
+        open(path, "w", encoding="utf-8").write(text)
+    return dest
 
 
 def screenshot(html_dir, out, page="", size="1400,1000"):
@@ -46,13 +92,17 @@ def main(argv=None):
     ap.add_argument("--run", help="benchmark regex to run first against the current checkout")
     ap.add_argument("--screenshot", default=os.path.join(ROOT, "docs", "asv_dashboard.png"))
     ap.add_argument("--page", default="", help="page of the dashboard to load, e.g. '#bench_logdensity.MixtureScore.time_score_samples'")
+    ap.add_argument("--offline-assets", help="serve asv's CDN scripts from this folder (e.g. /usr/share/javascript)")
     a = ap.parse_args(argv)
     if a.run:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
         asv("machine", "--yes")
         asv("run", "-E", "existing:same", "--set-commit-hash", head, "--bench", a.run, "--show-stderr")
     asv("publish")
-    print(screenshot(os.path.join(ROOT, ".asv", "html"), a.screenshot, a.page))
+    html = os.path.join(ROOT, ".asv", "html")
+    if a.offline_assets:
+        html = offline_copy(html, a.offline_assets)
+    print(screenshot(html, a.screenshot, a.page))
 
 
 if __name__ == "__main__":

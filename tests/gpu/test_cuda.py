@@ -13,6 +13,7 @@ from numba import config, cuda
 import engine
 from engine import reference
 from engine.estimation.em import e_step_stats, m_step
+from conftest import random_mixture_params
 
 if not cuda.is_available():
     pytest.skip("no CUDA GPU and the CUDA simulator is off", allow_module_level=True)
@@ -26,19 +27,7 @@ gpu_only = pytest.mark.skipif(SIM, reason="needs a real GPU (the simulator is to
 
 
 def params(rng, K, D, ct):
-    w = rng.dirichlet(np.full(K, 2.0))
-    m = rng.normal(scale=2, size=(K, D))
-    if ct == "full":
-        A = rng.normal(size=(K, D, D))
-        c = A @ A.transpose(0, 2, 1) / D + 0.5 * np.eye(D)
-    elif ct == "tied":
-        A = rng.normal(size=(D, D))
-        c = A @ A.T / D + 0.5 * np.eye(D)
-    elif ct == "diag":
-        c = rng.uniform(0.3, 2, (K, D))
-    else:
-        c = rng.uniform(0.3, 2, K)
-    return w, m, c
+    return random_mixture_params(rng, K, D, ct, spread=2.0)
 
 
 @pytest.fixture
