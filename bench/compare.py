@@ -132,6 +132,27 @@ def run(quick=False, repeat=5, only=None):
             times["sklearn"] = best_time(lambda: sk.sample(n), max(1, repeat // 2))
         add(f"GMM sample {covariance_type} K={K} D={D}", n, times, {"sklearn": 10})
 
+    # Monte Carlo KL between two K=16, D=8 full mixtures; the twin samples and evaluates in batches of 2**20
+    if wanted("MC KL"):
+        n_kl = 1_000_000 if quick else 10_000_000
+        p_mix = engine.GaussianMixture.from_params(*mixture_params(rng, K, D, "full"), "full")
+        q_mix = engine.GaussianMixture.from_params(*mixture_params(rng, K, D, "full"), "full")
+
+        def twin_kl():
+            total, acc, acc2 = 0, 0.0, 0.0
+            for start in range(0, n_kl, 1 << 20):
+                m = min(1 << 20, n_kl - start)
+                Xs, _ = reference.mixture_sample(np.uint64(1), start, *p_mix._sampler_params, m)
+                v = reference.mixture_log_density(Xs, *p_mix._kernel_params) - reference.mixture_log_density(Xs, *q_mix._kernel_params)
+                total, acc, acc2 = total + m, acc + v.sum(), acc2 + (v * v).sum()
+            return acc / total
+
+        times = {
+            "engine": best_time(lambda: engine.kl_divergence(p_mix, q_mix, method="mc", n_samples=n_kl, random_state=1), max(1, repeat // 2)),
+            "numpy": best_time(twin_kl, 1),
+        }
+        add(f"MC KL full K={K} D={D} (samples)", n_kl, times, {"numpy": 10})
+
     # one EM iteration from the same parameters: (time of fit with i2 iterations - i1 iterations) / (i2 - i1),
     # tol=0, so initialisation and the final pass cancel out
     truth = engine.GaussianMixture.from_params(*mixture_params(rng, K, D, "diag"), "diag")
