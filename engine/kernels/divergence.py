@@ -14,13 +14,13 @@ MAX_PARTS = 64
 
 
 @njit(inline="always")
-def _block_log_density(xt, m, U, shifted, log_norm, terms, y, mx, out, e, pow2):
+def _block_log_density(xt, m, U, shifted, log_norm, terms, y, mx, out):
     component_terms(xt, m, U, shifted, log_norm, terms, y)
     if terms.shape[0] == 1:
         for b in range(m):
             out[b] = terms[0, b]
     else:
-        logsumexp_block(terms, m, mx, out, e, pow2, False)
+        logsumexp_block(terms, m, mx, out, False)
 
 
 @njit(**PARALLEL)
@@ -46,8 +46,6 @@ def log_ratio_moments(X, p_U, p_shifted, p_log_norm, q_U, q_shifted, q_log_norm,
         mx = np.empty(BLOCK)
         lp = np.empty(BLOCK)
         lq = np.empty(BLOCK)
-        e = np.empty(BLOCK)
-        pow2 = np.empty(BLOCK, dtype=np.int64)
         cnt = 0.0
         mean = 0.0
         acc2 = 0.0
@@ -57,9 +55,9 @@ def log_ratio_moments(X, p_U, p_shifted, p_log_norm, q_U, q_shifted, q_log_norm,
             if r >= 0:
                 bad[p] = r
                 break
-            _block_log_density(xt, m, p_U, p_shifted, p_log_norm, tp, y, mx, lp, e, pow2)
+            _block_log_density(xt, m, p_U, p_shifted, p_log_norm, tp, y, mx, lp)
             if subtract_q:
-                _block_log_density(xt, m, q_U, q_shifted, q_log_norm, tq, y, mx, lq, e, pow2)
+                _block_log_density(xt, m, q_U, q_shifted, q_log_norm, tq, y, mx, lq)
                 for b in range(m):
                     lp[b] -= lq[b]
             # block mean and centred sum of squares, merged into the part's running moments (Chan)

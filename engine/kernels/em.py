@@ -139,8 +139,6 @@ def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, t
         terms = np.empty((K + 1, BLOCK))  # row K: the sample weights (used by tied)
         mx = np.empty(BLOCK)
         lse = np.empty(BLOCK)
-        e = np.empty(BLOCK)
-        pow2 = np.empty(BLOCK, dtype=np.int64)
         d = np.empty((D, BLOCK))
         rd = np.empty((D, BLOCK))
         s2p = s2[p] if prec_chol.ndim == 3 else s2[p, :, 0, :]
@@ -152,7 +150,7 @@ def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, t
                 break
             tk = terms[:K]
             component_terms(xt, m, prec_chol, shifted_means, log_norm, tk, y)
-            logsumexp_block(tk, m, mx, lse, e, pow2, mode == POSTERIOR)
+            logsumexp_block(tk, m, mx, lse, mode == POSTERIOR)
             for b in range(m):
                 terms[K, b] = sample_weight[start + b] if weighted else 1.0
             acc_ll = 0.0

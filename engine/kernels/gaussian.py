@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
-from ._fastmath import exp_block
+from ._fastmath import fast_exp
 
 
 @njit(inline="always", **SERIAL)
@@ -83,8 +83,8 @@ def component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y):
 
 
 @njit(inline="always", **SERIAL)
-def logsumexp_block(terms, m, mx, acc, e, pow2, keep_exp):
-    """acc[:m] = log sum_k exp(terms[k, :m]) (-inf where every term is -inf); mx, e, pow2: scratch.
+def logsumexp_block(terms, m, mx, acc, keep_exp):
+    """acc[:m] = log sum_k exp(terms[k, :m]) (-inf where every term is -inf); mx: scratch.
 
     With ``keep_exp`` the exps are kept for the responsibilities, which then cost a multiply instead of
     a second exp: terms[k, b] becomes exp(terms[k, b] - max_b) and mx[b] the normaliser, so that
@@ -101,14 +101,15 @@ def logsumexp_block(terms, m, mx, acc, e, pow2, keep_exp):
         # a row of -inf terms would give -inf - -inf = nan below; shift by 0 instead
         mx[b] = mx[b] if mx[b] > -np.inf else 0.0
     for k in range(K):
-        for b in range(m):
-            e[b] = terms[k, b] - mx[b]
-        exp_block(e, e, pow2, m)
-        for b in range(m):
-            acc[b] += e[b]
+        # one fused, vectorised pass per component (no temporaries)
         if keep_exp:
             for b in range(m):
-                terms[k, b] = e[b]
+                v = fast_exp(terms[k, b] - mx[b])
+                terms[k, b] = v
+                acc[b] += v
+        else:
+            for b in range(m):
+                acc[b] += fast_exp(terms[k, b] - mx[b])
     for b in range(m):
         total = acc[b]
         acc[b] = mx[b] + np.log(total)
@@ -133,8 +134,6 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out):
         terms = np.empty((K, BLOCK))
         mx = np.empty(BLOCK)
         acc = np.empty(BLOCK)
-        e = np.empty(BLOCK)
-        pow2 = np.empty(BLOCK, dtype=np.int64)
         c_stop = min(n, (c + 1) * CHUNK)
         for start in range(c * CHUNK, c_stop, BLOCK):
             m = min(BLOCK, c_stop - start)
@@ -147,7 +146,7 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out):
                 for b in range(m):
                     out[start + b] = terms[0, b]
             else:
-                logsumexp_block(terms, m, mx, acc, e, pow2, False)
+                logsumexp_block(terms, m, mx, acc, False)
                 for b in range(m):
                     out[start + b] = acc[b]
     for c in range(n_chunks):
@@ -170,8 +169,6 @@ def mixture_responsibilities(X, prec_chol, shifted_means, log_norm, resp, log_de
         terms = np.empty((K, BLOCK))
         mx = np.empty(BLOCK)
         acc = np.empty(BLOCK)
-        e = np.empty(BLOCK)
-        pow2 = np.empty(BLOCK, dtype=np.int64)
         c_stop = min(n, (c + 1) * CHUNK)
         for start in range(c * CHUNK, c_stop, BLOCK):
             m = min(BLOCK, c_stop - start)
@@ -180,7 +177,7 @@ def mixture_responsibilities(X, prec_chol, shifted_means, log_norm, resp, log_de
                 bad[c] = r
                 break
             component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y)
-            logsumexp_block(terms, m, mx, acc, e, pow2, True)
+            logsumexp_block(terms, m, mx, acc, True)
             for k in range(K):
                 for b in range(m):
                     resp[start + b, k] = terms[k, b] * mx[b]
