@@ -116,4 +116,4 @@ def test_kernel_reports_first_bad_row_across_chunks(rng):
     X[19_000, 0] = np.inf
     X[9_000, 0] = np.nan
     out = np.empty(20_000)
-    assert mixture_log_density(X, *model._kernel_params, out) == 9_000
+    assert mixture_log_density(X, *model._kernel_params, out, np.empty((0, 1))) == 9_000

@@ -284,8 +284,6 @@ def _anomaly_threshold(model, q):
 def cmd_score(args):
     import engine
     from ..io.writer import AtomicParquetWriter, check_output_path
-    from ..kernels.gaussian import mixture_responsibilities
-    from .._validation import raise_bad_row
 
     rep = Reporter(args)
     model = engine.load(args.model)
@@ -329,9 +327,8 @@ def cmd_score(args):
             if m == 0:
                 continue
             if args.responsibilities or args.labels:
-                resp = np.empty((m, K))
-                logd = np.empty(m)
-                raise_bad_row(mixture_responsibilities(np.ascontiguousarray(b.X, dtype=np.float64), *model._kernel_params, resp, logd), name="X")
+                logd, resp = model.log_density_and_responsibilities(b.X)
+                logd, resp = np.asarray(logd, dtype=np.float64), np.asarray(resp, dtype=np.float64)
             else:
                 logd = np.asarray(model.logpdf(b.X), dtype=np.float64)
             mask = None if b.valid is None else ~b.valid

@@ -49,12 +49,7 @@ def _score_block(block, model, columns, responsibilities, labels, threshold, pas
     _numba_threads_for_this_task()
     X = _as_float_block(block, columns)
     if responsibilities or labels:
-        from .._validation import raise_bad_row
-        from ..kernels.gaussian import mixture_responsibilities
-
-        resp = np.empty((X.shape[0], len(model.weights_)))
-        logd = np.empty(X.shape[0])
-        raise_bad_row(mixture_responsibilities(np.ascontiguousarray(X, dtype=np.float64), *model._kernel_params, resp, logd))
+        logd, resp = model.log_density_and_responsibilities(X)
     else:
         resp = None
         logd = model.logpdf(X)

@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import BLOCK, CHUNK, PARALLEL
-from .gaussian import component_terms, load_block, logsumexp_block
+from .gaussian import component_terms, first_bad_row, load_block, logsumexp_block
 
 MAX_PARTS = 64
 
@@ -77,9 +77,4 @@ def log_ratio_moments(X, p_U, p_shifted, p_log_norm, q_U, q_shifted, q_log_norm,
         counts[p] = cnt
         means[p] = mean
         m2[p] = acc2
-    first_bad = -1
-    for p in range(n_parts):
-        if bad[p] >= 0:
-            first_bad = bad[p]
-            break
-    return counts, means, m2, first_bad
+    return counts, means, m2, first_bad_row(bad)

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
-from .gaussian import component_terms, load_block, logsumexp_block
+from .gaussian import component_terms, first_bad_row, load_block, logsumexp_block
 from .sampling import uniform_open
 
 #: how responsibilities are formed from the component terms
@@ -173,9 +173,4 @@ def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, t
                     acc += v
                 nk[p, k] += acc
             _accumulate_block(xt, m, terms, shift, s1[p], s2p, d, rd)
-    first_bad = -1
-    for p in range(n_parts):
-        if bad[p] >= 0:
-            first_bad = bad[p]
-            break
-    return nk, s1, s2, ll, wt, first_bad
+    return nk, s1, s2, ll, wt, first_bad_row(bad)

@@ -117,15 +117,26 @@ def logsumexp_block(terms, m, mx, acc, keep_exp):
             mx[b] = 1.0 / total if total > 0 else 0.0
 
 
+@njit(inline="always", **SERIAL)
+def first_bad_row(bad):
+    """The first entry >= 0 of the per-part first-bad-row array (parts are in row order), or -1."""
+    for p in range(bad.shape[0]):
+        if bad[p] >= 0:
+            return bad[p]
+    return -1
+
+
 @njit(**PARALLEL)
-def mixture_log_density(X, prec_chol, shifted_means, log_norm, out):
-    """out[i] = log sum_k w_k N(X[i] | mean_k, cov_k).
+def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp):
+    """out[i] = log sum_k w_k N(X[i] | mean_k, cov_k), and, if resp has n rows, the responsibilities
+    resp[i, k] = p(component k | X[i]) (an output the caller asked for; pass an empty (0, K) array to skip).
 
     X: (n, D) float32/float64; prec_chol: (P, D, D) or (K, D); shifted_means: (K, D); log_norm: (K,);
-    out: (n,) of X's dtype. Returns the first row of X holding NaN/inf, or -1 (then out is complete).
+    out: (n,). Returns the first row of X holding NaN/inf, or -1 (then the outputs are complete).
     """
     n, D = X.shape
     K = shifted_means.shape[0]
+    want_resp = resp.shape[0] > 0
     n_chunks = (n + CHUNK - 1) // CHUNK
     bad = np.full(n_chunks, -1, dtype=np.int64)
     for c in prange(n_chunks):
@@ -142,48 +153,15 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out):
                 bad[c] = r
                 break
             component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y)
-            if K == 1:
+            if K == 1 and not want_resp:
                 for b in range(m):
                     out[start + b] = terms[0, b]
-            else:
-                logsumexp_block(terms, m, mx, acc, False)
-                for b in range(m):
-                    out[start + b] = acc[b]
-    for c in range(n_chunks):
-        if bad[c] >= 0:
-            return bad[c]
-    return -1
-
-
-@njit(**PARALLEL)
-def mixture_responsibilities(X, prec_chol, shifted_means, log_norm, resp, log_density):
-    """resp[i, k] = p(component k | X[i]) (an output the caller asked for, shape (n, K)) and
-    log_density[i] = log p(X[i]). Returns the first row holding NaN/inf, or -1."""
-    n, D = X.shape
-    K = shifted_means.shape[0]
-    n_chunks = (n + CHUNK - 1) // CHUNK
-    bad = np.full(n_chunks, -1, dtype=np.int64)
-    for c in prange(n_chunks):
-        xt = np.empty((D, BLOCK))
-        y = np.empty((D, BLOCK))
-        terms = np.empty((K, BLOCK))
-        mx = np.empty(BLOCK)
-        acc = np.empty(BLOCK)
-        c_stop = min(n, (c + 1) * CHUNK)
-        for start in range(c * CHUNK, c_stop, BLOCK):
-            m = min(BLOCK, c_stop - start)
-            r = load_block(X, start, m, xt)
-            if r >= 0:
-                bad[c] = r
-                break
-            component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y)
-            logsumexp_block(terms, m, mx, acc, True)
-            for k in range(K):
-                for b in range(m):
-                    resp[start + b, k] = terms[k, b] * mx[b]
+                continue
+            logsumexp_block(terms, m, mx, acc, want_resp)
             for b in range(m):
-                log_density[start + b] = acc[b]
-    for c in range(n_chunks):
-        if bad[c] >= 0:
-            return bad[c]
-    return -1
+                out[start + b] = acc[b]
+            if want_resp:
+                for k in range(K):
+                    for b in range(m):
+                        resp[start + b, k] = terms[k, b] * mx[b]
+    return first_bad_row(bad)

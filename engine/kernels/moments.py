@@ -3,6 +3,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import CHUNK, PARALLEL
+from .gaussian import first_bad_row
 
 #: the data is cut into at most this many contiguous parts (a function of n only, so the statistics are
 #: bit-identical at any thread count); each part is summed two-pass, then parts are merged (Chan et al.)
@@ -60,9 +61,4 @@ def partial_moments(X, full):
                     m2[p, b, a] = m2[p, a, b]
         counts[p] = cnt
         means[p] = mu
-    first_bad = -1
-    for p in range(n_parts):
-        if bad[p] >= 0:
-            first_bad = bad[p]
-            break
-    return counts, means, m2, first_bad
+    return counts, means, m2, first_bad_row(bad)

@@ -3,6 +3,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import CHUNK, PARALLEL
+from .gaussian import first_bad_row
 
 _HALF_LOG_2PI = 0.9189385332046727
 
@@ -33,7 +34,4 @@ def normal_log_density(x, loc, scale, out):
                 if not np.isfinite(x[i]):
                     bad[c] = i
                     break
-    for c in range(n_chunks):
-        if bad[c] >= 0:
-            return bad[c]
-    return -1
+    return first_bad_row(bad)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _dispatch, _random
 from .._validation import as_float_array, as_param, check_n_samples, raise_bad_row
-from ..kernels.gaussian import mixture_log_density, mixture_responsibilities
+from ..kernels.gaussian import mixture_log_density
 from ..kernels.sampling import mixture_sample
 from . import _covariance as cov
 
@@ -367,14 +367,18 @@ class GaussianMixture:
         self._fit(X, sample_weight)
         return self.predict(X)
 
-    def predict_proba(self, X):
-        """Responsibilities p(component k | x): (n, K), rows summing to 1 (the learned representation)."""
+    def log_density_and_responsibilities(self, X):
+        """(log p(x) (n,), responsibilities (n, K)) from one pass over X."""
         self._check_fitted()
         X = as_float_array(X, n_features=self.n_features_in_)
         resp = np.empty((X.shape[0], self.weights_.shape[0]), dtype=X.dtype)
         log_density = np.empty(X.shape[0], dtype=X.dtype)
-        raise_bad_row(mixture_responsibilities(X, *self._kernel_params, resp, log_density))
-        return resp
+        raise_bad_row(mixture_log_density(X, *self._kernel_params, log_density, resp))
+        return log_density, resp
+
+    def predict_proba(self, X):
+        """Responsibilities p(component k | x): (n, K), rows summing to 1 (the learned representation)."""
+        return self.log_density_and_responsibilities(X)[1]
 
     def predict(self, X):
         """The most probable component of each row, (n,) int64."""
@@ -403,7 +407,7 @@ class GaussianMixture:
             return mixture_logpdf(self, X)
         X = as_float_array(X, n_features=self.n_features_in_)
         out = np.empty(X.shape[0], dtype=X.dtype)
-        raise_bad_row(mixture_log_density(X, *self._kernel_params, out))
+        raise_bad_row(mixture_log_density(X, *self._kernel_params, out, np.empty((0, 1), dtype=X.dtype)))
         return out
 
     def score_samples(self, X):
