@@ -40,11 +40,23 @@ def sklearn_twin(model):
     return sk
 
 
-def throughput(fn, n, repeat=3):
-    """Best-of-repeat points per second of fn()."""
+def best_time(fn, repeat=3, sync=None, warmup=True):
+    """Best-of-``repeat`` wall time of fn() (after one untimed call, to compile or load kernels);
+    ``sync`` (e.g. cuda.synchronize) is called before each clock read."""
+    if warmup:
+        fn()
+        if sync:
+            sync()
     best = np.inf
     for _ in range(repeat):
         t = time.perf_counter()
         fn()
+        if sync:
+            sync()
         best = min(best, time.perf_counter() - t)
-    return n / best
+    return best
+
+
+def throughput(fn, n, repeat=3):
+    """Best-of-repeat points per second of fn() (asv's setup has already warmed it)."""
+    return n / best_time(fn, repeat, warmup=False)

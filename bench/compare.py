@@ -20,6 +20,8 @@ from numba import njit, prange
 import engine
 from engine import reference
 
+from .common import best_time, sklearn_twin
+
 try:
     import scipy.stats as scipy_stats
 except ImportError:  # optional oracle
@@ -38,25 +40,6 @@ def parallel_copy(src):
     for i in prange(src.shape[0]):
         dst[i] = src[i]
     return dst
-
-
-def best_time(fn, repeat):
-    fn()
-    best = np.inf
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-def sklearn_model(weights, means, covariances, covariance_type):
-    from sklearn.mixture._gaussian_mixture import _compute_precision_cholesky
-
-    gm = SkGaussianMixture(len(weights), covariance_type=covariance_type)
-    gm.weights_, gm.means_, gm.covariances_ = weights, means, covariances
-    gm.precisions_cholesky_ = _compute_precision_cholesky(covariances, covariance_type)
-    return gm
 
 
 def mixture_params(rng, K, D, covariance_type):
@@ -112,7 +95,7 @@ def run(quick=False, repeat=5, only=None):
             "numpy": best_time(lambda: reference.mixture_log_density(X, *gmm._kernel_params), max(1, repeat // 2)),
         }
         if SkGaussianMixture is not None:
-            sk = sklearn_model(w, m, c, covariance_type)
+            sk = sklearn_twin(gmm)
             times["sklearn"] = best_time(lambda: sk.score_samples(X), max(1, repeat // 2))
         add(f"GMM score_samples {covariance_type} K={K} D={D}", n, times, {"sklearn": 10})
 
@@ -127,7 +110,7 @@ def run(quick=False, repeat=5, only=None):
             "numpy": best_time(lambda: reference.mixture_sample(key, 0, *gmm._sampler_params, n), max(1, repeat // 2)),
         }
         if SkGaussianMixture is not None:
-            sk = sklearn_model(w, m, c, covariance_type)
+            sk = sklearn_twin(gmm)
             sk.random_state = 0
             times["sklearn"] = best_time(lambda: sk.sample(n), max(1, repeat // 2))
         add(f"GMM sample {covariance_type} K={K} D={D}", n, times, {"sklearn": 10})

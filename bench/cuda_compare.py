@@ -6,7 +6,6 @@ Times (best of --repeat) the CPU path (Numba, --cpu-threads threads) and the CUD
 already on the GPU (the steady state of a GPU pipeline) and with the host-to-device copy included.
 """
 import argparse
-import time
 
 import numba
 import numpy as np
@@ -14,19 +13,7 @@ import numpy as np
 import engine
 from engine.estimation.em import e_step_stats, m_step
 
-
-def best(fn, repeat, sync=None):
-    fn()
-    if sync:
-        sync()
-    t_best = np.inf
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        if sync:
-            sync()
-        t_best = min(t_best, time.perf_counter() - t)
-    return t_best
+from .common import best_time
 
 
 def main(argv=None):
@@ -63,9 +50,9 @@ def main(argv=None):
             ),
         }
         for name, (f_cpu, f_gpu, f_copy) in rows.items():
-            t_cpu = best(f_cpu, a.repeat)
-            t_gpu = best(f_gpu, a.repeat, cuda.synchronize)
-            t_copy = best(f_copy, a.repeat, cuda.synchronize)
+            t_cpu = best_time(f_cpu, a.repeat)
+            t_gpu = best_time(f_gpu, a.repeat, cuda.synchronize)
+            t_copy = best_time(f_copy, a.repeat, cuda.synchronize)
             print(f"| {name} | {t_cpu:.4f} | {t_gpu:.4f} | {t_copy:.4f} | {t_cpu / t_gpu:.1f}x | {t_cpu / t_copy:.1f}x |")
 
 

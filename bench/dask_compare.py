@@ -12,17 +12,6 @@ import argparse
 import time
 import warnings
 
-import numpy as np
-
-
-def best(fn, repeat=3):
-    fn()
-    t_best = np.inf
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        t_best = min(t_best, time.perf_counter() - t)
-    return t_best
 
 
 def main(argv=None):
@@ -31,7 +20,6 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--chunk", type=int, default=1_000_000)
     a = ap.parse_args(argv)
-    import dask
     import dask.array as da
 
     import engine

@@ -12,7 +12,6 @@ in one run, and the peak resident memory of `engine score` (a child process; ru_
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile

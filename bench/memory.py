@@ -8,7 +8,6 @@ fitting adds beyond the data. Uses ru_maxrss (Linux, kilobytes).
 """
 import argparse
 import json
-import resource
 import subprocess
 import sys
 

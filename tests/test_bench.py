@@ -2,7 +2,6 @@
 import importlib
 import itertools
 import pkgutil
-import shutil
 import subprocess
 import sys
 from pathlib import Path

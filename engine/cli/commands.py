@@ -440,13 +440,10 @@ def cmd_datasets_make(args):
     truth = synthetic_truth(args.name)
     truth_path = os.path.splitext(args.output)[0] + ".truth.arrow"
     check_output_path(truth_path, args.overwrite)
-    args.model = None
-    args.n = args.rows
     truth.save(truth_path)
-    args.model = truth_path
-    args.json_inner = args.json
-    cmd_sample(args)
-    return 0
+    # the data are a sample of the true model: the sample command with that model and --rows
+    args.model, args.n = truth_path, args.rows
+    return cmd_sample(args)
 
 
 # ----------------------------------------------------------------------------------------------- info

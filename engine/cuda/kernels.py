@@ -8,7 +8,6 @@ Limits: D <= MAX_D and K <= MAX_K (per-thread local arrays); larger models use t
 """
 import math
 
-import numpy as np
 from numba import cuda, float64, int64, uint64
 
 MAX_D = 64

@@ -11,7 +11,6 @@ import numpy as np
 
 from .._validation import as_float_array, raise_bad_row
 from ..kernels import em as em_kernels
-from ..models import _covariance as cov
 
 #: scikit-learn adds 10 machine epsilons to every component's mass so an empty component cannot divide by 0
 _EPS_MASS = 10 * np.finfo(np.float64).eps

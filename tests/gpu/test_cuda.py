@@ -4,7 +4,6 @@ Runs in CI under the Numba CUDA simulator (NUMBA_ENABLE_CUDASIM=1, set before nu
 tests/test_cuda_simulator.py, which launches this module in its own pytest process) on small inputs, and
 on a real GPU on large inputs: ENGINE_CUDA_TESTS=1 python -m pytest tests/gpu
 """
-import os
 
 import numpy as np
 import pytest
