@@ -24,6 +24,18 @@ def int64_bits_as_float64(typingctx, bits):
 
     return types.float64(types.int64), codegen
 
+
+@intrinsic
+def float64_bits_as_int64(typingctx, x):
+    """Reinterpret a float64's bits as an int64 (the inverse bitcast)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
@@ -72,77 +84,83 @@ _MANT_MASK = np.int64(0x000FFFFFFFFFFFFF)
 _EXP_ONE = np.int64(0x3FF0000000000000)
 
 
-@njit(**SERIAL)
-def log_block(x, out, bits, m):
-    """out[:m] = log(x[:m]) for positive normal float64 x; ``bits`` is an int64 scratch (>= m).
+@njit(inline="always", **SERIAL)
+def fast_log(x):
+    """log(x) for a positive normal float64, branch-free (so loops calling it vectorise).
 
     x = 2**e * f with f in [sqrt(1/2), sqrt(2)); log f = 2 atanh(s), s = (f - 1)/(f + 1), |s| < 0.172,
     by its odd series to s**21 (relative error below 1e-16).
     """
-    xb = x.view(np.int64)
-    f = bits.view(np.float64)
-    for i in range(m):
-        b = xb[i]
-        bits[i] = (b & _MANT_MASK) | _EXP_ONE  # mantissa as a float in [1, 2)
-        out[i] = np.float64((b >> 52) - 1023)  # exponent
-    for i in range(m):
-        fi = f[i]
-        big = fi > _SQRT2
-        fi = fi * 0.5 if big else fi
-        e = out[i] + 1.0 if big else out[i]
-        s = (fi - 1.0) / (fi + 1.0)
-        s2 = s * s
-        p = 1.0 / 21.0
-        p = p * s2 + 1.0 / 19.0
-        p = p * s2 + 1.0 / 17.0
-        p = p * s2 + 1.0 / 15.0
-        p = p * s2 + 1.0 / 13.0
-        p = p * s2 + 1.0 / 11.0
-        p = p * s2 + 1.0 / 9.0
-        p = p * s2 + 1.0 / 7.0
-        p = p * s2 + 1.0 / 5.0
-        p = p * s2 + 1.0 / 3.0
-        p = p * s2 + 1.0
-        out[i] = e * _LN2 + 2.0 * s * p
-
-
-_PI_2 = 1.5707963267948966
-_TWO_PI = 6.283185307179586
+    b = float64_bits_as_int64(x)
+    f = int64_bits_as_float64((b & _MANT_MASK) | _EXP_ONE)  # mantissa as a float in [1, 2)
+    e = np.float64((b >> 52) - 1023)
+    big = f > _SQRT2
+    f = f * 0.5 if big else f
+    e = e + 1.0 if big else e
+    s = (f - 1.0) / (f + 1.0)
+    s2 = s * s
+    p = 1.0 / 21.0
+    p = p * s2 + 1.0 / 19.0
+    p = p * s2 + 1.0 / 17.0
+    p = p * s2 + 1.0 / 15.0
+    p = p * s2 + 1.0 / 13.0
+    p = p * s2 + 1.0 / 11.0
+    p = p * s2 + 1.0 / 9.0
+    p = p * s2 + 1.0 / 7.0
+    p = p * s2 + 1.0 / 5.0
+    p = p * s2 + 1.0 / 3.0
+    p = p * s2 + 1.0
+    return e * _LN2 + 2.0 * s * p
 
 
 @njit(**SERIAL)
-def sincos_turns_block(t, c, s, m):
-    """c[:m], s[:m] = cos(2 pi t), sin(2 pi t) for t in [0, 1].
+def log_block(x, out, m):
+    """out[:m] = log(x[:m]) for positive normal float64 x (a vectorised loop over ``fast_log``)."""
+    for i in range(m):
+        out[i] = fast_log(x[i])
+
+
+_TWO_PI = 6.283185307179586
+
+
+@njit(inline="always", **SERIAL)
+def sincos_turns(t):
+    """(cos(2 pi t), sin(2 pi t)) for t in [0, 1], branch-free.
 
     t is reduced exactly to a quadrant q and f = t - q/4 in [-1/8, 1/8]; a = 2 pi f in [-pi/4, pi/4] goes
     through Taylor polynomials to degree 17/16 (error below 1e-16), then the quadrant rotates (cos, sin).
     """
+    q = np.floor(t * 4.0 + 0.5)
+    a = (t - q * 0.25) * _TWO_PI
+    a2 = a * a
+    ps = 1.0 / 355687428096000.0  # 1/17!
+    ps = ps * (-a2) + 1.0 / 1307674368000.0
+    ps = ps * (-a2) + 1.0 / 6227020800.0
+    ps = ps * (-a2) + 1.0 / 39916800.0
+    ps = ps * (-a2) + 1.0 / 362880.0
+    ps = ps * (-a2) + 1.0 / 5040.0
+    ps = ps * (-a2) + 1.0 / 120.0
+    ps = ps * (-a2) + 1.0 / 6.0
+    sa = a - a * a2 * ps
+    pc = 1.0 / 20922789888000.0  # 1/16!
+    pc = pc * (-a2) + 1.0 / 87178291200.0
+    pc = pc * (-a2) + 1.0 / 479001600.0
+    pc = pc * (-a2) + 1.0 / 3628800.0
+    pc = pc * (-a2) + 1.0 / 40320.0
+    pc = pc * (-a2) + 1.0 / 720.0
+    pc = pc * (-a2) + 1.0 / 24.0
+    pc = pc * (-a2) + 0.5
+    ca = 1.0 - a2 * pc
+    # rotate by q quarter turns, (cos, sin) -> (-sin, cos) per quarter; float selects vectorise
+    qm = q - 4.0 * np.floor(q * 0.25)
+    half = np.floor(qm * 0.5)
+    odd = qm - 2.0 * half > 0.5
+    sign = 1.0 - 2.0 * half
+    return sign * (-sa if odd else ca), sign * (ca if odd else sa)
+
+
+@njit(**SERIAL)
+def sincos_turns_block(t, c, s, m):
+    """c[:m], s[:m] = cos(2 pi t[:m]), sin(2 pi t[:m]) (a vectorised loop over ``sincos_turns``)."""
     for i in range(m):
-        q = np.floor(t[i] * 4.0 + 0.5)
-        a = (t[i] - q * 0.25) * _TWO_PI
-        a2 = a * a
-        ps = 1.0 / 355687428096000.0  # 1/17!
-        ps = ps * (-a2) + 1.0 / 1307674368000.0
-        ps = ps * (-a2) + 1.0 / 6227020800.0
-        ps = ps * (-a2) + 1.0 / 39916800.0
-        ps = ps * (-a2) + 1.0 / 362880.0
-        ps = ps * (-a2) + 1.0 / 5040.0
-        ps = ps * (-a2) + 1.0 / 120.0
-        ps = ps * (-a2) + 1.0 / 6.0
-        sa = a - a * a2 * ps
-        pc = 1.0 / 20922789888000.0  # 1/16!
-        pc = pc * (-a2) + 1.0 / 87178291200.0
-        pc = pc * (-a2) + 1.0 / 479001600.0
-        pc = pc * (-a2) + 1.0 / 3628800.0
-        pc = pc * (-a2) + 1.0 / 40320.0
-        pc = pc * (-a2) + 1.0 / 720.0
-        pc = pc * (-a2) + 1.0 / 24.0
-        pc = pc * (-a2) + 0.5
-        ca = 1.0 - a2 * pc
-        # rotate by q quarter turns, (cos, sin) -> (-sin, cos) per quarter; float selects vectorise
-        qm = q - 4.0 * np.floor(q * 0.25)
-        half = np.floor(qm * 0.5)
-        odd = qm - 2.0 * half > 0.5
-        sign = 1.0 - 2.0 * half
-        c[i] = sign * (-sa if odd else ca)
-        s[i] = sign * (ca if odd else sa)
+        c[i], s[i] = sincos_turns(t[i])

@@ -151,8 +151,9 @@ def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, t
             tk = terms[:K]
             component_terms(xt, m, prec_chol, shifted_means, log_norm, tk, y)
             logsumexp_block(tk, m, mx, lse, mode == POSTERIOR)
+            w_b = sample_weight[start:start + m] if weighted else sample_weight
             for b in range(m):
-                terms[K, b] = sample_weight[start + b] if weighted else 1.0
+                terms[K, b] = w_b[b] if weighted else 1.0
             acc_ll = 0.0
             acc_w = 0.0
             for b in range(m):

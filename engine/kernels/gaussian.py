@@ -26,17 +26,19 @@ from ._fastmath import fast_exp
 def load_block(X, start, m, xt):
     """xt[:, :m] = X[start:start+m].T as float64; returns the first non-finite row in the block or -1."""
     D = X.shape[1]
+    # index a view from 0: with start + b, Numba's negative-index wraparound keeps LLVM from vectorising
+    Xb = X[start:start + m]
     poison = 0.0
     for b in range(m):
         for j in range(D):
-            v = np.float64(X[start + b, j])
+            v = np.float64(Xb[b, j])
             xt[j, b] = v
             poison += v * 0.0  # NaN iff some v is NaN or +-inf; branch-free so the copy vectorises
     if poison == poison:
         return -1
     for b in range(m):
         for j in range(D):
-            if not np.isfinite(X[start + b, j]):
+            if not np.isfinite(Xb[b, j]):
                 return start + b
     return -1
 
@@ -153,15 +155,17 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp):
                 bad[c] = r
                 break
             component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y)
+            out_b = out[start:start + m]
             if K == 1 and not want_resp:
                 for b in range(m):
-                    out[start + b] = terms[0, b]
+                    out_b[b] = terms[0, b]
                 continue
             logsumexp_block(terms, m, mx, acc, want_resp)
             for b in range(m):
-                out[start + b] = acc[b]
+                out_b[b] = acc[b]
             if want_resp:
+                resp_b = resp[start:start + m]
                 for k in range(K):
                     for b in range(m):
-                        resp[start + b, k] = terms[k, b] * mx[b]
+                        resp_b[b, k] = terms[k, b] * mx[b]
     return first_bad_row(bad)

@@ -22,16 +22,20 @@ def normal_log_density(x, loc, scale, out):
     n_chunks = (n + CHUNK - 1) // CHUNK
     bad = np.full(n_chunks, -1, dtype=np.int64)
     for c in prange(n_chunks):
-        stop = min(n, (c + 1) * CHUNK)
+        lo = c * CHUNK
+        hi = min(n, lo + CHUNK)
+        # views indexed from 0: with a global index, Numba's negative-index wraparound blocks vectorisation
+        x_c = x[lo:hi]
+        out_c = out[lo:hi]
         poison = 0.0
-        for i in range(c * CHUNK, stop):
-            v = np.float64(x[i])
+        for i in range(hi - lo):
+            v = np.float64(x_c[i])
             z = v * inv - shift
-            out[i] = const - 0.5 * z * z
+            out_c[i] = const - 0.5 * z * z
             poison += v * 0.0
         if poison != poison:
-            for i in range(c * CHUNK, stop):
-                if not np.isfinite(x[i]):
-                    bad[c] = i
+            for i in range(hi - lo):
+                if not np.isfinite(x_c[i]):
+                    bad[c] = lo + i
                     break
     return first_bad_row(bad)

@@ -36,9 +36,7 @@ def reverse_kl_gradient(m, rho, weights, mus, sds, key, offset, n):
         half = (hi - lo + 1) // 2
         za = np.empty(max(half, 1))
         zb = np.empty(max(half, 1))
-        scratch = np.empty((2, max(half, 1)))
-        bits = np.empty(max(half, 1), dtype=np.int64)
-        normal_pairs_block(key, np.uint64(offset + lo), np.uint64(2), half, za, zb, scratch, bits)
+        normal_pairs_block(key, np.uint64(offset + lo), np.uint64(2), half, za, zb)
         log_terms = np.empty(K)
         gm = 0.0
         gr = 0.0

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
-from ._fastmath import log_block, sincos_turns_block
+from ._fastmath import fast_log, sincos_turns
 
 GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -37,25 +37,19 @@ def uniform_open(key, u):
 
 
 @njit(inline="always", **SERIAL)
-def normal_pairs_block(key, first_word, stride, m, za, zb, scratch, bits):
-    """za[:m], zb[:m] = Box-Muller pairs from words (first_word + b*stride, +1), b < m.
+def box_muller(key, w):
+    """The standard normal pair (r cos 2 pi t, r sin 2 pi t), r = sqrt(-2 log u), from words w (for u) and
+    w + 1 (for t) of stream ``key``. Scalar and branch-free: a loop over it vectorises as one fused pass."""
+    r = np.sqrt(-2.0 * fast_log(uniform_open(key, w)))
+    c, s = sincos_turns(uniform_open(key, w + np.uint64(1)))
+    return r * c, r * s
 
-    Vectorised: uniforms, log, sqrt and sin/cos all run over the block. ``scratch`` is (2, BLOCK)
-    float64 and ``bits`` an int64 scratch of BLOCK.
-    """
-    u1 = scratch[0]
-    u2 = scratch[1]
+
+@njit(inline="always", **SERIAL)
+def normal_pairs_block(key, first_word, stride, m, za, zb):
+    """za[:m], zb[:m] = Box-Muller pairs from words (first_word + b*stride, +1), b < m."""
     for b in range(m):
-        w = first_word + np.uint64(b) * stride
-        u1[b] = uniform_open(key, w)
-        u2[b] = uniform_open(key, w + np.uint64(1))
-    log_block(u1, u1, bits, m)
-    for b in range(m):
-        u1[b] = np.sqrt(-2.0 * u1[b])
-    sincos_turns_block(u2, za, zb, m)
-    for b in range(m):
-        za[b] *= u1[b]
-        zb[b] *= u1[b]
+        za[b], zb[b] = box_muller(key, first_word + np.uint64(b) * stride)
 
 
 @njit(**PARALLEL)
@@ -70,18 +64,17 @@ def normal_sample(key, offset, loc, scale, out):
     for c in prange(n_chunks):
         za = np.empty(BLOCK // 2)
         zb = np.empty(BLOCK // 2)
-        scratch = np.empty((2, BLOCK // 2))
-        bits = np.empty(BLOCK // 2, dtype=np.int64)
         c_stop = min(n, (c + 1) * CHUNK)
         for start in range(c * CHUNK, c_stop, BLOCK):
             m = min(BLOCK, c_stop - start)
             n_pairs = (m + 1) // 2
-            normal_pairs_block(key, np.uint64(offset + start), np.uint64(2), n_pairs, za, zb, scratch, bits)
+            normal_pairs_block(key, np.uint64(offset + start), np.uint64(2), n_pairs, za, zb)
+            out_b = out[start:start + m]  # indexed from 0, so LLVM sees no negative-index wraparound
             for p in range(m // 2):
-                out[start + 2 * p] = loc + scale * za[p]
-                out[start + 2 * p + 1] = loc + scale * zb[p]
+                out_b[2 * p] = loc + scale * za[p]
+                out_b[2 * p + 1] = loc + scale * zb[p]
             if m % 2:
-                out[start + m - 1] = loc + scale * za[n_pairs - 1]
+                out_b[m - 1] = loc + scale * za[n_pairs - 1]
 
 
 @njit(**PARALLEL)
@@ -91,8 +84,12 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
     cum_weights: (K,) cumulative weights; means: (K, D); cov_chol_t: the *transposed* lower Cholesky
     factors of the covariances, L^T with shape (P, D, D), P = K (full) or 1 (tied), or standard deviations
     (K, D) (diag/spherical). out: (n, D) float32/float64; labels: (n,) int64, i.i.d. component draws (not
-    grouped by component). x = mean_k + L_k z is formed as sum_l z_l (L^T)[l, :], so each point's update
-    runs along contiguous rows (vectorised over the D coordinates, no gathers).
+    grouped by component); x = mean_k + L_k z, summed as mean_k + sum_{l <= j} L_k[j, l] z_l.
+
+    Each chunk's points are counting-sorted by component and their normals generated in that order (a
+    point's words depend only on its index, so the order changes nothing), so the transform runs as
+    vector loops over each component's run of points with that component's factor held as scalars; the
+    rows are then written back in point order.
     """
     n, D = out.shape
     K = means.shape[0]
@@ -100,45 +97,77 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
     stride = np.uint64(1 + 2 * n_pairs)
     n_chunks = (n + CHUNK - 1) // CHUNK
     for c in prange(n_chunks):
-        z = np.empty((BLOCK, 2 * n_pairs))
-        za = np.empty(BLOCK)
-        zb = np.empty(BLOCK)
-        x = np.empty(D)
-        u = np.empty(BLOCK)
-        comp = np.empty(BLOCK, dtype=np.int64)
-        scratch = np.empty((2, BLOCK))
-        bits = np.empty(BLOCK, dtype=np.int64)
-        c_stop = min(n, (c + 1) * CHUNK)
-        for start in range(c * CHUNK, c_stop, BLOCK):
-            m = min(BLOCK, c_stop - start)
-            base = np.uint64(offset + start) * stride
-            # component: the number of cumulative weights <= u, u uniform in [0, 1) (branch-free)
+        zt = np.empty((2 * n_pairs, CHUNK))  # row l: coordinate l of the sorted points
+        acc = np.empty(CHUNK)
+        u = np.empty(CHUNK)
+        comp = np.empty(CHUNK, dtype=np.int64)
+        order = np.empty(CHUNK, dtype=np.int64)  # sorted position -> point of the chunk
+        rank = np.empty(CHUNK, dtype=np.int64)  # its inverse
+        first = np.zeros(K + 1, dtype=np.int64)  # component k's run: [first[k], first[k + 1])
+        fill = np.empty(K, dtype=np.int64)
+        lo = c * CHUNK
+        m = min(CHUNK, n - lo)
+        base = np.uint64(offset + lo) * stride
+        # component: the number of cumulative weights <= u, u uniform in [0, 1) (branch-free)
+        for b in range(m):
+            u[b] = uniform_open(key, base + np.uint64(b) * stride) - _U53
+            comp[b] = 0
+        for k in range(K - 1):
+            ck = cum_weights[k]
             for b in range(m):
-                u[b] = uniform_open(key, base + np.uint64(b) * stride) - _U53
-                comp[b] = 0
-            for k in range(K - 1):
-                ck = cum_weights[k]
-                for b in range(m):
-                    comp[b] += u[b] >= ck
-            for j in range(n_pairs):
-                normal_pairs_block(key, base + np.uint64(1 + 2 * j), stride, m, za, zb, scratch, bits)
-                for b in range(m):
-                    z[b, 2 * j] = za[b]
-                    z[b, 2 * j + 1] = zb[b]
-            for b in range(m):
-                k = comp[b]
-                labels[start + b] = k
-                if cov_chol_t.ndim == 3:
-                    p = k if cov_chol_t.shape[0] == K else 0
-                    for j in range(D):
-                        x[j] = means[k, j]
-                    for l in range(D):
-                        zl = z[b, l]
-                        # the full row (its first l entries are zeros): a fixed-length loop vectorises
-                        for j in range(D):
-                            x[j] += cov_chol_t[p, l, j] * zl
-                    for j in range(D):
-                        out[start + b, j] = x[j]
-                else:
-                    for j in range(D):
-                        out[start + b, j] = means[k, j] + cov_chol_t[k, j] * z[b, j]
+                comp[b] += u[b] >= ck
+        for b in range(m):
+            first[comp[b] + 1] += 1
+        for k in range(K):
+            first[k + 1] += first[k]
+            fill[k] = first[k]
+        for b in range(m):
+            k = comp[b]
+            order[fill[k]] = b
+            fill[k] += 1
+        # standard normals of the sorted points
+        for j in range(n_pairs):
+            w0 = base + np.uint64(1 + 2 * j)
+            za = zt[2 * j]
+            zb = zt[2 * j + 1]
+            for i in range(m):
+                za[i], zb[i] = box_muller(key, w0 + np.uint64(order[i]) * stride)
+        # the affine map, one component's run at a time (scalars of its factor broadcast over the run)
+        for k in range(K):
+            r0 = first[k]
+            r = first[k + 1] - r0
+            if r == 0:
+                continue
+            if cov_chol_t.ndim == 3:
+                p = k if cov_chol_t.shape[0] == K else 0
+                a = acc[:r]
+                # row j needs rows l <= j of z: going down from D - 1 keeps those intact, so z is overwritten
+                for j in range(D - 1, -1, -1):
+                    mu = means[k, j]
+                    for i in range(r):
+                        a[i] = mu
+                    for l in range(j + 1):
+                        cl = cov_chol_t[p, l, j]
+                        zl = zt[l, r0:r0 + r]
+                        for i in range(r):
+                            a[i] += cl * zl[i]
+                    zj = zt[j, r0:r0 + r]
+                    for i in range(r):
+                        zj[i] = a[i]
+            else:
+                for j in range(D):
+                    mu = means[k, j]
+                    sd = cov_chol_t[k, j]
+                    zj = zt[j, r0:r0 + r]
+                    for i in range(r):
+                        zj[i] = mu + sd * zj[i]
+        # rows back in point order: writing out sequentially (reading zt scattered) is the faster way round
+        for i in range(m):
+            rank[order[i]] = i
+        out_c = out[lo:lo + m]
+        labels_c = labels[lo:lo + m]
+        for b in range(m):
+            i = rank[b]
+            for j in range(D):
+                out_c[b, j] = zt[j, i]
+            labels_c[b] = comp[b]
