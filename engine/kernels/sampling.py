@@ -84,7 +84,7 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
     cum_weights: (K,) cumulative weights; means: (K, D); cov_chol_t: the *transposed* lower Cholesky
     factors of the covariances, L^T with shape (P, D, D), P = K (full) or 1 (tied), or standard deviations
     (K, D) (diag/spherical). out: (n, D) float32/float64; labels: (n,) int64, i.i.d. component draws (not
-    grouped by component); x = mean_k + L_k z, summed as mean_k + sum_{l <= j} L_k[j, l] z_l.
+    grouped by component); x = mean_k + L_k z.
 
     Each chunk's points are counting-sorted by component and their normals generated in that order (a
     point's words depend only on its index, so the order changes nothing), so the transform runs as
@@ -98,7 +98,7 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
     n_chunks = (n + CHUNK - 1) // CHUNK
     for c in prange(n_chunks):
         zt = np.empty((2 * n_pairs, CHUNK))  # row l: coordinate l of the sorted points
-        acc = np.empty(CHUNK)
+        yt = np.empty((D, CHUNK))  # row j: coordinate j of the sorted points' samples
         u = np.empty(CHUNK)
         comp = np.empty(CHUNK, dtype=np.int64)
         order = np.empty(CHUNK, dtype=np.int64)  # sorted position -> point of the chunk
@@ -124,6 +124,7 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
         for b in range(m):
             k = comp[b]
             order[fill[k]] = b
+            rank[b] = fill[k]
             fill[k] += 1
         # standard normals of the sorted points
         for j in range(n_pairs):
@@ -140,34 +141,39 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
                 continue
             if cov_chol_t.ndim == 3:
                 p = k if cov_chol_t.shape[0] == K else 0
-                a = acc[:r]
-                # row j needs rows l <= j of z: going down from D - 1 keeps those intact, so z is overwritten
-                for j in range(D - 1, -1, -1):
-                    mu = means[k, j]
-                    for i in range(r):
-                        a[i] = mu
-                    for l in range(j + 1):
-                        cl = cov_chol_t[p, l, j]
-                        zl = zt[l, r0:r0 + r]
-                        for i in range(r):
-                            a[i] += cl * zl[i]
-                    zj = zt[j, r0:r0 + r]
-                    for i in range(r):
-                        zj[i] = a[i]
+                # x_j = mu_j + sum_{l <= j} L[j, l] z_l into yt, four rows of z per pass (missing rows get a
+                # zero coefficient), so the running sum is loaded and stored once per four terms
+                for j in range(D):
+                    yj = yt[j, r0:r0 + r]
+                    for l0 in range(0, j + 1, 4):
+                        c0 = cov_chol_t[p, l0, j]
+                        c1 = cov_chol_t[p, l0 + 1, j] if l0 + 1 <= j else 0.0
+                        c2 = cov_chol_t[p, l0 + 2, j] if l0 + 2 <= j else 0.0
+                        c3 = cov_chol_t[p, l0 + 3, j] if l0 + 3 <= j else 0.0
+                        z0 = zt[l0, r0:r0 + r]
+                        z1 = zt[min(l0 + 1, j), r0:r0 + r]
+                        z2 = zt[min(l0 + 2, j), r0:r0 + r]
+                        z3 = zt[min(l0 + 3, j), r0:r0 + r]
+                        if l0 == 0:
+                            mu = means[k, j]
+                            for i in range(r):
+                                yj[i] = mu + c0 * z0[i] + c1 * z1[i] + c2 * z2[i] + c3 * z3[i]
+                        else:
+                            for i in range(r):
+                                yj[i] += c0 * z0[i] + c1 * z1[i] + c2 * z2[i] + c3 * z3[i]
             else:
                 for j in range(D):
                     mu = means[k, j]
                     sd = cov_chol_t[k, j]
                     zj = zt[j, r0:r0 + r]
+                    yj = yt[j, r0:r0 + r]
                     for i in range(r):
-                        zj[i] = mu + sd * zj[i]
-        # rows back in point order: writing out sequentially (reading zt scattered) is the faster way round
-        for i in range(m):
-            rank[order[i]] = i
+                        yj[i] = mu + sd * zj[i]
+        # rows back in point order: writing out sequentially (reading yt scattered) is the faster way round
         out_c = out[lo:lo + m]
         labels_c = labels[lo:lo + m]
         for b in range(m):
             i = rank[b]
             for j in range(D):
-                out_c[b, j] = zt[j, i]
+                out_c[b, j] = yt[j, i]
             labels_c[b] = comp[b]
