@@ -43,45 +43,82 @@ def load_block(X, start, m, xt):
     return -1
 
 
+@njit(inline="always", **SERIAL)
+def _sum_sq4(out, m, first, x0, x1, x2, x3, s0, s1, s2, s3, c0, c1, c2, c3):
+    """out[:m] (= if first, else +=) sum_t (x_t * s_t - c_t)**2 over four rows: one load and store of the
+    running sum per four terms (rows past the end come with s = c = 0)."""
+    if first:
+        for b in range(m):
+            d0 = x0[b] * s0 - c0
+            d1 = x1[b] * s1 - c1
+            d2 = x2[b] * s2 - c2
+            d3 = x3[b] * s3 - c3
+            out[b] = (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3)
+    else:
+        for b in range(m):
+            d0 = x0[b] * s0 - c0
+            d1 = x1[b] * s1 - c1
+            d2 = x2[b] * s2 - c2
+            d3 = x3[b] * s3 - c3
+            out[b] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3)
+
+
 @njit(**SERIAL)  # not inlined: ``prec_chol.ndim`` is pruned at compile time only on a function's own args
 def component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y):
-    """terms[k, :m] = log(w_k N(x_b | component k)) for the m points held in xt (D, BLOCK)."""
+    """terms[k, :m] = log(w_k N(x_b | component k)) for the m points held in xt (D, BLOCK).
+
+    Inner loops run over the block's points and take four coordinates per pass, so each component's
+    running sum is loaded and stored once per four terms.
+    """
     D = xt.shape[0]
     K = shifted_means.shape[0]
-    if prec_chol.ndim == 3:
+    dense = prec_chol.ndim == 3
+    if dense:
         P = prec_chol.shape[0]
-        for p in range(P):
-            # y = x @ U_p, using that U_p is upper triangular
-            for j in range(D):
-                for b in range(m):
-                    y[j, b] = 0.0
-                for i in range(j + 1):
-                    c = prec_chol[p, i, j]
-                    for b in range(m):
-                        y[j, b] += c * xt[i, b]
-            k_lo, k_hi = (p, p + 1) if P == K else (0, K)
-            for k in range(k_lo, k_hi):
-                for b in range(m):
-                    terms[k, b] = 0.0
-                for j in range(D):
-                    c = shifted_means[k, j]
-                    for b in range(m):
-                        d = y[j, b] - c
-                        terms[k, b] += d * d
-                for b in range(m):
-                    terms[k, b] = log_norm[k] - 0.5 * terms[k, b]
     else:
-        for k in range(K):
-            for b in range(m):
-                terms[k, b] = 0.0
+        P = K
+    for p in range(P):
+        if dense:
+            # y = x @ U_p (U_p upper triangular: y_j = sum_{i <= j} x_i U[i, j]), four rows of x per pass
             for j in range(D):
-                s = prec_chol[k, j]
-                c = shifted_means[k, j]
-                for b in range(m):
-                    d = xt[j, b] * s - c
-                    terms[k, b] += d * d
+                yj = y[j]
+                for i0 in range(0, j + 1, 4):
+                    u0 = prec_chol[p, i0, j]
+                    u1 = prec_chol[p, i0 + 1, j] if i0 + 1 <= j else 0.0
+                    u2 = prec_chol[p, i0 + 2, j] if i0 + 2 <= j else 0.0
+                    u3 = prec_chol[p, i0 + 3, j] if i0 + 3 <= j else 0.0
+                    x0 = xt[i0]
+                    x1 = xt[min(i0 + 1, j)]
+                    x2 = xt[min(i0 + 2, j)]
+                    x3 = xt[min(i0 + 3, j)]
+                    if i0 == 0:
+                        for b in range(m):
+                            yj[b] = u0 * x0[b] + u1 * x1[b] + u2 * x2[b] + u3 * x3[b]
+                    else:
+                        for b in range(m):
+                            yj[b] += u0 * x0[b] + u1 * x1[b] + u2 * x2[b] + u3 * x3[b]
+            k_lo, k_hi = (p, p + 1) if P == K else (0, K)
+            src = y
+        else:
+            k_lo, k_hi = p, p + 1
+            src = xt
+        for k in range(k_lo, k_hi):
+            tk = terms[k]
+            for j0 in range(0, D, 4):
+                # scales: U's diagonal for diag/spherical, 1 for the already-transformed y of full/tied
+                s0 = 1.0 if dense else prec_chol[k, j0]
+                s1 = 0.0 if j0 + 1 >= D else (1.0 if dense else prec_chol[k, j0 + 1])
+                s2 = 0.0 if j0 + 2 >= D else (1.0 if dense else prec_chol[k, j0 + 2])
+                s3 = 0.0 if j0 + 3 >= D else (1.0 if dense else prec_chol[k, j0 + 3])
+                c0 = shifted_means[k, j0]
+                c1 = shifted_means[k, j0 + 1] if j0 + 1 < D else 0.0
+                c2 = shifted_means[k, j0 + 2] if j0 + 2 < D else 0.0
+                c3 = shifted_means[k, j0 + 3] if j0 + 3 < D else 0.0
+                _sum_sq4(tk, m, j0 == 0, src[j0], src[min(j0 + 1, D - 1)], src[min(j0 + 2, D - 1)],
+                         src[min(j0 + 3, D - 1)], s0, s1, s2, s3, c0, c1, c2, c3)
+            lk = log_norm[k]
             for b in range(m):
-                terms[k, b] = log_norm[k] - 0.5 * terms[k, b]
+                tk[b] = lk - 0.5 * tk[b]
 
 
 @njit(inline="always", **SERIAL)
