@@ -35,19 +35,53 @@ def _accumulate_block(xt, m, resp, shift, s1, s2, d, rd):
     D = xt.shape[0]
     K = shift.shape[0]
     if s2.ndim == 2:
-        # diagonal: both moments in one pass over the block, nothing stored
-        for k in range(K):
+        # diagonal: both moments in one pass over the block, nothing stored; four components per pass, so
+        # each coordinate row is loaded once per four (a missing fourth repeats the last, its sums dropped)
+        for k0 in range(0, K, 4):
+            k1 = min(k0 + 1, K - 1)
+            k2 = min(k0 + 2, K - 1)
+            k3 = min(k0 + 3, K - 1)
+            r0 = resp[k0]
+            r1 = resp[k1]
+            r2 = resp[k2]
+            r3 = resp[k3]
             for j in range(D):
-                c = shift[k, j]
-                a1 = 0.0
-                a2 = 0.0
+                x = xt[j]
+                c0 = shift[k0, j]
+                c1 = shift[k1, j]
+                c2 = shift[k2, j]
+                c3 = shift[k3, j]
+                a10 = a11 = a12 = a13 = 0.0
+                a20 = a21 = a22 = a23 = 0.0
                 for b in range(m):
-                    v = xt[j, b] - c
-                    rv = resp[k, b] * v
-                    a1 += rv
-                    a2 += rv * v
-                s1[k, j] += a1
-                s2[k, j] += a2
+                    xb = x[b]
+                    v0 = xb - c0
+                    v1 = xb - c1
+                    v2 = xb - c2
+                    v3 = xb - c3
+                    rv0 = r0[b] * v0
+                    rv1 = r1[b] * v1
+                    rv2 = r2[b] * v2
+                    rv3 = r3[b] * v3
+                    a10 += rv0
+                    a11 += rv1
+                    a12 += rv2
+                    a13 += rv3
+                    a20 += rv0 * v0
+                    a21 += rv1 * v1
+                    a22 += rv2 * v2
+                    a23 += rv3 * v3
+                s1[k0, j] += a10
+                s2[k0, j] += a20
+                if k0 + 1 < K:
+                    s1[k1, j] += a11
+                    s2[k1, j] += a21
+                if k0 + 2 < K:
+                    s1[k2, j] += a12
+                    s2[k2, j] += a22
+                if k0 + 3 < K:
+                    s1[k3, j] += a13
+                    s2[k3, j] += a23
         return
     for k in range(K):
         for j in range(D):
