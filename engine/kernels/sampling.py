@@ -98,7 +98,9 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
     n_chunks = (n + CHUNK - 1) // CHUNK
     for c in prange(n_chunks):
         zt = np.empty((2 * n_pairs, CHUNK))  # row l: coordinate l of the sorted points
-        yt = np.empty((D, CHUNK))  # row j: coordinate j of the sorted points' samples
+        # row j: coordinate j of the sorted points' samples; rows padded by a cache line so the D reads of a
+        # point do not all fall in one L1 set (rows 16 KiB apart would)
+        yt = np.empty((D, CHUNK + 8))
         u = np.empty(CHUNK)
         comp = np.empty(CHUNK, dtype=np.int64)
         order = np.empty(CHUNK, dtype=np.int64)  # sorted position -> point of the chunk
@@ -172,8 +174,14 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
         # rows back in point order: writing out sequentially (reading yt scattered) is the faster way round
         out_c = out[lo:lo + m]
         labels_c = labels[lo:lo + m]
+        D8 = D - D % 8
         for b in range(m):
             i = rank[b]
-            for j in range(D):
-                out_c[b, j] = yt[j, i]
+            row = out_c[b]
+            # eight coordinates at a time with a fixed trip count, which LLVM unrolls (D is a runtime value)
+            for j0 in range(0, D8, 8):
+                for t in range(8):
+                    row[j0 + t] = yt[j0 + t, i]
+            for j in range(D8, D):
+                row[j] = yt[j, i]
             labels_c[b] = comp[b]
