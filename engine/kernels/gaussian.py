@@ -18,6 +18,7 @@ every inner loop runs over contiguous points and vectorises; the K component ter
 import numpy as np
 from numba import njit, prange
 
+from ._blocklinalg import upper_triangular_map
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
 from ._fastmath import fast_exp
 
@@ -79,24 +80,8 @@ def component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y):
         P = K
     for p in range(P):
         if dense:
-            # y = x @ U_p (U_p upper triangular: y_j = sum_{i <= j} x_i U[i, j]), four rows of x per pass
-            for j in range(D):
-                yj = y[j]
-                for i0 in range(0, j + 1, 4):
-                    u0 = prec_chol[p, i0, j]
-                    u1 = prec_chol[p, i0 + 1, j] if i0 + 1 <= j else 0.0
-                    u2 = prec_chol[p, i0 + 2, j] if i0 + 2 <= j else 0.0
-                    u3 = prec_chol[p, i0 + 3, j] if i0 + 3 <= j else 0.0
-                    x0 = xt[i0]
-                    x1 = xt[min(i0 + 1, j)]
-                    x2 = xt[min(i0 + 2, j)]
-                    x3 = xt[min(i0 + 3, j)]
-                    if i0 == 0:
-                        for b in range(m):
-                            yj[b] = u0 * x0[b] + u1 * x1[b] + u2 * x2[b] + u3 * x3[b]
-                    else:
-                        for b in range(m):
-                            yj[b] += u0 * x0[b] + u1 * x1[b] + u2 * x2[b] + u3 * x3[b]
+            # y = x @ U_p (U_p upper triangular: y_j = sum_{i <= j} x_i U[i, j])
+            upper_triangular_map(prec_chol[p], log_norm, False, xt, y, 0, m)
             k_lo, k_hi = (p, p + 1) if P == K else (0, K)
             src = y
         else:

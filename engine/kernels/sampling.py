@@ -12,6 +12,7 @@ the tails are exact out to sqrt(-2 ln 2**-53) = 8.57 sigma).
 import numpy as np
 from numba import njit, prange
 
+from ._blocklinalg import upper_triangular_map
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
 from ._fastmath import fast_log, sincos_turns
 
@@ -143,26 +144,8 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
                 continue
             if cov_chol_t.ndim == 3:
                 p = k if cov_chol_t.shape[0] == K else 0
-                # x_j = mu_j + sum_{l <= j} L[j, l] z_l into yt, four rows of z per pass (missing rows get a
-                # zero coefficient), so the running sum is loaded and stored once per four terms
-                for j in range(D):
-                    yj = yt[j, r0:r0 + r]
-                    for l0 in range(0, j + 1, 4):
-                        c0 = cov_chol_t[p, l0, j]
-                        c1 = cov_chol_t[p, l0 + 1, j] if l0 + 1 <= j else 0.0
-                        c2 = cov_chol_t[p, l0 + 2, j] if l0 + 2 <= j else 0.0
-                        c3 = cov_chol_t[p, l0 + 3, j] if l0 + 3 <= j else 0.0
-                        z0 = zt[l0, r0:r0 + r]
-                        z1 = zt[min(l0 + 1, j), r0:r0 + r]
-                        z2 = zt[min(l0 + 2, j), r0:r0 + r]
-                        z3 = zt[min(l0 + 3, j), r0:r0 + r]
-                        if l0 == 0:
-                            mu = means[k, j]
-                            for i in range(r):
-                                yj[i] = mu + c0 * z0[i] + c1 * z1[i] + c2 * z2[i] + c3 * z3[i]
-                        else:
-                            for i in range(r):
-                                yj[i] += c0 * z0[i] + c1 * z1[i] + c2 * z2[i] + c3 * z3[i]
+                # x_j = mu_j + sum_{l <= j} L[j, l] z_l, with L^T upper triangular
+                upper_triangular_map(cov_chol_t[p], means[k], True, zt, yt, r0, r)
             else:
                 for j in range(D):
                     mu = means[k, j]
