@@ -87,10 +87,10 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
     (K, D) (diag/spherical). out: (n, D) float32/float64; labels: (n,) int64, i.i.d. component draws (not
     grouped by component); x = mean_k + L_k z.
 
-    Each chunk's points are counting-sorted by component and their normals generated in that order (a
-    point's words depend only on its index, so the order changes nothing), so the transform runs as
-    vector loops over each component's run of points with that component's factor held as scalars; the
-    rows are then written back in point order.
+    Full/tied: each chunk's points are counting-sorted by component and their normals generated in that
+    order (a point's words depend only on its index, so the order changes nothing), so the transform runs
+    as vector loops over each component's run of points with that component's factor held as scalars; the
+    rows are then written back in point order. Diag/spherical need no sort.
     """
     n, D = out.shape
     K = means.shape[0]
@@ -119,6 +119,31 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
             ck = cum_weights[k]
             for b in range(m):
                 comp[b] += u[b] >= ck
+        if cov_chol_t.ndim == 2:
+            # diagonal: coordinates transform independently, so no sort; normals in point order, and the
+            # write-back reads the sample rows sequentially
+            for j in range(n_pairs):
+                w0 = base + np.uint64(1 + 2 * j)
+                za = zt[2 * j]
+                zb = zt[2 * j + 1]
+                for b in range(m):
+                    za[b], zb[b] = box_muller(key, w0 + np.uint64(b) * stride)
+            out_c = out[lo:lo + m]
+            labels_c = labels[lo:lo + m]
+            D8 = D - D % 8
+            for b in range(m):
+                k = comp[b]
+                row = out_c[b]
+                mk = means[k]
+                sk = cov_chol_t[k]
+                for j0 in range(0, D8, 8):
+                    for t in range(8):  # a fixed trip count, which LLVM unrolls (D is a runtime value)
+                        row[j0 + t] = mk[j0 + t] + sk[j0 + t] * zt[j0 + t, b]
+                for j in range(D8, D):
+                    row[j] = mk[j] + sk[j] * zt[j, b]
+                labels_c[b] = k
+            continue
+        # full/tied: counting sort by component
         for b in range(m):
             first[comp[b] + 1] += 1
         for k in range(K):
@@ -142,18 +167,9 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
             r = first[k + 1] - r0
             if r == 0:
                 continue
-            if cov_chol_t.ndim == 3:
-                p = k if cov_chol_t.shape[0] == K else 0
-                # x_j = mu_j + sum_{l <= j} L[j, l] z_l, with L^T upper triangular
-                upper_triangular_map(cov_chol_t[p], means[k], True, zt, yt, r0, r)
-            else:
-                for j in range(D):
-                    mu = means[k, j]
-                    sd = cov_chol_t[k, j]
-                    zj = zt[j, r0:r0 + r]
-                    yj = yt[j, r0:r0 + r]
-                    for i in range(r):
-                        yj[i] = mu + sd * zj[i]
+            p = k if cov_chol_t.shape[0] == K else 0
+            # x_j = mu_j + sum_{l <= j} L[j, l] z_l, with L^T upper triangular
+            upper_triangular_map(cov_chol_t[p], means[k], True, zt, yt, r0, r)
         # rows back in point order: writing out sequentially (reading yt scattered) is the faster way round
         out_c = out[lo:lo + m]
         labels_c = labels[lo:lo + m]
