@@ -41,9 +41,10 @@ def sklearn_twin(model):
 
 
 def best_time(fn, repeat=3, sync=None, warmup=True):
-    """Best-of-``repeat`` wall time of fn() (after one untimed call, to compile or load kernels);
+    """Best-of-``repeat`` wall time of fn() after ``warmup`` untimed calls (True = 1: compiles or loads the
+    kernels; more settle the kernel's huge-page supply for functions that allocate large outputs);
     ``sync`` (e.g. cuda.synchronize) is called before each clock read."""
-    if warmup:
+    for _ in range(int(warmup)):
         fn()
         if sync:
             sync()

@@ -110,14 +110,17 @@ def run(quick=False, repeat=5, only=None):
             continue
         gmm = engine.GaussianMixture.from_params(w, m, c, covariance_type)
         key = np.uint64(1)
+        # a fresh process's first large allocations are slow while the kernel compacts memory into huge
+        # pages (the first few 64 MiB outputs take 5x longer): every side gets the same five warm-up calls
         times = {
-            "engine": best_time(lambda: gmm.sample(n, random_state=1), repeat),
-            "numpy": best_time(lambda: reference.mixture_sample(key, 0, *gmm._sampler_params, n), max(1, repeat // 2)),
+            "engine": best_time(lambda: gmm.sample(n, random_state=1), repeat, warmup=5),
+            "numpy": best_time(lambda: reference.mixture_sample(key, 0, *gmm._sampler_params, n), max(1, repeat // 2),
+                               warmup=5),
         }
         if SkGaussianMixture is not None:
             sk = sklearn_twin(gmm)
             sk.random_state = 0
-            times["sklearn"] = best_time(lambda: sk.sample(n), max(1, repeat // 2))
+            times["sklearn"] = best_time(lambda: sk.sample(n), repeat, warmup=5)
         add(f"GMM sample {covariance_type} K={K} D={D}", n, times, {"sklearn": 10})
 
     # Monte Carlo KL between two K=16, D=8 full mixtures; the twin samples and evaluates in batches of 2**20
