@@ -26,28 +26,29 @@ def partial_moments(X, full):
     for p in prange(n_parts):
         lo = (n * p) // n_parts
         hi = (n * (p + 1)) // n_parts
+        Xp = X[lo:hi]  # indexed from 0: Numba's negative-index wraparound would block vectorisation
         s = np.zeros(D)
-        for i in range(lo, hi):
+        for i in range(hi - lo):
             for j in range(D):
-                s[j] += X[i, j]
+                s[j] += Xp[i, j]
         cnt = hi - lo
         poison = 0.0
         for j in range(D):
             poison += s[j] * 0.0
         if poison != poison:
-            for i in range(lo, hi):
+            for i in range(hi - lo):
                 for j in range(D):
-                    if not np.isfinite(X[i, j]):
-                        bad[p] = i
+                    if not np.isfinite(Xp[i, j]):
+                        bad[p] = lo + i
                         break
                 if bad[p] >= 0:
                     break
             continue
         mu = s / max(cnt, 1)
         d = np.empty(D)
-        for i in range(lo, hi):
+        for i in range(hi - lo):
             for j in range(D):
-                d[j] = X[i, j] - mu[j]
+                d[j] = Xp[i, j] - mu[j]
             if full:
                 for a in range(D):
                     for b in range(a + 1):
