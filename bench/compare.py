@@ -3,13 +3,17 @@
     python -m bench.compare [--quick] [--json out.json] [--markdown out.md]
 
 Each row times one operation (best of --repeat runs, after a warm-up call that compiles/caches the kernels)
-and reports points per second and the ratio engine / other. Ratios come from the same process, so a noisy
-shared machine shifts both sides together.
+and reports points per second and the ratio engine / other. Each row runs in a fresh process (as asv runs
+each benchmark), and all sides of a row in that same process, one after the other, so a noisy shared
+machine shifts both sides together; --same-process runs every row in this one.
 """
 import argparse
 import json
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
 
@@ -181,6 +185,29 @@ def run(quick=False, repeat=5, only=None):
     return rows
 
 
+#: the rows, by the text that selects them with --only
+ROWS = ("Normal logpdf", "GMM score_samples full", "GMM score_samples diag", "GMM sample full", "GMM sample diag",
+        "MC KL", "EM iteration full", "EM iteration diag")
+
+
+def run_isolated(quick, repeat, only):
+    """Each row in a fresh Python process, so that one row's memory churn (hundreds of MiB allocated and
+    freed) does not change the page-fault cost the next row sees; within a row every side still runs in
+    the same process, one after the other."""
+    rows = []
+    for name in ROWS:
+        if only is not None and only.lower() not in name.lower():
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "row.json")
+            cmd = [sys.executable, "-m", "bench.compare", "--same-process", "--only", name, "--repeat", str(repeat),
+                   "--json", out] + (["--quick"] if quick else [])
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            with open(out) as f:
+                rows.extend(json.load(f)["rows"])
+    return rows
+
+
 def machine():
     return {
         "cpu": platform.processor() or platform.machine(),
@@ -220,8 +247,13 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", help="also write the rows as JSON here")
     parser.add_argument("--markdown", help="also write the table as Markdown here")
+    parser.add_argument("--same-process", action="store_true",
+                        help="run every row in this process (default: each row in a fresh one, as asv does)")
     args = parser.parse_args(argv)
-    rows = run(args.quick, args.repeat, args.only)
+    if args.same_process:
+        rows = run(args.quick, args.repeat, args.only)
+    else:
+        rows = run_isolated(args.quick, args.repeat, args.only)
     info = machine()
     table = to_markdown(rows, info)
     print(table)
