@@ -62,6 +62,7 @@ def main(argv=None):
     ap.add_argument("--workdir", default=None)
     a = ap.parse_args(argv)
     workdir = a.workdir or tempfile.mkdtemp(prefix="engine-io-")
+    os.makedirs(workdir, exist_ok=True)
     path, model = make(workdir, a.rows)
     out = os.path.join(workdir, "scores.parquet")
     engine_score(path, model, out)  # warm the kernel cache
