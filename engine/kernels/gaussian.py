@@ -81,7 +81,7 @@ def component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y):
     for p in range(P):
         if dense:
             # y = x @ U_p (U_p upper triangular: y_j = sum_{i <= j} x_i U[i, j])
-            upper_triangular_map(prec_chol[p], log_norm, False, xt, y, 0, m)
+            upper_triangular_map(prec_chol[p], shifted_means[0], False, xt, y, 0, m)  # no bias (the row: D long)
             k_lo, k_hi = (p, p + 1) if P == K else (0, K)
             src = y
         else:
