@@ -86,7 +86,7 @@ def test_cli_fit_score_sample_kl_end_to_end(data_dir, tmp_path):
     summary = json.loads(r.stdout)
     assert summary["components"] == 3 and summary["rows"] == 9000 and not summary["in_memory"]
     fitted = engine.load(model)
-    assert fitted.feature_names_in_ == ["a", "b", "c"]
+    assert list(fitted.feature_names_in_) == ["a", "b", "c"]
 
     out = tmp_path / "scores.parquet"
     r = run("score", d, "--model", model, "--output", out, "--id-column", "id,name", "--responsibilities", "--labels",

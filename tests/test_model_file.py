@@ -6,6 +6,8 @@ import pyarrow as pa
 import pytest
 
 import engine
+from engine.cli.main import main as cli
+from engine.io import model_file
 from conftest import COVARIANCE_TYPES, random_mixture_params
 
 
@@ -30,6 +32,8 @@ def test_round_trip_other_models(tmp_path, rng):
 
 
 def _rewrite(path, header=None, columns=None):
+    """Change a model file's header or columns and re-seal it with a valid checksum, so that the
+    semantic validation (not the checksum) must catch the change."""
     with pa.memory_map(str(path)) as src:
         table = pa.ipc.open_file(src).read_all()
     meta = json.loads(table.schema.metadata[b"engine"])
@@ -37,9 +41,7 @@ def _rewrite(path, header=None, columns=None):
         header(meta)
     if columns:
         table = columns(table)
-    table = table.replace_schema_metadata({"engine": json.dumps(meta)})
-    with pa.OSFile(str(path), "wb") as f, pa.ipc.new_file(f, table.schema) as w:
-        w.write_table(table)
+    path.write_bytes(model_file.seal(table.replace_schema_metadata(None), meta))
 
 
 def test_malformed_and_tampered_files_raise(tmp_path, rng):
@@ -89,3 +91,85 @@ def test_save_is_atomic(tmp_path, rng, monkeypatch):
         engine.Normal(5.0, 2.0).save(path)
     assert open(path, "rb").read() == before  # the previous file is intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.arrow"]  # no temporary left behind
+
+
+def _cli_fitted_model(tmp_path, rng):
+    """A model written by ``engine fit``: feature names and the training log-density quantiles."""
+    import pyarrow.parquet as pq
+
+    X = rng.normal(size=(3000, 3))
+    pq.write_table(pa.table({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2]}), tmp_path / "train.parquet")
+    out = tmp_path / "cli.model.arrow"
+    assert cli(["fit", str(tmp_path / "train.parquet"), "--components", "2", "--model-out", str(out), "--quiet"]) == 0
+    loaded = engine.load(out)
+    assert loaded.training_["logpdf_quantiles"] and list(loaded.feature_names_in_) == ["a", "b", "c"]
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["Normal", "MultivariateNormal", "GaussianMixture", "cli"])
+def test_every_bit_flip_and_every_truncation_is_refused(tmp_path, rng, kind):
+    """The bar of the hardening issue: any single-bit flip at any byte, and any truncation, is the one clear
+    error; never a silently different model, never an abort inside pyarrow (which would kill this process)."""
+    if kind == "Normal":
+        data = model_file.to_bytes(engine.Normal(-1.5, 0.25))
+    elif kind == "MultivariateNormal":
+        data = model_file.to_bytes(engine.MultivariateNormal([1.0, 2.0], [[2.0, 0.3], [0.3, 1.0]]))
+    elif kind == "GaussianMixture":
+        w, m, c = random_mixture_params(rng, 3, 2, "full")
+        data = model_file.to_bytes(engine.GaussianMixture.from_params(w, m, c, "full"))
+    else:
+        data = _cli_fitted_model(tmp_path, rng)
+    model_file.load_bytes(data)  # the intact file loads
+    flipped = bytearray(data)
+    accepted = []
+    for i in range(len(data)):
+        for bit in range(8):
+            flipped[i] ^= 1 << bit
+            try:
+                model_file.load_bytes(flipped)
+                accepted.append((i, bit))
+            except model_file.ModelFileError as exc:
+                assert "not a valid engine model file" in str(exc)
+            flipped[i] ^= 1 << bit
+    assert accepted == []
+    for n in range(len(data)):
+        with pytest.raises(ValueError, match="not a valid engine model file"):
+            model_file.load_bytes(data[:n])
+    # and through real files (the path engine.load and the CLI take), for a spread of positions
+    path = tmp_path / "flipped.arrow"
+    for i in np.linspace(0, len(data) - 1, 40).astype(int):
+        flipped = bytearray(data)
+        flipped[i] ^= 0x10
+        path.write_bytes(bytes(flipped))
+        with pytest.raises(ValueError, match="not a valid engine model file"):
+            engine.load(path)
+
+
+def test_format_version_1_files_load_with_a_warning(tmp_path):
+    """Files written before the checksum existed (format_version 1) still load, with a warning."""
+    header, arrays = model_file._payload(engine.Normal(2.0, 3.0))
+    header["format_version"] = 1
+    table = pa.table({k: pa.array([np.asarray(v, dtype=np.float64).ravel()], type=pa.list_(pa.float64()))
+                      for k, v in arrays.items()}).replace_schema_metadata({"engine": json.dumps(header)})
+    path = tmp_path / "v1.arrow"
+    with pa.OSFile(str(path), "wb") as f, pa.ipc.new_file(f, table.schema) as w:
+        w.write_table(table)
+    with pytest.warns(UserWarning, match="carries no checksum"):
+        model = engine.load(path)
+    assert (model.loc, model.scale) == (2.0, 3.0)
+    header["format_version"] = 2  # a current version without its checksum is refused
+    path.write_bytes(b"")
+    table = table.replace_schema_metadata({"engine": json.dumps(header)})
+    with pa.OSFile(str(path), "wb") as f, pa.ipc.new_file(f, table.schema) as w:
+        w.write_table(table)
+    with pytest.raises(ValueError, match="not a valid engine model file"):
+        engine.load(path)
+
+
+def test_info_refuses_a_damaged_model_file(tmp_path, capsys):
+    data = bytearray(model_file.to_bytes(engine.Normal(0.0, 1.0)))
+    data[len(data) // 2] ^= 1
+    path = tmp_path / "damaged.arrow"
+    path.write_bytes(bytes(data))
+    assert cli(["info", str(path)]) == 2
+    assert "not a valid engine model file" in capsys.readouterr().err

@@ -302,6 +302,7 @@ def cmd_score(args):
 
     names = open_dataset(args.input)[0].schema.names
     own = getattr(model, "feature_names_in_", None)
+    own = None if own is None else [str(c) for c in own]
     columns = _columns(args.columns) or (own if own and all(c in names for c in own) else tr.get("feature_columns"))
     source = _source(args, columns=columns, passthrough=ids)
     if source.n_features != model.n_features_in_:
@@ -375,7 +376,8 @@ def cmd_sample(args):
     if args.n < 0:
         raise ValueError(f"-n must be >= 0, got {args.n}")
     D = model.n_features_in_
-    names = getattr(model, "feature_names_in_", None) or [f"x{j}" for j in range(D)]
+    own = getattr(model, "feature_names_in_", None)
+    names = [str(c) for c in own] if own is not None and len(own) else [f"x{j}" for j in range(D)]
     schema = pa.schema([pa.field(c, pa.float64()) for c in names] + [pa.field("component", pa.int64())])
     key = _random.stream_key(args.seed)
     t0 = time.perf_counter()
@@ -455,13 +457,15 @@ def cmd_info(args):
 
     path = args.input
     header = None
-    if os.path.isfile(path):
+    if os.path.isfile(path) and not path.lower().endswith((".parquet", ".pq", ".csv")):
+        from ..io.model_file import CHECKSUM_TAG, read_verified
+
         try:
-            with pa.memory_map(path) as src:
-                meta = pa.ipc.open_file(src).schema.metadata or {}
-            if b"engine" in meta:
-                header = json.loads(meta[b"engine"])
-        except (pa.ArrowInvalid, OSError, ValueError):
+            header, _ = read_verified(path)
+        except ValueError:
+            with open(path, "rb") as f:
+                if CHECKSUM_TAG in f.read():  # a damaged model file: say so, never parse it as data
+                    raise
             header = None
     if header is not None and header.get("format") == FORMAT:
         import engine

@@ -105,6 +105,7 @@ def _columns(model, ddf, columns):
     if columns:
         return list(columns)
     own = getattr(model, "feature_names_in_", None)
+    own = None if own is None else [str(c) for c in own]
     if own and all(c in ddf.columns for c in own):
         return list(own)
     from pandas.api.types import is_bool_dtype, is_numeric_dtype
