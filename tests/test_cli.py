@@ -26,7 +26,7 @@ def test_bad_input_gives_one_line_error(tmp_path):
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "no such file" in r.stderr
     r = engine_cmd("quickstart", str(ROOT / "datasets" / "penguins.parquet"))
-    assert r.returncode == 2 and "has nulls; first null row: 3" in r.stderr
+    assert r.returncode == 2 and "has nulls; first null at input row 3" in r.stderr
     r = engine_cmd("quickstart", str(ROOT / "datasets" / "penguins.parquet"), "--columns", "species")
     assert r.returncode == 2 and "not a number" in r.stderr
 

@@ -142,7 +142,7 @@ def test_null_policies(tmp_path, rng):
     X = rng.normal(size=(100, 2))
     a = pa.array(X[:, 0], mask=np.isin(np.arange(100), [7, 50]))
     pq.write_table(pa.table({"a": a, "b": X[:, 1]}), tmp_path / "n.parquet")
-    with pytest.raises(ValueError, match="column 'a' has nulls; first null row: 7"):
+    with pytest.raises(ValueError, match="column 'a' has nulls; first null at input row 7"):
         list(FeatureSource(tmp_path / "n.parquet", batch_size=30).batches())
     dropped = list(FeatureSource(tmp_path / "n.parquet", nulls="drop", batch_size=30).batches())
     assert sum(b.dropped for b in dropped) == 2 and sum(len(b.X) for b in dropped) == 98
@@ -171,7 +171,7 @@ def test_bad_input_one_line_errors(data_dir, tmp_path):
         "cannot read": run("score", truncated, "--model", model, "--output", out),
         "is not in": run("score", d, "--model", model, "--output", out, "--columns", "a,zzz"),
         "not a number": run("score", d, "--model", model, "--output", out, "--columns", "a,name"),
-        "first null row: 1": run("score", nulls, "--model", model, "--output", out),
+        "first null at input row 1": run("score", nulls, "--model", model, "--output", out),
         "model has 2": run("score", d, "--model", model, "--output", out, "--columns", "a,b,c"),
         "not a valid engine model file": run("score", d, "--model", truncated, "--output", out),
         "does not exist": run("score", d, "--model", model, "--output", tmp_path / "nowhere" / "o.parquet"),
@@ -210,3 +210,103 @@ def test_killed_score_leaves_previous_output_intact(tmp_path):
     assert proc.returncode != 0
     assert out.read_bytes() == b"previous output"
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+
+
+def _cli_error(capsys, *args):
+    """Run the CLI in this process: exit status 2 and exactly one line on stderr naming the problem (an
+    unexpected exception would propagate here and fail the test: no tracebacks)."""
+    from engine.cli.main import main
+
+    capsys.readouterr()
+    assert main([str(a) for a in args]) == 2, args
+    err = capsys.readouterr().err.replace("\r", "\n")
+    lines = [l for l in err.splitlines() if l.strip() and "it/s" not in l and "rows/s" not in l]
+    assert len(lines) == 1 and "error:" in lines[0], lines
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def nan_at_250(tmp_path_factory):
+    """600 rows; a at row 2 and 3 null; b at input row 250 NaN (so 248 rows after the dropped ones)."""
+    d = tmp_path_factory.mktemp("nan250")
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=600)
+    b = rng.normal(size=600)
+    b[250] = np.nan
+    mask = np.zeros(600, dtype=bool)
+    mask[[2, 3]] = True
+    pq.write_table(pa.table({"a": pa.array(a, mask=mask), "b": pa.array(b, from_pandas=False)}), d / "x.parquet")
+    clean = b.copy()
+    clean[250] = 0.5
+    pq.write_table(pa.table({"a": pa.array(a, mask=mask), "b": clean}), d / "clean.parquet")
+    return d
+
+
+def test_nan_is_reported_at_its_input_row_whatever_the_batching(nan_at_250, tmp_path, capsys):
+    """Issue 14, defects 4-6: the row is the input's own 0-based row, whatever the batch size, null policy or
+    streaming mode, with the file and the column."""
+    src = nan_at_250 / "x.parquet"
+    model = tmp_path / "m.arrow"
+    from engine.cli.main import main
+
+    assert main(["fit", str(nan_at_250 / "clean.parquet"), "--nulls", "drop", "--components", "2",
+                 "--model-out", str(model), "--quiet"]) == 0
+    variants = [
+        ("score", src, "--model", model, "--output", tmp_path / "o.parquet", "--batch-size", 100, "--nulls", "keep"),
+        ("score", src, "--model", model, "--output", tmp_path / "o.parquet", "--batch-size", 7, "--nulls", "drop"),
+        ("fit", src, "--nulls", "drop", "--model-out", tmp_path / "f.arrow"),
+        ("fit", src, "--nulls", "drop", "--model-out", tmp_path / "f.arrow", "--in-memory", "no", "--batch-size", 64),
+        ("fit", src, "--nulls", "drop", "--model-out", tmp_path / "f.arrow", "--in-memory", "yes", "--batch-size", 33),
+    ]
+    for args in variants:
+        line = _cli_error(capsys, *args)
+        assert "input row 250" in line and "'b'" in line and "x.parquet" in line, (args, line)
+
+
+def test_fit_summary_counts_the_rows_used(nan_at_250, tmp_path, capsys):
+    from engine.cli.main import main
+
+    for mode in ("yes", "no"):
+        capsys.readouterr()
+        assert main(["fit", str(nan_at_250 / "clean.parquet"), "--nulls", "drop", "--components", "2", "--json",
+                     "--in-memory", mode, "--model-out", str(tmp_path / f"m{mode}.arrow")]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["rows"] == 598 and summary["dropped_null_rows"] == 2
+        assert engine.load(tmp_path / f"m{mode}.arrow").training_["rows"] == 598
+
+
+def test_cli_bad_input_defects(tmp_path, capsys):
+    """Issue 14, defects 3 and 7-12: each a one-line error naming the parameter or the file and column."""
+    d = tmp_path / "dir"
+    d.mkdir()
+    pq.write_table(pa.table({"a": [1.0, 2.0, 3.0], "b": [1.0, 2.5, 3.0]}), d / "part-0.parquet")
+    pq.write_table(pa.table({"a": [1.0, 2.0, 4.0]}), d / "part-1.parquet")
+    t = tmp_path / "text"
+    t.mkdir()
+    pq.write_table(pa.table({"a": [1.0, 2.0, 3.0], "b": [1.0, 2.5, 3.0]}), t / "part-0.parquet")
+    pq.write_table(pa.table({"a": [1.0, 2.0, 4.0], "b": ["1.5", "2", "x"]}), t / "part-1.parquet")
+    good = tmp_path / "good.parquet"
+    rng = np.random.default_rng(1)
+    pq.write_table(pa.table({"a": rng.normal(size=50), "b": rng.normal(size=50)}), good)
+    empty = tmp_path / "empty.parquet"
+    pq.write_table(pa.table({"a": pa.array([], pa.float64()), "b": pa.array([], pa.float64())}), empty)
+    model = tmp_path / "m.arrow"
+    engine.GaussianMixture.from_params([1.0], [[0.0, 0.0]], [[1.0, 1.0]], "diag").save(model)
+    fit = ("fit", "--model-out", tmp_path / "out.arrow")
+    cases = [
+        ("--threads must be in", (*fit, good, "--threads", 0)),
+        ("'b' is not in", (*fit, d, "--columns", "a,b")),
+        ("'b' is not in", ("score", d, "--model", model, "--output", tmp_path / "o.parquet", "--columns", "a,b")),
+        ("part-1.parquet has type string", (*fit, t, "--columns", "a,b")),
+        ("--max-components must be >= 1", (*fit, good, "--components", "auto", "--max-components", 0)),
+        ("--batch-size must be >= 1", ("sample", "--model", model, "-n", 10, "--output", tmp_path / "s.parquet",
+                                       "--batch-size", 0)),
+        ("--batch-size must be >= 1", (*fit, good, "--batch-size", 0)),
+        ("no rows to fit", (*fit, empty, "--in-memory", "no")),
+        ("no rows to fit", (*fit, empty)),
+    ]
+    for expected, args in cases:
+        line = _cli_error(capsys, *args)
+        assert expected in line, (expected, line)
+        if "no rows" in expected:
+            assert "empty.parquet" in line

@@ -107,7 +107,13 @@ def _fit_one(args, K, source, in_memory_X, rep):
                         bar.update(len(X))
                         yield X
 
-                model.fit_stream(batches, on_iteration=lambda i, it, lb: bar.set_postfix(iteration=it, lower_bound=f"{lb:.5f}"))
+                try:
+                    model.fit_stream(batches, on_iteration=lambda i, it, lb: bar.set_postfix(iteration=it, lower_bound=f"{lb:.5f}"))
+                except ValueError as exc:
+                    if "got no rows" in str(exc):
+                        raise ValueError(f"{args.input}: no rows to fit"
+                                         + (" (after dropping rows with nulls)" if args.nulls == "drop" else "")) from None
+                    raise
             sample = model.init_sample_
     not_converged = any("did not converge" in str(w.message) for w in caught)
     return model, sample, not_converged
@@ -136,8 +142,15 @@ def cmd_fit(args):
         raise ValueError("--nulls keep is for scoring; a fit needs --nulls error or drop")
     if args.scheduler:
         return _fit_dask(args, rep)
+    if args.components == "auto" and args.max_components < 1:
+        raise ValueError(f"--max-components must be >= 1, got {args.max_components}")
+    for name in ("max_iter", "n_init"):
+        if getattr(args, name) < (0 if name == "max_iter" else 1):
+            raise ValueError(f"--{name.replace('_', '-')} must be >= {0 if name == 'max_iter' else 1}, got {getattr(args, name)}")
     source = _source(args)
     rows = source.count_rows()
+    if rows == 0:
+        raise ValueError(f"{args.input}: no rows to fit (the input is empty)")
     D = source.n_features
     in_memory = args.in_memory == "yes" or (args.in_memory == "auto" and rows * D * 8 <= args.memory_limit_mb * 2**20)
     t0 = time.perf_counter()
@@ -147,7 +160,7 @@ def cmd_fit(args):
         X = np.concatenate(parts) if parts else np.empty((0, D))
         del parts
         if X.shape[0] == 0:
-            raise ValueError(f"{args.input}: no rows to fit (after dropping nulls)")
+            raise ValueError(f"{args.input}: no rows to fit (after dropping rows with nulls)")
     if args.components == "auto":
         candidates = range(1, args.max_components + 1)
     else:
@@ -168,6 +181,9 @@ def cmd_fit(args):
         else:
             best = (K, model, sample, not_converged)
     K, model, sample, not_converged = best
+    # the rows the fit used (rows with nulls dropped under --nulls drop are not counted)
+    input_rows = int(rows)
+    rows = int(X.shape[0]) if X is not None else int(model.stream_rows_)
     quant_sample, _, _ = reservoir_sample([sample], 1 << 18, args.seed)
     ll_sample = np.sort(model.logpdf(quant_sample))
     model.feature_names_in_ = list(source.columns) if not source.fixed_size_list else [f"{source.columns[0]}[{j}]" for j in range(D)]
@@ -183,12 +199,14 @@ def cmd_fit(args):
     model.save(args.model_out)
     seconds = time.perf_counter() - t0
     summary = {
-        "model": os.path.abspath(args.model_out), "rows": int(rows), "features": model.feature_names_in_,
+        "model": os.path.abspath(args.model_out), "rows": int(rows), "dropped_null_rows": input_rows - rows,
+        "features": list(model.feature_names_in_),
         "components": int(K), "covariance_type": args.covariance_type, "n_iter": int(model.n_iter_),
         "converged": bool(model.converged_), "lower_bound": float(model.lower_bound_), "in_memory": bool(in_memory),
         "seconds": seconds, "bic": {int(k): float(v) for k, v in bics.items()} or None,
     }
     text = (f"fitted K={K} {args.covariance_type} mixture to {rows:,} rows x {D} features "
+            + (f"({input_rows - rows:,} rows with nulls dropped) " if input_rows != rows else "") +
             f"({'in memory' if in_memory else 'streamed'}) in {seconds:.1f} s: {model.n_iter_} EM iterations, "
             f"converged={model.converged_}, mean log-likelihood {model.lower_bound_:.6f}\n"
             f"model written to {os.path.abspath(args.model_out)}")
@@ -375,6 +393,8 @@ def cmd_sample(args):
         raise ValueError(f"{args.model} holds a {type(model).__name__}; engine sample needs a mixture or MVN")
     if args.n < 0:
         raise ValueError(f"-n must be >= 0, got {args.n}")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     D = model.n_features_in_
     own = getattr(model, "feature_names_in_", None)
     names = [str(c) for c in own] if own is not None and len(own) else [f"x{j}" for j in range(D)]

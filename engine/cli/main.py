@@ -167,7 +167,7 @@ def main(argv=None):
 
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    if getattr(args, "threads", None):
+    if getattr(args, "threads", None) is not None:
         import numba
 
         if not 1 <= args.threads <= numba.config.NUMBA_NUM_THREADS:

@@ -74,6 +74,12 @@ class FeatureBatch:
     table: pa.RecordBatch  # the batch as read (for pass-through columns), rows aligned with X
     valid: np.ndarray = field(default=None)  # (m,) bool under nulls="keep", else None
     dropped: int = 0  # rows dropped under nulls="drop"
+    kept: np.ndarray = field(default=None)  # under nulls="drop": (m,) offsets of X's rows in the batch read
+    path: str = ""  # the file the batch came from
+
+    def input_row(self, i):
+        """Row number over the whole input (0-based, all files, nulls counted) of row i of X."""
+        return self.first_row + (int(self.kept[i]) if self.kept is not None else int(i))
 
 
 class FeatureSource:
@@ -81,7 +87,7 @@ class FeatureSource:
         if nulls not in NULL_POLICIES:
             raise ValueError(f"nulls must be one of {NULL_POLICIES}, got {nulls!r}")
         if batch_size < 1:
-            raise ValueError(f"batch size must be >= 1, got {batch_size}")
+            raise ValueError(f"--batch-size must be >= 1 (batch_size), got {batch_size}")
         self.source = os.fspath(source)
         self.dataset, self.paths = open_dataset(source)
         self.format = _format_of(self.paths)
@@ -211,17 +217,55 @@ class FeatureSource:
         """
         if self.format == "parquet":
             for path in self.paths:
-                pf = pq.ParquetFile(path, pre_buffer=False)
-                yield from pf.iter_batches(batch_size=self.batch_size, columns=cols, use_threads=True)
+                try:
+                    pf = pq.ParquetFile(path, pre_buffer=False)
+                except (pa.ArrowInvalid, OSError) as exc:
+                    raise ValueError(f"cannot read {path} as parquet: {str(exc).splitlines()[0]}") from None
+                self._check_file_schema(path, pf.schema_arrow, cols)
+                for batch in pf.iter_batches(batch_size=self.batch_size, columns=cols, use_threads=True):
+                    yield path, batch
         else:
-            yield from self.dataset.to_batches(columns=cols, batch_size=self.batch_size, batch_readahead=0,
-                                               fragment_readahead=0, use_threads=False)
+            for fragment in self.dataset.get_fragments():
+                path = getattr(fragment, "path", self.source)
+                self._check_file_schema(path, fragment.physical_schema, cols)
+                for batch in fragment.to_batches(columns=cols, batch_size=self.batch_size, batch_readahead=0,
+                                                 fragment_readahead=0, use_threads=False):
+                    yield path, batch
+
+    def _check_file_schema(self, path, schema, cols):
+        """Every file must hold the columns, the features with numeric types (a directory's files can disagree
+        with the first file, from which the data set's schema was taken)."""
+        names = schema.names
+        for c in cols:
+            if c not in names:
+                raise ValueError(f"column {c!r} is not in {path} (columns: {', '.join(names)})")
+        for c in self.columns:
+            t = schema.field(c).type
+            if not (_is_number(t) or (pa.types.is_fixed_size_list(t) and _is_number(t.value_type))):
+                raise TypeError(f"column {c!r} of {path} has type {t}, not a number")
+            if pa.types.is_fixed_size_list(t) != self.fixed_size_list or (
+                    self.fixed_size_list and t.list_size != self.n_features):
+                raise TypeError(f"column {c!r} of {path} has type {t}, unlike the first file's")
+
+    def _check_finite(self, X, path, first_row, kept):
+        """NaN/inf in a feature is an error naming the file, column and input row (nulls are handled by the
+        null policy; a NaN is not a null). One vectorised pass per batch; the scan for the culprit only
+        runs when there is one."""
+        if X.shape[0] == 0 or np.isfinite(X).all():
+            return
+        bad = ~np.isfinite(X)
+        i = int(np.argmax(bad.any(axis=1)))
+        j = int(np.argmax(bad[i]))
+        column = f"{self.columns[0]}[{j}]" if self.fixed_size_list else self.columns[j]
+        row = first_row + (int(kept[i]) if kept is not None else i)
+        raise ValueError(f"{path}: column {column!r} holds {X[i, j]} at input row {row} "
+                         "(features must be finite numbers)")
 
     def _batches(self):
         cols = self.columns + self.passthrough
         row = 0
         try:
-            for batch in self._record_batches(cols):
+            for path, batch in self._record_batches(cols):
                 if batch.num_rows == 0:
                     continue
                 null_mask = None
@@ -230,23 +274,31 @@ class FeatureSource:
                     if is_null is not None:
                         if self.nulls == "error":
                             raise ValueError(
-                                f"column {c!r} has nulls; first null row: {row + int(np.argmax(is_null))} "
-                                "(use --nulls drop or --nulls keep)")
+                                f"{path}: column {c!r} has nulls; first null at input row "
+                                f"{row + int(np.argmax(is_null))} (use --nulls drop or --nulls keep)")
                         null_mask = is_null if null_mask is None else (null_mask | is_null)
                 first = row
                 row += batch.num_rows
                 if null_mask is not None and self.nulls == "drop":
                     keep = ~null_mask
+                    kept = np.flatnonzero(keep)
                     dropped = int(null_mask.sum())
                     batch = batch.filter(pa.array(keep))
                     if batch.num_rows == 0:
-                        yield FeatureBatch(np.empty((0, self.n_features), self.dtype), first, batch, None, dropped)
+                        yield FeatureBatch(np.empty((0, self.n_features), self.dtype), first, batch, None, dropped,
+                                           kept, path)
                         continue
-                    yield FeatureBatch(self._matrix(batch), first, batch, None, dropped)
+                    X = self._matrix(batch)
+                    self._check_finite(X, path, first, kept)
+                    yield FeatureBatch(X, first, batch, None, dropped, kept, path)
                 elif null_mask is not None:
-                    yield FeatureBatch(self._matrix(batch), first, batch, ~null_mask, 0)
+                    X = self._matrix(batch)
+                    self._check_finite(X, path, first, None)  # null slots were filled with 0
+                    yield FeatureBatch(X, first, batch, ~null_mask, 0, None, path)
                 else:
-                    yield FeatureBatch(self._matrix(batch), first, batch, None, 0)
+                    X = self._matrix(batch)
+                    self._check_finite(X, path, first, None)
+                    yield FeatureBatch(X, first, batch, None, 0, None, path)
         except (pa.ArrowInvalid, OSError) as exc:
             raise ValueError(f"cannot read {self.source}: {str(exc).splitlines()[0]}") from None
 

@@ -33,7 +33,7 @@ def read_features(path, columns=None, nulls="error"):
             col = table.column(name)
             if col.null_count:
                 row = pc.index(pc.is_null(col), True).as_py()
-                raise ValueError(f"column {name!r} of {path} has nulls; first null row: {row}")
+                raise ValueError(f"column {name!r} of {path} has nulls; first null at input row {row}")
     else:
         raise ValueError(f"nulls must be 'error' or 'drop', got {nulls!r}")
     X = np.column_stack([table.column(c).to_numpy().astype(np.float64) for c in columns])

@@ -360,6 +360,7 @@ class GaussianMixture:
 
         self._run_em(sample, np.empty(0), statistics, on_iteration)
         self.init_sample_ = sample
+        self.stream_rows_ = n
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
