@@ -199,7 +199,7 @@ def test_killed_score_leaves_previous_output_intact(tmp_path):
     out = tmp_path / "scores.parquet"
     out.write_bytes(b"previous output")
     proc = subprocess.Popen([sys.executable, "-m", "engine", "score", str(data), "--model", str(truth), "--output", str(out),
-                             "--overwrite", "--batch-size", "20000", "--responsibilities", "--quiet"],
+                             "--overwrite", "--batch-size", "2000", "--responsibilities", "--quiet"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline and not any(p.name.endswith(".tmp") for p in tmp_path.iterdir()):
