@@ -13,11 +13,17 @@ def as_float_array(X, *, name="X", ndim=2, n_features=None):
     float64 (float16 to float32). Non-numeric dtypes raise TypeError; a wrong shape raises ValueError.
     Finiteness is checked by the kernels themselves (fused into their data pass); see ``raise_bad_row``.
     """
+    from ._sklearn_compat import DataTypeError, table_to_array
+
     if not isinstance(X, np.ndarray):
+        if "sparse" in type(X).__module__ and hasattr(X, "toarray"):
+            raise DataTypeError(f"Sparse data was passed for {name}, but dense data is required. Use '.toarray()' "
+                                "to convert to a dense numpy array.")
+        X = table_to_array(X)
         try:
             X = np.asarray(X)
         except Exception as exc:  # ragged lists, unconvertible objects
-            raise TypeError(f"{name} could not be converted to a numeric array: {exc}") from None
+            raise DataTypeError(f"{name} could not be converted to a numeric array: {exc}") from None
     kind = X.dtype.kind
     if kind in "biu":
         X = X.astype(np.float64)
@@ -26,16 +32,25 @@ def as_float_array(X, *, name="X", ndim=2, n_features=None):
             X = X.astype(np.float32)
         elif X.dtype not in FLOAT_DTYPES:  # longdouble
             X = X.astype(np.float64)
+    elif kind == "c":
+        raise DataTypeError(f"Complex data not supported: {name} has dtype {X.dtype}")
+    elif kind == "O":
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise DataTypeError(f"{name} has dtype object and could not be converted to float: {exc}") from None
     else:
-        raise TypeError(
+        raise DataTypeError(
             f"{name} must hold real numbers, got dtype {X.dtype} "
             "(convert strings/objects/complex values to float first)"
         )
     if X.ndim != ndim:
         shape = "(n_samples,)" if ndim == 1 else "(n_samples, n_features)"
-        raise ValueError(f"{name} must be {ndim}-D with shape {shape}, got shape {X.shape}")
+        reshape = (" Reshape your data either using array.reshape(-1, 1) if it has a single feature or "
+                   "array.reshape(1, -1) if it is a single sample.") if ndim == 2 and X.ndim == 1 else ""
+        raise ValueError(f"{name} must be {ndim}-D with shape {shape}, got shape {X.shape}.{reshape}")
     if n_features is not None and ndim == 2 and X.shape[1] != n_features:
-        raise ValueError(f"{name} has {X.shape[1]} features (columns) but the model has {n_features}")
+        raise ValueError(f"{name} has {X.shape[1]} features, but the model is expecting {n_features} features as input")
     return np.ascontiguousarray(X)
 
 

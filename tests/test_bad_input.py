@@ -77,8 +77,10 @@ def test_unfitted_mixture_says_so():
 
 
 def test_bad_sampling_arguments(mixture):
-    with pytest.raises(ValueError, match="n_samples must be >= 0"):
+    with pytest.raises(ValueError, match="Invalid value for 'n_samples'"):
         mixture.sample(-1)
+    with pytest.raises(ValueError, match="n_samples must be >= 0"):
+        engine.Normal().sample(-1)
     with pytest.raises(TypeError, match="n_samples must be an integer"):
         mixture.sample(2.5)
     with pytest.raises(TypeError, match="random_state"):

@@ -192,7 +192,7 @@ def test_estimator_protocol_and_warnings(rng):
 
 def test_degenerate_and_bad_fits(rng):
     X = rng.normal(size=(50, 2))
-    with pytest.raises(ValueError, match="larger than the number of samples"):
+    with pytest.raises(ValueError, match="Expected n_samples >= n_components"):
         engine.GaussianMixture(51).fit(X)
     with pytest.raises(ValueError, match="init_params"):
         engine.GaussianMixture(2, init_params="magic").fit(X)

@@ -77,6 +77,8 @@ def _check_sample_weight(sample_weight, n):
     bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
     if bad.size:
         raise ValueError(f"sample_weight must be finite and >= 0; first offending row: {bad[0]}")
+    if n and not w.sum() > 0:
+        raise ValueError("sample_weight: every weight is zero; at least one row needs a positive weight")
     return w.astype(np.float64, copy=False)
 
 

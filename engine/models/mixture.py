@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from .. import _dispatch, _random
+from .._sklearn_compat import ConvergenceWarning, check_feature_names, convergence_warning_class, not_fitted
 from .._validation import as_float_array, as_param, check_n_samples, raise_bad_row
 from ..kernels.gaussian import mixture_log_density
 from ..kernels.sampling import mixture_sample
@@ -19,9 +20,7 @@ from . import _covariance as cov
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
-class ConvergenceWarning(UserWarning):
-    """EM stopped at ``max_iter`` before the lower bound changed by less than ``tol``."""
-
+__all__ = ["GaussianMixture", "ConvergenceWarning", "INIT_PARAMS"]
 
 class GaussianMixture:
     """Gaussian mixture model  p(x) = sum_k w_k N(x | mean_k, cov_k).
@@ -126,9 +125,34 @@ class GaussianMixture:
 
     def _check_fitted(self):
         if not hasattr(self, "weights_"):
-            raise ValueError(
-                "this GaussianMixture has no parameters yet: call fit(X) or build it with from_params(...)"
-            )
+            # scikit-learn's NotFittedError (a ValueError and AttributeError) when scikit-learn is loaded
+            raise not_fitted(self)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "weights_")
+
+    def __sklearn_tags__(self):
+        from .._sklearn_compat import density_estimator_tags
+
+        return density_estimator_tags(self)
+
+    def _validate_data(self, X, *, reset):
+        """X as a float32/float64 ndarray; records (reset) or checks scikit-learn's ``n_features_in_`` and
+        ``feature_names_in_`` (DataFrames and Arrow tables carry names)."""
+        check_feature_names(self, X, reset=reset)
+        if reset:
+            X = as_float_array(X)
+            n, D = X.shape
+            if n == 0:
+                raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
+            if D == 0:
+                raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
+            return X
+        X = as_float_array(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input.")
+        return X
 
     # ------------------------------------------------------------------ scikit-learn parameter protocol
     _PARAM_NAMES = (
@@ -166,23 +190,42 @@ class GaussianMixture:
             raise ValueError(f"parameter 'init_params' must be one of {INIT_PARAMS}, got {self.init_params!r}")
         if n_samples < self.n_components:
             raise ValueError(
-                f"n_components={self.n_components} is larger than the number of samples ({n_samples}): "
-                "use fewer components or more data"
+                f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
+                f"n_samples = {n_samples}: use fewer components or more data"
             )
         K, D = self.n_components, n_features
         self._init_overrides = {}
+        # scikit-learn's wording for the *_init parameters (its own test-suite matches it)
         if self.weights_init is not None:
-            w = as_param(self.weights_init, "weights_init", (K,))
-            if np.any(w < 0) or not abs(w.sum() - 1.0) <= 1e-6:
-                raise ValueError("parameter 'weights_init' must be non-negative and sum to 1")
-            self._init_overrides["weights"] = w
+            w = np.array(self.weights_init)
+            # checked in the caller's precision (float32 weights sum to 1 in float32), used in float64
+            w = w.astype(np.float64) if w.dtype not in (np.float32, np.float64) else w
+            if w.shape != (K,):
+                raise ValueError(f"The parameter 'weights' should have the shape of ({K},), but got {w.shape}")
+            if not np.all(np.isfinite(w)) or np.any(w < 0) or np.any(w > 1):
+                raise ValueError("The parameter 'weights' should be in the range [0, 1], but got max value "
+                                 f"{np.min(w):.5f}, min value {np.max(w):.5f}")
+            if not np.allclose(float(np.abs(1.0 - np.sum(w))), 0.0, atol=1e-6 if w.dtype == np.float32 else 1e-8):
+                raise ValueError(f"The parameter 'weights' should be normalized, but got sum(weights) = {np.sum(w):.5f}")
+            w = w.astype(np.float64)
+            self._init_overrides["weights"] = w / w.sum()
         if self.means_init is not None:
-            self._init_overrides["means"] = as_param(self.means_init, "means_init", (K, D))
+            m = np.array(self.means_init, dtype=np.float64)
+            if m.shape != (K, D):
+                raise ValueError(f"The parameter 'means' should have the shape of ({K}, {D}), but got {m.shape}")
+            self._init_overrides["means"] = as_param(m, "means_init")
         if self.precisions_init is not None:
-            P = as_param(self.precisions_init, "precisions_init", cov.covariance_shape(self.covariance_type, K, D))
-            self._init_overrides["precisions_cholesky"] = cov.precision_cholesky_from_precisions(
-                P, self.covariance_type
-            )
+            ct = self.covariance_type
+            P = np.array(self.precisions_init, dtype=np.float64)
+            shape = cov.covariance_shape(ct, K, D)
+            if P.shape != shape:
+                raise ValueError(f"The parameter '{ct} precision' should have the shape of {shape}, but got {P.shape}")
+            as_param(P, "precisions_init")
+            try:
+                self._init_overrides["precisions_cholesky"] = cov.precision_cholesky_from_precisions(P, ct)
+            except ValueError as exc:
+                what = "positive" if ct in ("diag", "spherical") else "symmetric, positive-definite"
+                raise ValueError(f"'{ct} precision' should be {what} ({exc})") from None
 
     # ------------------------------------------------------------------ estimation
     def _initialize(self, X, sample_weight, key):
@@ -236,9 +279,11 @@ class GaussianMixture:
             self._set_parameters(weights, means, covariances, precisions_cholesky)
         except ValueError as exc:
             raise ValueError(
-                f"EM produced a degenerate component{where} ({exc}). Remedies: increase reg_covar "
-                f"(now {self.reg_covar}), use fewer components, or rescale the data (standardise columns; "
-                "drop constant or duplicated columns)"
+                "Fitting the mixture model failed because some components have ill-defined empirical covariance "
+                "(for instance caused by singleton or collapsed samples). Try to decrease the number of "
+                "components, increase reg_covar, or scale the input data. "
+                f"(EM produced a degenerate component{where}: {exc}; reg_covar is {self.reg_covar}; standardise "
+                "columns, drop constant or duplicated columns)"
             ) from None
 
     def fit(self, X, y=None, sample_weight=None):
@@ -264,13 +309,22 @@ class GaussianMixture:
             X = X_iter[: min(X_iter.shape[0], 1 << 20)].copy_to_host() if on_device else as_float_array(X)
             n, D = X_iter.shape
         else:
-            X = X_iter = as_float_array(X)
+            X = X_iter = self._validate_data(X, reset=True)
             n, D = X.shape
         self._check_hyperparameters(n, D)
         w = em._check_sample_weight(sample_weight, n)
         w_init = w[: X.shape[0]] if w.size else w
         self._run_em(X, w_init, lambda: em.e_step_stats(self, X_iter, w if w.size else None, device=device))
+        self._fitted_dtype = X.dtype
+        self._cast_attributes()
         return X
+
+    def _cast_attributes(self):
+        """float32 data give float32 fitted attributes (as in scikit-learn); the kernels' parameters and all
+        accumulation stay float64."""
+        if getattr(self, "_fitted_dtype", np.float64) == np.float32:
+            for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+                setattr(self, name, getattr(self, name).astype(np.float32))
 
     def _run_em(self, X_init, w_init, statistics, on_iteration=None):
         """The EM loop, whatever computes the statistics: ``statistics()`` returns the E-step
@@ -320,9 +374,10 @@ class GaussianMixture:
         self.converged_ = converged
         if not converged and self.max_iter > 0:
             warnings.warn(
-                "EM did not converge: the best initialisation stopped at max_iter. Increase max_iter or tol, "
-                "try other init parameters, or check for degenerate data.",
-                ConvergenceWarning,
+                "Best performing initialization did not converge. Try different init parameters, or increase "
+                "max_iter, tol, or check for degenerate data. (EM did not converge: the best initialisation "
+                "stopped at max_iter.)",
+                convergence_warning_class(),  # also scikit-learn's ConvergenceWarning when it is loaded
                 stacklevel=4,
             )
 
@@ -371,7 +426,7 @@ class GaussianMixture:
     def log_density_and_responsibilities(self, X):
         """(log p(x) (n,), responsibilities (n, K)) from one pass over X."""
         self._check_fitted()
-        X = as_float_array(X, n_features=self.n_features_in_)
+        X = self._validate_data(X, reset=False)
         resp = np.empty((X.shape[0], self.weights_.shape[0]), dtype=X.dtype)
         log_density = np.empty(X.shape[0], dtype=X.dtype)
         raise_bad_row(mixture_log_density(X, *self._kernel_params, log_density, resp))
@@ -387,12 +442,14 @@ class GaussianMixture:
 
     def bic(self, X):
         """Bayesian information criterion: -2 log L + p log n (lower is better)."""
-        X = as_float_array(X, n_features=getattr(self, "n_features_in_", None))
+        self._check_fitted()
+        X = self._validate_data(X, reset=False)
         return -2 * self.score(X) * X.shape[0] + self.n_parameters * np.log(X.shape[0])
 
     def aic(self, X):
         """Akaike information criterion: -2 log L + 2 p (lower is better)."""
-        X = as_float_array(X, n_features=getattr(self, "n_features_in_", None))
+        self._check_fitted()
+        X = self._validate_data(X, reset=False)
         return -2 * self.score(X) * X.shape[0] + 2 * self.n_parameters
 
     # ------------------------------------------------------------------ density
@@ -406,7 +463,7 @@ class GaussianMixture:
             from ..cuda import mixture_logpdf
 
             return mixture_logpdf(self, X)
-        X = as_float_array(X, n_features=self.n_features_in_)
+        X = self._validate_data(X, reset=False)
         out = np.empty(X.shape[0], dtype=X.dtype)
         raise_bad_row(mixture_log_density(X, *self._kernel_params, out, np.empty((0, 1), dtype=X.dtype)))
         return out
@@ -430,7 +487,11 @@ class GaussianMixture:
         ``random_state``): the same seed gives bit-identical output at any thread count.
         """
         self._check_fitted()
+        if isinstance(n_samples, numbers.Integral) and not isinstance(n_samples, (bool, np.bool_)) and n_samples < 1:
+            raise ValueError(f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one sample.")
         n = check_n_samples(n_samples)
+        if n < 1:
+            raise ValueError(f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one sample.")
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {dtype}")
@@ -443,6 +504,10 @@ class GaussianMixture:
         labels = np.empty(n, dtype=np.int64)
         mixture_sample(key, 0, *self._sampler_params, X, labels)
         return X, labels
+
+    def _n_parameters(self):
+        """scikit-learn's private name for ``n_parameters`` (its own tests call it)."""
+        return self.n_parameters
 
     @property
     def n_parameters(self):

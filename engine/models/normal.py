@@ -33,7 +33,10 @@ class Normal:
     def sample(self, n_samples=1, random_state=None, *, dtype=np.float64):
         """(n_samples,) draws; same seed gives bit-identical output at any thread count."""
         n = check_n_samples(n_samples)
-        out = np.empty(n, dtype=np.dtype(dtype))
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+        out = np.empty(n, dtype=dtype)
         normal_sample(_random.stream_key(random_state), 0, self.loc, self.scale, out)
         return out
 
