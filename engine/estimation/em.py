@@ -84,13 +84,30 @@ def _check_sample_weight(sample_weight, n):
 
 def statistics(X, sample_weight, kernel_params, shift, covariance_type, mode=em_kernels.POSTERIOR, key=0):
     """Run the fused statistics kernel on validated inputs and wrap the result."""
+    from .._staging import as_kernel_vector, kernel_ready, staged_rows
+
     U, shifted, log_norm = kernel_params
-    nk, s1, s2, ll, wt, bad = em_kernels.em_statistics(
-        X, sample_weight, U, shifted, log_norm, shift, covariance_type == "tied", mode, np.uint64(key)
-    )
-    raise_bad_row(bad)
-    # reduce the fixed partition of parts (same order at any thread count)
-    nk, s1, s2, ll, wt = nk.sum(axis=0), s1.sum(axis=0), s2.sum(axis=0), ll.sum(), wt.sum()
+    tied = covariance_type == "tied"
+    sample_weight = as_kernel_vector(sample_weight)
+    if kernel_ready(X):
+        nk, s1, s2, ll, wt, bad = em_kernels.em_statistics(X, sample_weight, U, shifted, log_norm, shift, tied, mode,
+                                                           np.uint64(key), 0)
+        raise_bad_row(bad)
+        # reduce the fixed partition of parts (same order at any thread count)
+        nk, s1, s2, ll, wt = nk.sum(axis=0), s1.sum(axis=0), s2.sum(axis=0), ll.sum(), wt.sum()
+    else:
+        # float32, read-only or strided X: float64 chunks through the one compiled kernel, summed in order
+        total = None
+        chunks = staged_rows(X) if X.shape[0] else [(0, np.empty((0, X.shape[1])))]
+        for start, chunk in chunks:
+            m = chunk.shape[0]
+            w = sample_weight[start:start + m] if sample_weight.size else sample_weight
+            parts = em_kernels.em_statistics(chunk, w, U, shifted, log_norm, shift, tied, mode, np.uint64(key), start)
+            if parts[5] >= 0:
+                raise_bad_row(start + parts[5])
+            sums = (parts[0].sum(axis=0), parts[1].sum(axis=0), parts[2].sum(axis=0), parts[3].sum(), parts[4].sum())
+            total = sums if total is None else tuple(a + b for a, b in zip(total, sums))
+        nk, s1, s2, ll, wt = total
     if U.ndim == 3:
         s2 = np.tril(s2) + np.swapaxes(np.tril(s2, -1), -1, -2)  # the kernel fills the lower triangle
         if covariance_type == "tied":

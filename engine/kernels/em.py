@@ -206,13 +206,14 @@ def _hard_or_random_resp(terms, m, mode, key, first_point):
 
 
 @njit(**PARALLEL)
-def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, tied, mode, key):
+def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, tied, mode, key, row0):
     """EM sufficient statistics of X (n, D) under the mixture given in kernel layout.
 
     sample_weight: (n,) or (0,) for unit weights; shift: (K, D) centres c_k; tied: whether s2 is the
     shared (1, D, D) scatter. mode: POSTERIOR (EM), HARD (one-hot on the largest term: with identity
     precisions this is a Lloyd/k-means step) or RANDOM (random responsibilities keyed by ``key``; the
-    initialisation "random"). The log-likelihood is always that of the mixture.
+    initialisation "random"; row i of X draws as row row0 + i of the whole data, so a caller that passes
+    X in pieces gets the same draws). The log-likelihood is always that of the mixture.
 
     Returns per-part partial sums over a fixed partition of the rows (at most MAX_PARTS parts, a function
     of n only): n_k (P, K), s1 (P, K, D), s2 (P, K, D, D) dense / (P, 1, D, D) tied / (P, K, 1, D)
@@ -263,7 +264,7 @@ def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, t
             ll[p] += acc_ll
             wt[p] += acc_w
             if mode != POSTERIOR:
-                _hard_or_random_resp(tk, m, mode, key, start)
+                _hard_or_random_resp(tk, m, mode, key, row0 + start)
             # weighted responsibilities, in place (mx holds the posterior normaliser, see logsumexp_block)
             for b in range(m):
                 mx[b] = terms[K, b] * (mx[b] if mode == POSTERIOR else 1.0)

@@ -426,11 +426,32 @@ class GaussianMixture:
     def log_density_and_responsibilities(self, X):
         """(log p(x) (n,), responsibilities (n, K)) from one pass over X."""
         self._check_fitted()
-        X = self._validate_data(X, reset=False)
-        resp = np.empty((X.shape[0], self.weights_.shape[0]), dtype=X.dtype)
-        log_density = np.empty(X.shape[0], dtype=X.dtype)
-        raise_bad_row(mixture_log_density(X, *self._kernel_params, log_density, resp))
-        return log_density, resp
+        return self._log_density(self._validate_data(X, reset=False), responsibilities=True)
+
+    def _log_density(self, X, responsibilities=False):
+        """log p(x) (and the responsibilities) of a validated ndarray X, outputs in X's dtype; no feature-name
+        check (for engine's own callers: the CLI, Dask, KL). X that is not float64, C-contiguous and writeable
+        is staged through a float64 buffer, so the kernel has one compiled specialisation (see _staging)."""
+        from .._staging import kernel_ready, staged_rows
+
+        n = X.shape[0]
+        K = self.weights_.shape[0]
+        out = np.empty(n, dtype=X.dtype)
+        resp = np.empty((n, K) if responsibilities else (0, 1), dtype=X.dtype)
+        if kernel_ready(X):
+            raise_bad_row(mixture_log_density(X, *self._kernel_params, out, resp))
+        else:
+            out64 = np.empty(min(n, 1 << 16))
+            resp64 = np.empty((len(out64), K) if responsibilities else (0, 1))
+            for start, chunk in staged_rows(X, len(out64) or 1):
+                m = chunk.shape[0]
+                bad = mixture_log_density(chunk, *self._kernel_params, out64[:m], resp64[:m] if responsibilities else resp64)
+                if bad >= 0:
+                    raise_bad_row(start + bad)
+                out[start:start + m] = out64[:m]
+                if responsibilities:
+                    resp[start:start + m] = resp64[:m]
+        return (out, resp) if responsibilities else out
 
     def predict_proba(self, X):
         """Responsibilities p(component k | x): (n, K), rows summing to 1 (the learned representation)."""
@@ -463,10 +484,7 @@ class GaussianMixture:
             from ..cuda import mixture_logpdf
 
             return mixture_logpdf(self, X)
-        X = self._validate_data(X, reset=False)
-        out = np.empty(X.shape[0], dtype=X.dtype)
-        raise_bad_row(mixture_log_density(X, *self._kernel_params, out, np.empty((0, 1), dtype=X.dtype)))
-        return out
+        return self._log_density(self._validate_data(X, reset=False))
 
     def score_samples(self, X):
         """Alias of ``logpdf`` (scikit-learn's name): the weighted log-probability of each sample."""
@@ -502,7 +520,18 @@ class GaussianMixture:
             return cuda_sample(self, n, key, dtype=dtype)
         X = np.empty((n, self.n_features_in_), dtype=dtype)
         labels = np.empty(n, dtype=np.int64)
-        mixture_sample(key, 0, *self._sampler_params, X, labels)
+        if dtype == np.float64:
+            mixture_sample(key, 0, *self._sampler_params, X, labels)
+        else:
+            # float32: the float64 kernel into a reused buffer, chunk by chunk (the stream's offset continues,
+            # so the values are those of one float64 draw, rounded), instead of a second compiled sampler
+            from .._staging import STAGE_ROWS
+
+            buffer = np.empty((min(n, STAGE_ROWS), self.n_features_in_))
+            for start in range(0, n, STAGE_ROWS):
+                m = min(STAGE_ROWS, n - start)
+                mixture_sample(key, start, *self._sampler_params, buffer[:m], labels[start:start + m])
+                X[start:start + m] = buffer[:m]
         return X, labels
 
     def _n_parameters(self):
