@@ -185,7 +185,7 @@ def cmd_fit(args):
     input_rows = int(rows)
     rows = int(X.shape[0]) if X is not None else int(model.stream_rows_)
     quant_sample, _, _ = reservoir_sample([sample], 1 << 18, args.seed)
-    ll_sample = np.sort(model.logpdf(quant_sample))
+    ll_sample = np.sort(model._log_density(quant_sample))
     model.feature_names_in_ = list(source.columns) if not source.fixed_size_list else [f"{source.columns[0]}[{j}]" for j in range(D)]
     model.training_ = {
         "rows": int(rows),
@@ -235,7 +235,7 @@ def _fit_dask(args, rep):
         rows = int(ddf.shape[0].compute())
         workers = len(client.scheduler_info()["workers"])
     sample, _, _ = reservoir_sample([model.init_sample_], 1 << 18, args.seed)
-    ll = np.sort(model.logpdf(sample))
+    ll = np.sort(model._log_density(sample))
     model.feature_names_in_ = columns
     model.training_ = {"rows": rows, "source": os.path.basename(os.path.normpath(args.input)), "feature_columns": columns,
                        "nulls": args.nulls, "logpdf_sample_size": int(len(ll)),
@@ -345,11 +345,13 @@ def cmd_score(args):
             dropped += b.dropped
             if m == 0:
                 continue
+            # the private entry point: batches are plain arrays of the model's own feature columns, so the
+            # scikit-learn feature-name check (and its warning) does not apply
             if args.responsibilities or args.labels:
-                logd, resp = model.log_density_and_responsibilities(b.X)
+                logd, resp = model._log_density(b.X, responsibilities=True)
                 logd, resp = np.asarray(logd, dtype=np.float64), np.asarray(resp, dtype=np.float64)
             else:
-                logd = np.asarray(model.logpdf(b.X), dtype=np.float64)
+                logd = np.asarray(model._log_density(b.X), dtype=np.float64)
             mask = None if b.valid is None else ~b.valid
             cols = [b.table.column(c) for c in ids] + [pa.array(logd, mask=mask)]
             if args.responsibilities:

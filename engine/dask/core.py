@@ -49,10 +49,10 @@ def _score_block(block, model, columns, responsibilities, labels, threshold, pas
     _numba_threads_for_this_task()
     X = _as_float_block(block, columns)
     if responsibilities or labels:
-        logd, resp = model.log_density_and_responsibilities(X)
+        logd, resp = model._log_density(X, responsibilities=True)
     else:
         resp = None
-        logd = model.logpdf(X)
+        logd = model._log_density(X)
     if not hasattr(block, "columns"):
         return logd
     import pandas as pd

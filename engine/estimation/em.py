@@ -62,10 +62,12 @@ class SufficientStats:
 
 
 def _shift(means, weights, covariance_type):
+    # float64, C-contiguous, writeable: the kernels' one argument type (fitted attributes may be float32)
+    means = np.asarray(means, dtype=np.float64)
     if covariance_type == "tied":
-        centre = weights @ means
-        return np.ascontiguousarray(np.broadcast_to(centre, means.shape))
-    return np.ascontiguousarray(means)
+        centre = np.asarray(weights, dtype=np.float64) @ means
+        return np.array(np.broadcast_to(centre, means.shape), order="C")
+    return np.array(means, order="C")
 
 
 def _check_sample_weight(sample_weight, n):

@@ -7,10 +7,16 @@ from ..kernels.kmeans import kmeans_plusplus
 from .em import statistics
 
 
-def lloyd_params(centers):
-    """Kernel parameters under which the largest component term is the nearest centre."""
+def lloyd_params(centers, dense=False):
+    """Kernel parameters under which the largest component term is the nearest centre.
+
+    dense=False: identity precisions in the diagonal layout (K, D); dense=True: one shared identity in the
+    dense layout (1, D, D), the tied case, where x U is formed once per point, so a Lloyd step costs about
+    what it costs in the diagonal layout. A full/tied fit uses the dense layout: its EM kernel is the same
+    compiled specialisation, so k-means costs no compile of its own (7 s of a cold start, measured)."""
     K, D = centers.shape
-    return np.ones((K, D)), np.ascontiguousarray(centers), np.zeros(K)
+    U = np.eye(D)[None].copy() if dense else np.ones((K, D))
+    return U, np.ascontiguousarray(centers, dtype=np.float64), np.zeros(K)
 
 
 #: k-means++ seeding keeps one distance per candidate row; above this many rows it seeds from evenly
@@ -18,22 +24,32 @@ def lloyd_params(centers):
 MAX_SEEDING_ROWS = 1 << 20
 
 
-def kmeans(X, n_clusters, sample_weight, key, max_iter=300, tol=1e-4):
-    """Cluster centres (K, D): k-means++ seeds then Lloyd iterations over all of X until the squared
-    centre shift is below tol * (mean per-feature variance of X), as scikit-learn's KMeans does."""
-    step = max(1, -(-X.shape[0] // MAX_SEEDING_ROWS))
+def seeding_candidates(X, sample_weight, max_rows=MAX_SEEDING_ROWS):
+    """(candidate rows, their weights) for k-means++ seeding: every row up to ``max_rows`` rows (None: every
+    row), else evenly
+    spaced rows (a strided view of float64 data, no copy: 8 MiB of seeding state for any n).
+
+    float32, read-only or non-contiguous data are seeded from a float64 copy of the candidates (at most
+    2^20 rows) rather than through another compiled specialisation of the seeding kernel."""
+    step = 1 if max_rows is None else max(1, -(-X.shape[0] // max_rows))
     candidates = X[::step]
     if X.dtype != np.float64 or not X.flags.writeable or not X.flags.c_contiguous:
-        # float32 / read-only data: seed from a float64 copy of the candidates (at most 2^20 rows) rather
-        # than compile another specialisation of the seeding kernel
-        candidates = np.ascontiguousarray(candidates, dtype=np.float64)
+        candidates = np.array(candidates, dtype=np.float64, order="C")
     weights = sample_weight[::step] if sample_weight.size else sample_weight
-    weights = weights if weights.flags.writeable and weights.flags.c_contiguous else np.array(weights)
+    weights = np.array(weights, dtype=np.float64, order="C")
+    return candidates, weights
+
+
+def kmeans(X, n_clusters, sample_weight, key, max_iter=300, tol=1e-4, dense=False):
+    """Cluster centres (K, D): k-means++ seeds then Lloyd iterations over all of X until the squared
+    centre shift is below tol * (mean per-feature variance of X), as scikit-learn's KMeans does."""
+    candidates, weights = seeding_candidates(X, sample_weight)
     seeds = kmeans_plusplus(candidates, weights, n_clusters, np.uint64(key))
     centers = candidates[seeds].astype(np.float64)
     threshold = tol * float(np.mean(_variances(X)))
     for _ in range(max_iter):
-        stats = statistics(X, sample_weight, lloyd_params(centers), centers, "diag", em_kernels.HARD)
+        stats = statistics(X, sample_weight, lloyd_params(centers, dense), centers, "tied" if dense else "diag",
+                           em_kernels.HARD)
         new = centers.copy()
         filled = stats.nk > 0
         new[filled] = centers[filled] + stats.s1[filled] / stats.nk[filled, None]  # empty clusters stay put

@@ -157,7 +157,9 @@ def kernel_params(log_weights, means, prec_chol, covariance_type):
         + log_det_precision_cholesky(prec_chol, covariance_type, D)
         - 0.5 * D * LOG_2PI
     )
-    return U, np.ascontiguousarray(shifted), np.ascontiguousarray(np.broadcast_to(log_norm, (K,)))
+    # np.array, not ascontiguousarray: a broadcast view is read-only, and a read-only argument is another
+    # Numba type, i.e. another full compile of every kernel that takes it (measured: 8 s of a cold fit)
+    return U, np.ascontiguousarray(shifted), np.array(np.broadcast_to(log_norm, (K,)), dtype=np.float64, order="C")
 
 
 def sampling_layout(cov_chol, covariance_type, n_features):

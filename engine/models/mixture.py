@@ -241,22 +241,26 @@ class GaussianMixture:
         ct = self.covariance_type
         if self.init_params in ("kmeans", "random"):
             if self.init_params == "kmeans":
-                centers = kmeans(X, K, sample_weight, key)
+                centers = kmeans(X, K, sample_weight, key, dense=ct in ("full", "tied"))
                 mode = em_kernels.HARD
             else:
                 centers = np.broadcast_to(X.mean(axis=0, dtype=np.float64), (K, D)).copy()
                 mode = em_kernels.RANDOM
             U, shifted, log_norm = lloyd_params(centers)
             if ct in ("full", "tied"):
-                U = np.ascontiguousarray(np.broadcast_to(np.eye(D), (1 if ct == "tied" else K, D, D)))
+                # a fresh C-contiguous writeable array: a broadcast view (read-only, zero strides) is another
+                # Numba type, i.e. another compile of the E-step kernel
+                U = np.array(np.broadcast_to(np.eye(D), (1 if ct == "tied" else K, D, D)), order="C")
             shift = np.broadcast_to(centers.mean(axis=0), (K, D)).copy() if ct == "tied" else centers
             stats = em.statistics(X, sample_weight, (U, shifted, log_norm), shift, ct, mode, key)
             weights, means, covariances = em.m_step(stats, ct, self.reg_covar)
         else:
             if self.init_params == "k-means++":
+                from ..estimation.kmeans import seeding_candidates
                 from ..kernels.kmeans import kmeans_plusplus
 
-                idx = kmeans_plusplus(X, sample_weight, K, np.uint64(key))
+                candidates, weights = seeding_candidates(X, sample_weight, None)
+                idx = kmeans_plusplus(candidates, weights, K, np.uint64(key))
             else:
                 idx = np.random.default_rng(int(key)).choice(X.shape[0], size=K, replace=False)
             means = X[idx].astype(np.float64)
