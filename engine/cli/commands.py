@@ -119,6 +119,20 @@ def _fit_one(args, K, source, in_memory_X, rep):
     return model, sample, not_converged
 
 
+def _first_use(rep, covariance_type, fit):
+    """On a cold Numba cache: say once that kernels compile for first use (and are cached), and for a fit
+    compile the scoring kernel in a helper process meanwhile (see engine._warmup). Returns the helper."""
+    from .. import _warmup
+
+    dense = covariance_type in ("full", "tied")
+    cold = not _warmup.scoring_kernel_cached(dense) or (fit and not _warmup.fit_kernels_cached(dense))
+    if not cold:
+        return None
+    rep.note("engine: compiling kernels for first use (about 15 s on 2 cores, once); the compiled code is "
+             "cached, so later runs start at once")
+    return _warmup.compile_scoring_kernel_in_background(dense) if fit else None
+
+
 def _total_log_likelihood(model, source, in_memory_X):
     from ..estimation.em import e_step_stats
 
@@ -151,6 +165,7 @@ def cmd_fit(args):
     rows = source.count_rows()
     if rows == 0:
         raise ValueError(f"{args.input}: no rows to fit (the input is empty)")
+    helper = _first_use(rep, args.covariance_type, fit=args.device == "cpu")
     D = source.n_features
     in_memory = args.in_memory == "yes" or (args.in_memory == "auto" and rows * D * 8 <= args.memory_limit_mb * 2**20)
     t0 = time.perf_counter()
@@ -197,6 +212,9 @@ def cmd_fit(args):
         "logpdf_quantiles": np.quantile(ll_sample, QUANTILE_LEVELS).tolist(),
     }
     model.save(args.model_out)
+    if helper is not None and helper.poll() is None:  # this process got there first: the helper is redundant
+        helper.kill()
+        helper.wait()
     seconds = time.perf_counter() - t0
     summary = {
         "model": os.path.abspath(args.model_out), "rows": int(rows), "dropped_null_rows": input_rows - rows,
@@ -327,6 +345,8 @@ def cmd_score(args):
         raise ValueError(f"the data has {source.n_features} feature columns ({', '.join(source.columns)}) but the "
                          f"model has {model.n_features_in_}")
     threshold = _anomaly_threshold(model, args.anomaly_quantile) if args.anomaly_quantile is not None else None
+    if args.device == "cpu":
+        _first_use(rep, model.covariance_type, fit=False)
     K = model.weights_.shape[0]
     fields = [source.dataset.schema.field(c) for c in ids] + [pa.field("log_density", pa.float64())]
     if args.responsibilities:
