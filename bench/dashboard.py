@@ -1,11 +1,20 @@
-"""Build the asv dashboard from results of the current checkout and screenshot it in headless Chromium.
+"""Build the asv dashboard (with history) and screenshot it in headless Chromium.
 
-    python -m bench.dashboard [--run REGEX] [--screenshot docs/asv_dashboard.png] [--page PATH]
+    python -m bench.dashboard [--history N --bench REGEX] [--run REGEX] [--screenshot docs/asv_dashboard.png]
+                              [--page PATH] [--offline-assets /usr/share/javascript] [--flot-from-npm]
 
---run REGEX first records results for the benchmarks matching REGEX against the current checkout
-(`asv run -E existing:same --set-commit-hash $(git rev-parse HEAD)`); then `asv publish` writes .asv/html,
+--history N records results for the benchmarks matching --bench at each of the last N commits that changed
+engine/, in asv's own per-commit environments (``asv run HASHFILE:...``: a wheel of each commit installed in
+a virtualenv under .asv/env; already recorded commits are skipped, --skip-existing-commits).
+--run REGEX records results for the current checkout only, in this interpreter
+(`asv run -E existing:same --set-commit-hash $(git rev-parse HEAD)`). Then `asv publish` writes .asv/html,
 which is served on 127.0.0.1 (a random free port, for the duration of the screenshot only) and loaded by
 `chromium --headless`. Needs asv (`pip install '.[bench]'`) and Chromium (Debian: apt-get install chromium).
+
+Offline (no CDN): --offline-assets serves jQuery, Bootstrap, md5 and stupidtable from Debian's packages
+(libjs-jquery libjs-bootstrap node-blueimp-md5 libjs-jquery-stupidtable) and --flot-from-npm takes Flot
+0.8.3 -- the version asv's page is written for -- from the npm registry (`npm pack flot-charts@0.8.3`).
+Debian's Flot is a later version whose legend renders as a black box; use it only without npm.
 """
 import argparse
 import functools
@@ -40,8 +49,24 @@ OFFLINE_ASSETS = {
 }
 
 
-def offline_copy(html_dir, assets_root):
-    """A copy of the dashboard whose CDN links point at local files under ``assets_root``."""
+FLOT_PACKAGE = "flot-charts@0.8.3"
+
+
+def flot_from_npm(dest):
+    """Unpack Flot 0.8.3 (npm package flot-charts) into dest; returns the folder holding jquery.flot.js."""
+    import tarfile
+
+    os.makedirs(dest, exist_ok=True)
+    out = subprocess.run(["npm", "pack", FLOT_PACKAGE, "--silent"], cwd=dest, capture_output=True, text=True,
+                         check=True).stdout.split()
+    with tarfile.open(os.path.join(dest, out[-1])) as tar:
+        tar.extractall(dest, filter="data")
+    return os.path.join(dest, "package")
+
+
+def offline_copy(html_dir, assets_root, flot_dir=None):
+    """A copy of the dashboard whose CDN links point at local files under ``assets_root`` (Flot's files
+    from ``flot_dir`` when given: the exact version asv's page expects)."""
     import tempfile
 
     tmp = tempfile.mkdtemp(prefix="asv-html-")
@@ -57,11 +82,14 @@ def offline_copy(html_dir, assets_root):
         for url, local in OFFLINE_ASSETS.items():
             if url not in text:
                 continue
-            if local is None or not os.path.exists(os.path.join(assets_root, local)):
+            source = None if local is None else os.path.join(assets_root, local)
+            if flot_dir and local and local.startswith("jquery-flot/"):
+                source = os.path.join(flot_dir, os.path.basename(local))
+            if source is None or not os.path.exists(source):
                 text = text.replace(url, "data:text/javascript,")
                 continue
             target = os.path.join(vendor, local.replace("/", "_"))
-            shutil.copyfile(os.path.join(assets_root, local), target)
+            shutil.copyfile(source, target)
             text = text.replace(url, "_vendor/" + os.path.basename(target))
         # the local copies are other builds: drop the CDN files' subresource-integrity hashes
         text = re.sub(r'\s(integrity|crossorigin|referrerpolicy)="[^"]*"', "", text)
@@ -87,13 +115,33 @@ def screenshot(html_dir, out, page="", size="1400,1000"):
     return out
 
 
+def engine_commits(n):
+    """The last n commits (oldest first) that changed engine/."""
+    out = subprocess.run(["git", "log", f"-n{n}", "--format=%H", "--", "engine/"], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout.split()
+    return out[::-1]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--history", type=int, help="record the last N commits that changed engine/ (asv environments)")
+    ap.add_argument("--bench", default="time_", help="benchmark regex for --history (default: %(default)s)")
     ap.add_argument("--run", help="benchmark regex to run first against the current checkout")
     ap.add_argument("--screenshot", default=os.path.join(ROOT, "docs", "asv_dashboard.png"))
     ap.add_argument("--page", default="", help="page of the dashboard to load, e.g. '#bench_logdensity.MixtureScore.time_score_samples'")
     ap.add_argument("--offline-assets", help="serve asv's CDN scripts from this folder (e.g. /usr/share/javascript)")
+    ap.add_argument("--flot-from-npm", action="store_true", help="with --offline-assets: Flot 0.8.3 from npm")
     a = ap.parse_args(argv)
+    if a.history:
+        import tempfile
+
+        asv("machine", "--yes")
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+            f.write("\n".join(engine_commits(a.history)) + "\n")
+        try:
+            asv("run", f"HASHFILE:{f.name}", "--bench", a.bench, "--skip-existing-commits", "--show-stderr")
+        finally:
+            os.unlink(f.name)
     if a.run:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
         asv("machine", "--yes")
@@ -101,7 +149,10 @@ def main(argv=None):
     asv("publish")
     html = os.path.join(ROOT, ".asv", "html")
     if a.offline_assets:
-        html = offline_copy(html, a.offline_assets)
+        import tempfile
+
+        flot = flot_from_npm(tempfile.mkdtemp(prefix="flot-")) if a.flot_from_npm else None
+        html = offline_copy(html, a.offline_assets, flot)
     print(screenshot(html, a.screenshot, a.page))
 
 

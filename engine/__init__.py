@@ -1,6 +1,7 @@
 """engine: Numba-accelerated log-density, sampling, KL and estimation for generative models."""
 from .estimation.mle import GaussianStats, fit_mle, gaussian_stats
 from .estimation.kl import KLResult, cross_entropy, kl_divergence
+from ._sklearn_compat import ConvergenceWarning, NotFittedError
 from .models import GaussianMixture, MultivariateNormal, Normal
 
 __version__ = "0.1.0"
@@ -17,4 +18,4 @@ def load(path):
 
     return load_model_file(path)
 __all__ = ["Normal", "MultivariateNormal", "GaussianMixture", "fit_mle", "gaussian_stats", "GaussianStats", "load",
-           "kl_divergence", "cross_entropy", "KLResult"]
+           "kl_divergence", "cross_entropy", "KLResult", "NotFittedError", "ConvergenceWarning"]
