@@ -41,3 +41,44 @@ def test_one_specialisation_per_parameter_layout():
     # k-means++: contiguous candidates only (the strided view appears above 2^20 rows);
     # the sampler: dense and diagonal factor layouts
     assert [int(v) for v in out] == [2, 2, 1, 2], out
+
+
+def test_cache_state_is_read_without_compiling(tmp_path):
+    """engine._warmup tells a cold cache from a warm one by Numba's index alone (no compile): cold in a fresh
+    cache directory, warm once the kernels have run."""
+    import os
+
+    code = ("from engine import _warmup\n"
+            "print(_warmup.scoring_kernel_cached(True), _warmup.fit_kernels_cached(True))\n")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+    import numpy as np
+
+    import engine
+    from engine import _warmup
+
+    engine.GaussianMixture(2, random_state=0).fit(np.random.default_rng(0).normal(size=(500, 2))).score_samples(
+        np.zeros((3, 2)))
+    assert _warmup.scoring_kernel_cached(True) and _warmup.fit_kernels_cached(True)
+
+
+def test_cli_says_once_that_it_compiles_on_first_use(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from engine import _warmup
+    from engine.cli import commands
+
+    started = []
+    monkeypatch.setattr(_warmup, "scoring_kernel_cached", lambda dense: False)
+    monkeypatch.setattr(_warmup, "compile_scoring_kernel_in_background", lambda dense: started.append(dense))
+    rep = commands.Reporter(SimpleNamespace(quiet=False, json=False))
+    commands._first_use(rep, "full", fit=True)
+    err = capsys.readouterr().err
+    assert err.count("compiling kernels for first use") == 1 and "cached" in err
+    assert started == [True]
+    monkeypatch.setattr(_warmup, "scoring_kernel_cached", lambda dense: True)
+    monkeypatch.setattr(_warmup, "fit_kernels_cached", lambda dense: True)
+    commands._first_use(rep, "diag", fit=True)
+    assert capsys.readouterr().err == "" and started == [True]  # warm: no note, no helper
