@@ -126,6 +126,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--history", type=int, help="record the last N commits that changed engine/ (asv environments)")
     ap.add_argument("--bench", default="time_", help="benchmark regex for --history (default: %(default)s)")
+    ap.add_argument("-a", "--attribute", action="append", default=[],
+                    help="asv benchmark attribute override for --history, e.g. -a repeat=3 -a processes=1")
     ap.add_argument("--run", help="benchmark regex to run first against the current checkout")
     ap.add_argument("--screenshot", default=os.path.join(ROOT, "docs", "asv_dashboard.png"))
     ap.add_argument("--page", default="", help="page of the dashboard to load, e.g. '#bench_logdensity.MixtureScore.time_score_samples'")
@@ -139,7 +141,8 @@ def main(argv=None):
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
             f.write("\n".join(engine_commits(a.history)) + "\n")
         try:
-            asv("run", f"HASHFILE:{f.name}", "--bench", a.bench, "--skip-existing-commits", "--show-stderr")
+            overrides = [arg for attr in a.attribute for arg in ("-a", attr)]
+            asv("run", f"HASHFILE:{f.name}", "--bench", a.bench, "--skip-existing-commits", "--show-stderr", *overrides)
         finally:
             os.unlink(f.name)
     if a.run:

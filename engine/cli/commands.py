@@ -499,7 +499,9 @@ def cmd_info(args):
 
     path = args.input
     header = None
-    if os.path.isfile(path) and not path.lower().endswith((".parquet", ".pq", ".csv")):
+    # a model file is small; a large Arrow file is data, and is not read whole to find out
+    if (os.path.isfile(path) and not path.lower().endswith((".parquet", ".pq", ".csv"))
+            and os.path.getsize(path) <= 64 << 20):
         from ..io.model_file import CHECKSUM_TAG, read_verified
 
         try:

@@ -26,8 +26,7 @@ MAX_SEEDING_ROWS = 1 << 20
 
 def seeding_candidates(X, sample_weight, max_rows=MAX_SEEDING_ROWS):
     """(candidate rows, their weights) for k-means++ seeding: every row up to ``max_rows`` rows (None: every
-    row), else evenly
-    spaced rows (a strided view of float64 data, no copy: 8 MiB of seeding state for any n).
+    row), else evenly spaced rows (a strided view of float64 data, no copy: 8 MiB of seeding state for any n).
 
     float32, read-only or non-contiguous data are seeded from a float64 copy of the candidates (at most
     2^20 rows) rather than through another compiled specialisation of the seeding kernel."""

@@ -74,12 +74,7 @@ class FeatureBatch:
     table: pa.RecordBatch  # the batch as read (for pass-through columns), rows aligned with X
     valid: np.ndarray = field(default=None)  # (m,) bool under nulls="keep", else None
     dropped: int = 0  # rows dropped under nulls="drop"
-    kept: np.ndarray = field(default=None)  # under nulls="drop": (m,) offsets of X's rows in the batch read
     path: str = ""  # the file the batch came from
-
-    def input_row(self, i):
-        """Row number over the whole input (0-based, all files, nulls counted) of row i of X."""
-        return self.first_row + (int(self.kept[i]) if self.kept is not None else int(i))
 
 
 class FeatureSource:
@@ -286,19 +281,19 @@ class FeatureSource:
                     batch = batch.filter(pa.array(keep))
                     if batch.num_rows == 0:
                         yield FeatureBatch(np.empty((0, self.n_features), self.dtype), first, batch, None, dropped,
-                                           kept, path)
+                                           path)
                         continue
                     X = self._matrix(batch)
                     self._check_finite(X, path, first, kept)
-                    yield FeatureBatch(X, first, batch, None, dropped, kept, path)
+                    yield FeatureBatch(X, first, batch, None, dropped, path)
                 elif null_mask is not None:
                     X = self._matrix(batch)
                     self._check_finite(X, path, first, None)  # null slots were filled with 0
-                    yield FeatureBatch(X, first, batch, ~null_mask, 0, None, path)
+                    yield FeatureBatch(X, first, batch, ~null_mask, 0, path)
                 else:
                     X = self._matrix(batch)
                     self._check_finite(X, path, first, None)
-                    yield FeatureBatch(X, first, batch, None, 0, None, path)
+                    yield FeatureBatch(X, first, batch, None, 0, path)
         except (pa.ArrowInvalid, OSError) as exc:
             raise ValueError(f"cannot read {self.source}: {str(exc).splitlines()[0]}") from None
 

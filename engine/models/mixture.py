@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from .. import _dispatch, _random
+from .._staging import STAGE_ROWS, kernel_ready, staged_rows
 from .._sklearn_compat import ConvergenceWarning, check_feature_names, convergence_warning_class, not_fitted
 from .._validation import as_float_array, as_param, check_n_samples, raise_bad_row
 from ..kernels.gaussian import mixture_log_density
@@ -436,8 +437,6 @@ class GaussianMixture:
         """log p(x) (and the responsibilities) of a validated ndarray X, outputs in X's dtype; no feature-name
         check (for engine's own callers: the CLI, Dask, KL). X that is not float64, C-contiguous and writeable
         is staged through a float64 buffer, so the kernel has one compiled specialisation (see _staging)."""
-        from .._staging import kernel_ready, staged_rows
-
         n = X.shape[0]
         K = self.weights_.shape[0]
         out = np.empty(n, dtype=X.dtype)
@@ -445,7 +444,7 @@ class GaussianMixture:
         if kernel_ready(X):
             raise_bad_row(mixture_log_density(X, *self._kernel_params, out, resp))
         else:
-            out64 = np.empty(min(n, 1 << 16))
+            out64 = np.empty(min(n, STAGE_ROWS))
             resp64 = np.empty((len(out64), K) if responsibilities else (0, 1))
             for start, chunk in staged_rows(X, len(out64) or 1):
                 m = chunk.shape[0]
@@ -510,10 +509,9 @@ class GaussianMixture:
         """
         self._check_fitted()
         if isinstance(n_samples, numbers.Integral) and not isinstance(n_samples, (bool, np.bool_)) and n_samples < 1:
+            # scikit-learn's wording (its tests match it); non-integers fall through to check_n_samples
             raise ValueError(f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one sample.")
         n = check_n_samples(n_samples)
-        if n < 1:
-            raise ValueError(f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one sample.")
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {dtype}")
@@ -529,8 +527,6 @@ class GaussianMixture:
         else:
             # float32: the float64 kernel into a reused buffer, chunk by chunk (the stream's offset continues,
             # so the values are those of one float64 draw, rounded), instead of a second compiled sampler
-            from .._staging import STAGE_ROWS
-
             buffer = np.empty((min(n, STAGE_ROWS), self.n_features_in_))
             for start in range(0, n, STAGE_ROWS):
                 m = min(STAGE_ROWS, n - start)
