@@ -4,7 +4,8 @@ scikit-learn stays optional: nothing here imports it at ``import engine``. Where
 matched exactly (the exception classes a caller catches, the tags its meta-estimators read) scikit-learn is
 looked up at the moment it is needed: a caller who writes ``except sklearn.exceptions.NotFittedError`` or
 filters ``sklearn.exceptions.ConvergenceWarning`` has imported scikit-learn already, so ``sys.modules``
-says whether to raise/warn with a class that is also scikit-learn's.
+says whether to raise/warn with a class that is also scikit-learn's (scikit-learn is never imported here
+when the caller has not imported it).
 """
 import sys
 
@@ -30,6 +31,14 @@ _COMBINED = {}
 def _with_sklearn(base, sklearn_name):
     """``base``, or a subclass of both ``base`` and scikit-learn's class of that name when it is loaded."""
     exceptions = sys.modules.get("sklearn.exceptions")
+    if exceptions is None and "sklearn" in sys.modules:
+        # ``import sklearn`` alone does not load sklearn.exceptions; the caller's ``except
+        # sklearn.exceptions.NotFittedError`` would load it only after we raised. scikit-learn is already
+        # imported, so loading its exceptions module costs nothing
+        try:
+            import sklearn.exceptions as exceptions
+        except ImportError:
+            exceptions = None
     theirs = getattr(exceptions, sklearn_name, None) if exceptions is not None else None
     if theirs is None or issubclass(base, theirs):
         return base

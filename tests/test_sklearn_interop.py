@@ -171,3 +171,11 @@ def test_bad_sample_weights_and_sample_sizes(blobs):
         engine.GaussianMixture(1).fit(np.empty((10, 0)))
     with pytest.raises(TypeError, match="float32 or float64"):
         engine.Normal(0, 1).sample(5, dtype=np.int64)
+
+
+def test_not_fitted_caught_after_plain_import_sklearn():
+    """``import sklearn`` alone does not load sklearn.exceptions; the error must still match its class."""
+    code = ("import sys, numpy as np, sklearn, engine\n"
+            "try:\n    engine.GaussianMixture(2).predict(np.zeros((2, 2)))\n"
+            "except sklearn.exceptions.NotFittedError:\n    pass\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
