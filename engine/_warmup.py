@@ -60,10 +60,14 @@ def compile_scoring_kernel_in_background(dense):
         return None
     env = dict(os.environ)
     env.setdefault("NUMBA_NUM_THREADS", "1")  # it only compiles; a thread pool would just take memory
+    # run from the folder holding *this* engine package, so the helper imports the same files (and so writes
+    # the same cache): from a source checkout's root, "-m engine" would otherwise find the checkout's copy
+    # while an installed console script runs site-packages' copy
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         return subprocess.Popen([sys.executable, "-m", "engine._warmup", "dense" if dense else "diag"],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env=env)
+                                env=env, cwd=package_parent)
     except OSError:
         return None
 

@@ -82,3 +82,20 @@ def test_cli_says_once_that_it_compiles_on_first_use(monkeypatch, capsys):
     monkeypatch.setattr(_warmup, "fit_kernels_cached", lambda dense: True)
     commands._first_use(rep, "diag", fit=True)
     assert capsys.readouterr().err == "" and started == [True]  # warm: no note, no helper
+
+
+def test_helper_imports_the_same_engine(monkeypatch):
+    """The helper must compile into the cache of the engine that runs (an installed console script run from
+    a source checkout's root would otherwise have the helper import the checkout's copy)."""
+    import os
+
+    import engine
+    from engine import _warmup
+
+    calls = []
+    monkeypatch.setattr(_warmup, "scoring_kernel_cached", lambda dense: False)
+    monkeypatch.setattr(_warmup.subprocess, "Popen", lambda args, **kw: calls.append((args, kw)))
+    _warmup.compile_scoring_kernel_in_background(True)
+    (args, kw), = calls
+    assert args[1:] == ["-m", "engine._warmup", "dense"]
+    assert kw["cwd"] == os.path.dirname(os.path.dirname(os.path.abspath(engine.__file__)))
