@@ -4,7 +4,9 @@ import numpy as np
 
 from ..kernels import em as em_kernels
 from ..kernels.kmeans import kmeans_plusplus
+from .._staging import as_kernel_vector, kernel_ready
 from .em import statistics
+from .mle import GaussianStats
 
 
 def lloyd_params(centers, dense=False):
@@ -32,10 +34,9 @@ def seeding_candidates(X, sample_weight, max_rows=MAX_SEEDING_ROWS):
     2^20 rows) rather than through another compiled specialisation of the seeding kernel."""
     step = 1 if max_rows is None else max(1, -(-X.shape[0] // max_rows))
     candidates = X[::step]
-    if X.dtype != np.float64 or not X.flags.writeable or not X.flags.c_contiguous:
+    if not kernel_ready(X):
         candidates = np.array(candidates, dtype=np.float64, order="C")
-    weights = sample_weight[::step] if sample_weight.size else sample_weight
-    weights = np.array(weights, dtype=np.float64, order="C")
+    weights = as_kernel_vector(sample_weight[::step] if sample_weight.size else sample_weight)
     return candidates, weights
 
 
@@ -60,19 +61,11 @@ def kmeans(X, n_clusters, sample_weight, key, max_iter=300, tol=1e-4, dense=Fals
 
 
 def _variances(X, rows=1 << 16):
-    """Per-feature variances of X in bounded memory (chunks merged by Chan et al.'s update), in NumPy: the
-    threshold needs no kernel of its own (one compiled kernel less on a cold start)."""
-    n = 0
-    mean = np.zeros(X.shape[1])
-    m2 = np.zeros(X.shape[1])
+    """Per-feature variances of X in bounded memory, in NumPy (the threshold needs no kernel of its own: one
+    compiled kernel less on a cold start); chunks merge through ``GaussianStats``' pairwise update."""
+    total = GaussianStats(0.0, np.zeros(X.shape[1]), np.zeros(X.shape[1]))
     for start in range(0, X.shape[0], rows):
         chunk = np.asarray(X[start:start + rows], dtype=np.float64)
-        m = chunk.shape[0]
         mu = chunk.mean(axis=0)
-        c2 = ((chunk - mu) ** 2).sum(axis=0)
-        delta = mu - mean
-        total = n + m
-        mean = mean + delta * (m / total)
-        m2 = m2 + c2 + delta**2 * (n * m / total)
-        n = total
-    return m2 / max(n, 1)
+        total = total + GaussianStats(float(chunk.shape[0]), mu, ((chunk - mu) ** 2).sum(axis=0))
+    return total.m2 / max(total.n, 1.0)

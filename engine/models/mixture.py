@@ -320,14 +320,13 @@ class GaussianMixture:
         w = em._check_sample_weight(sample_weight, n)
         w_init = w[: X.shape[0]] if w.size else w
         self._run_em(X, w_init, lambda: em.e_step_stats(self, X_iter, w if w.size else None, device=device))
-        self._fitted_dtype = X.dtype
-        self._cast_attributes()
+        self._cast_attributes(X.dtype)
         return X
 
-    def _cast_attributes(self):
+    def _cast_attributes(self, dtype):
         """float32 data give float32 fitted attributes (as in scikit-learn); the kernels' parameters and all
         accumulation stay float64."""
-        if getattr(self, "_fitted_dtype", np.float64) == np.float32:
+        if dtype == np.float32:
             for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
                 setattr(self, name, getattr(self, name).astype(np.float32))
 
@@ -466,15 +465,16 @@ class GaussianMixture:
 
     def bic(self, X):
         """Bayesian information criterion: -2 log L + p log n (lower is better)."""
-        self._check_fitted()
-        X = self._validate_data(X, reset=False)
-        return -2 * self.score(X) * X.shape[0] + self.n_parameters * np.log(X.shape[0])
+        return -2 * self._total_log_likelihood(X) + self.n_parameters * np.log(len(X))
 
     def aic(self, X):
         """Akaike information criterion: -2 log L + 2 p (lower is better)."""
+        return -2 * self._total_log_likelihood(X) + 2 * self.n_parameters
+
+    def _total_log_likelihood(self, X):
+        """sum log p(x) over X (float64), validating X once."""
         self._check_fitted()
-        X = self._validate_data(X, reset=False)
-        return -2 * self.score(X) * X.shape[0] + 2 * self.n_parameters
+        return float(np.sum(self._log_density(self._validate_data(X, reset=False)), dtype=np.float64))
 
     # ------------------------------------------------------------------ density
     def logpdf(self, X):
