@@ -5,14 +5,14 @@ trailing underscores, ``score_samples``/``sample``), so it drops into code writt
 known parameters with ``GaussianMixture.from_params``.
 """
 import numbers
-import sys
-import warnings
+
+
 
 import numpy as np
 
 from .. import _dispatch, _random
 from .._staging import STAGE_ROWS, kernel_ready, staged_rows
-from .._sklearn_compat import ConvergenceWarning, check_feature_names, convergence_warning_class, not_fitted
+from .._sklearn_compat import ConvergenceWarning, check_feature_names, not_fitted
 from .._validation import as_float_array, as_param, check_n_samples, raise_bad_row
 from ..kernels.gaussian import mixture_log_density
 from ..kernels.sampling import mixture_sample
@@ -331,59 +331,31 @@ class GaussianMixture:
                 setattr(self, name, getattr(self, name).astype(np.float32))
 
     def _run_em(self, X_init, w_init, statistics, on_iteration=None):
-        """The EM loop, whatever computes the statistics: ``statistics()`` returns the E-step
-        ``SufficientStats`` of all the data under the current parameters (in memory, streamed, on a GPU);
-        X_init/w_init feed the initialisation."""
+        """``engine.em.run_em`` for this mixture, whatever computes the statistics: ``statistics()`` returns
+        the E-step ``SufficientStats`` of all the data under the installed parameters (in memory, streamed,
+        on a GPU); X_init/w_init feed the initialisation."""
         from ..estimation import em
+        from ..em import run_em, warn_not_converged
 
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        n_init = self.n_init if do_init else 1
-        base_key = _random.stream_key(self.random_state)
-        best = None
-        for init in range(n_init):
-            key = np.random.SeedSequence([int(base_key), init]).generate_state(1, np.uint64)[0]
-            if do_init:
-                self._install(*self._initialize(X_init, w_init, key), where=" at initialisation")
-                lower_bound = -np.inf
-            else:
-                lower_bound = self.lower_bound_
-            bounds = []
-            converged = False
-            n_iter = 0
-            for n_iter in range(1, self.max_iter + 1):
-                previous = lower_bound
-                stats = statistics()
-                lower_bound = stats.mean_log_likelihood
-                self._install(*em.m_step(stats, self.covariance_type, self.reg_covar), where=f" at iteration {n_iter}")
-                bounds.append(lower_bound)
-                change = lower_bound - previous
-                if on_iteration is not None:
-                    on_iteration(init, n_iter, lower_bound)
-                if self.verbose >= 2 and n_iter % self.verbose_interval == 0:
-                    print(f"  iteration {n_iter}: lower bound {lower_bound:.8f} (change {change:.3g})", file=sys.stderr)
-                if abs(change) < self.tol:
-                    converged = True
-                    break
-            if self.verbose:
-                print(f"init {init}: {'converged' if converged else 'did not converge'} after {n_iter} "
-                      f"iterations, lower bound {lower_bound:.8f}", file=sys.stderr)
-            if best is None or lower_bound > best[0]:
-                params = (self.weights_, self.means_, self.covariances_)
-                best = (lower_bound, params, n_iter, converged, bounds)
-        lower_bound, params, n_iter, converged, bounds = best
-        self._install(*params)
-        self.lower_bound_ = lower_bound
-        self.lower_bounds_ = bounds
-        self.n_iter_ = n_iter
-        self.converged_ = converged
-        if not converged and self.max_iter > 0:
-            warnings.warn(
-                "Best performing initialization did not converge. Try different init parameters, or increase "
-                "max_iter, tol, or check for degenerate data. (EM did not converge: the best initialisation "
-                "stopped at max_iter.)",
-                convergence_warning_class(),  # also scikit-learn's ConvergenceWarning when it is loaded
-                stacklevel=4,
-            )
+        warm = self.warm_start and hasattr(self, "converged_")
+        result = run_em(
+            initialize=lambda key: self._initialize(X_init, w_init, key),
+            statistics=lambda params: statistics(),
+            m_step=lambda stats: em.m_step(stats, self.covariance_type, self.reg_covar),
+            install=lambda params, where: self._install(*params, where=where),
+            base_key=_random.stream_key(self.random_state),
+            n_init=self.n_init, max_iter=self.max_iter, tol=self.tol,
+            start=(self.weights_, self.means_, self.covariances_) if warm else None,
+            start_bound=self.lower_bound_ if warm else -np.inf,
+            on_iteration=on_iteration, verbose=self.verbose, verbose_interval=self.verbose_interval,
+        )
+        self._install(*result.params)
+        self.lower_bound_ = result.lower_bound
+        self.lower_bounds_ = result.lower_bounds
+        self.n_iter_ = result.n_iter
+        self.converged_ = result.converged
+        if not result.converged and self.max_iter > 0:
+            warn_not_converged(stacklevel=5)
 
     def fit_stream(self, batches, init_sample_size=1 << 18, on_iteration=None):
         """Exact out-of-core EM: every iteration is one pass over ``batches`` summing the E-step statistics.
