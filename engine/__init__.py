@@ -3,6 +3,8 @@ from .estimation.mle import GaussianStats, fit_mle, gaussian_stats
 from .estimation.kl import KLResult, cross_entropy, kl_divergence
 from ._sklearn_compat import ConvergenceWarning, NotFittedError
 from .models import GaussianMixture, MultivariateNormal, Normal
+from .models.family_mixture import Mixture
+from . import em
 
 __version__ = "0.1.0"
 
@@ -18,4 +20,4 @@ def load(path):
 
     return load_model_file(path)
 __all__ = ["Normal", "MultivariateNormal", "GaussianMixture", "fit_mle", "gaussian_stats", "GaussianStats", "load",
-           "kl_divergence", "cross_entropy", "KLResult", "NotFittedError", "ConvergenceWarning"]
+           "kl_divergence", "cross_entropy", "KLResult", "NotFittedError", "ConvergenceWarning", "Mixture", "em"]

@@ -266,7 +266,7 @@ class ProductFamily:
             stats = self.statistics(X, sample_weight, dummy, pk.RANDOM, key)
             return self.m_step(stats, reg_covar)
         codes = self._seed_rows(X, n, K, init_params, key, sample_weight)
-        base = self._global_params(X, sample_weight, 1, reg_covar)
+        base = self._global_params(X, sample_weight, K, reg_covar)
         params = self._seeded_params(codes, base, K)
         if init_params == "kmeans":
             stats = self.statistics(X, sample_weight, params, pk.HARD, key)

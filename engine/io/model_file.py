@@ -79,6 +79,11 @@ def _payload(model):
     elif isinstance(model, Normal):
         arrays = {"loc": np.array(model.loc), "scale": np.array(model.scale)}
         covariance_type, attrs = None, {}
+    elif hasattr(model, "_model_record"):
+        # any registered kind (engine._registry): the class lays out its own header fields and arrays
+        extra, arrays = model._model_record()
+        covariance_type = extra.pop("covariance_type", None)
+        attrs = extra
     else:
         raise TypeError(f"cannot save a {type(model).__name__}")
     names = getattr(model, "feature_names_in_", None)
@@ -243,6 +248,7 @@ def _guarded(path, read):
 def _load(path, header, table):
     import pyarrow as pa
 
+    from .._registry import lookup
     from ..models import GaussianMixture, MultivariateNormal, Normal
 
     path = os.fspath(path)
@@ -283,6 +289,8 @@ def _load(path, header, table):
             model = MultivariateNormal(arrays["mean"], arrays["covariance"], header["covariance_type"])
         elif kind == "Normal":
             model = Normal(arrays["loc"], arrays["scale"])
+        elif lookup(kind) is not None:
+            model = lookup(kind)._from_model_record(header, arrays)
         else:
             raise _bad(path, f"unknown model kind {kind!r}")
     except KeyError as exc:
@@ -295,5 +303,6 @@ def _load(path, header, table):
     if names is not None:
         if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
             raise _bad(path, "feature_names must be a list of strings")
-        model.feature_names_in_ = np.asarray(names, dtype=object) if kind == "GaussianMixture" else list(names)
+        model.feature_names_in_ = (np.asarray(names, dtype=object) if kind in ("GaussianMixture", "Mixture")
+                                   else list(names))
     return model

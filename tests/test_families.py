@@ -1,0 +1,263 @@
+"""Conformance suite for the mixture families: every family must pass every test here.
+
+Adding a family = adding a FamilyCase (data generator, family spec, scipy oracle); see docs/FAMILIES.md.
+"""
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import pytest
+from scipy import stats as st
+from scipy.special import logsumexp
+
+import engine
+from engine.families.product import ProductParams
+from engine.reference import product as twin
+
+
+@dataclass
+class FamilyCase:
+    name: str
+    family: object
+    kinds: list
+    missing: str = "error"
+    covariance_type: str = "diag"
+
+
+def _data(case, n, seed=0):
+    """n rows from a known 2-component mixture of the case's kinds (missing entries where marginalising)."""
+    rng = np.random.default_rng(seed)
+    z = rng.random(n) < 0.35
+    cols = []
+    for j, kind in enumerate(case.kinds):
+        if kind == "gaussian":
+            cols.append(np.where(z, rng.normal(-1 + j, 0.7, n), rng.normal(2 + j, 1.3, n)))
+        elif kind == "bernoulli":
+            cols.append((rng.random(n) < np.where(z, 0.85, 0.2)).astype(float))
+        elif kind == "poisson":
+            cols.append(rng.poisson(np.where(z, 1.5, 7.0)).astype(float))
+        elif kind == "exponential":
+            cols.append(rng.exponential(np.where(z, 0.5, 3.0)))
+        else:
+            p1, p2 = np.array([0.6, 0.3, 0.1]), np.array([0.1, 0.2, 0.7])
+            u = rng.random(n)
+            cols.append(np.where(z, np.searchsorted(np.cumsum(p1), u), np.searchsorted(np.cumsum(p2), u)).astype(float))
+    X = np.column_stack(cols)
+    if case.missing == "marginalize":
+        X[rng.random(X.shape) < 0.1] = np.nan
+    return X
+
+
+CASES = [
+    FamilyCase("bernoulli", "bernoulli", ["bernoulli"] * 4),
+    FamilyCase("categorical", "categorical", ["categorical"] * 4),
+    FamilyCase("poisson", "poisson", ["poisson"] * 3),
+    FamilyCase("exponential", "exponential", ["exponential"] * 2),
+    FamilyCase("gaussian-diag-marginal", "gaussian", ["gaussian"] * 3, "marginalize", "diag"),
+    FamilyCase("gaussian-spherical-marginal", "gaussian", ["gaussian"] * 2, "marginalize", "spherical"),
+    FamilyCase("mixed", {0: "gaussian", 1: "bernoulli", 2: "categorical", 3: "poisson", 4: "exponential"},
+               ["gaussian", "bernoulli", "categorical", "poisson", "exponential"]),
+    FamilyCase("mixed-marginal", {(0, 1): ("gaussian", "spherical"), 2: "categorical", 3: "bernoulli"},
+               ["gaussian", "gaussian", "categorical", "bernoulli"], "marginalize"),
+]
+IDS = [c.name for c in CASES]
+
+
+def _model(case, K=2, **kw):
+    return engine.Mixture(K, family=case.family, covariance_type=case.covariance_type, missing=case.missing,
+                          random_state=0, **kw)
+
+
+@pytest.fixture(scope="module", params=CASES, ids=IDS)
+def fitted(request):
+    case = request.param
+    X = _data(case, 3000)
+    return case, X, _model(case, max_iter=200, tol=1e-8).fit(X)
+
+
+def _scipy_log_density(case, m, X):
+    """The oracle: scipy.stats per column, log-sum-exp over components, NaN entries left out."""
+    fam = m._family_obj
+    p = m._params
+    K = p.weights.shape[0]
+    terms = np.tile(np.log(p.weights), (X.shape[0], 1))
+    for j, col in enumerate(fam.columns):
+        x = X[:, j]
+        obs = ~np.isnan(x)
+        xs = np.where(obs, x, 0.0)
+        for k in range(K):
+            if col.kind == "gaussian":
+                t = st.norm.logpdf(xs, p.loc[k, j], np.sqrt(p.var[k, j]))
+            elif col.kind == "bernoulli":
+                t = st.bernoulli.logpmf(xs, p.loc[k, j])
+            elif col.kind == "poisson":
+                t = st.poisson.logpmf(xs, p.loc[k, j])
+            elif col.kind == "exponential":
+                t = st.expon.logpdf(xs, scale=1 / p.loc[k, j])
+            else:
+                lo = fam.encoder.cat_offsets[j]
+                probs = p.cat_probs[k, lo:lo + col.n_categories]
+                t = st.multinomial.logpmf(np.eye(col.n_categories)[xs.astype(int)], 1, probs)
+            terms[:, k] += np.where(obs, t, 0.0)
+    return logsumexp(terms, axis=1)
+
+
+def _twin_args(m):
+    fam = m._family_obj
+    p = m._params
+    return ([c.kind for c in fam.columns], p.weights, p.loc, p.var, p.cat_probs, fam.encoder.cat_offsets)
+
+
+def test_log_density_equals_scipy_oracle(fitted):
+    case, X, m = fitted
+    np.testing.assert_allclose(m.score_samples(X[:500]), _scipy_log_density(case, m, X[:500]), rtol=1e-10, atol=1e-10)
+
+
+def test_log_density_and_responsibilities_equal_twin(fitted):
+    case, X, m = fitted
+    np.testing.assert_allclose(m.score_samples(X), twin.log_density(X, *_twin_args(m)), rtol=1e-12, atol=1e-12)
+    terms = twin.component_log_terms(X, *_twin_args(m))
+    resp = np.exp(terms - logsumexp(terms, axis=1, keepdims=True))
+    np.testing.assert_allclose(m.predict_proba(X), resp, atol=1e-12)
+
+
+def test_statistics_of_halves_add_to_the_whole(fitted):
+    case, X, m = fitted
+    whole = engine.em.e_step_stats(m, X)
+    a = engine.em.e_step_stats(m, X[:1234])
+    b = engine.em.e_step_stats(m, X[1234:])
+    s = a + b
+    for name in ("nk", "s1", "s2", "counts"):
+        np.testing.assert_allclose(getattr(s, name), getattr(whole, name), rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(s.observed_mass(), whole.observed_mass(), rtol=1e-12)
+    assert s.log_likelihood == pytest.approx(whole.log_likelihood, rel=1e-12)
+
+
+def test_statistics_refuse_to_add_across_models(fitted):
+    case, X, m = fitted
+    other = _model(case).fit(X[::2])
+    if not np.array_equal(other._params.loc, m._params.loc) and "gaussian" in case.kinds:
+        with pytest.raises(ValueError, match="different models"):
+            engine.em.e_step_stats(m, X) + engine.em.e_step_stats(other, X)
+
+
+def test_em_iterations_equal_numpy_twin(fitted):
+    """Five EM iterations from the same parameters: kernel statistics + m_step vs the twin's n x K EM."""
+    case, X, m = fitted
+    fam = m._family_obj
+    with pytest.warns(engine.ConvergenceWarning):
+        start = _model(case, max_iter=1, init_params="random").fit(X)._params
+    params = start
+    tw = (start.weights, start.loc, start.var, start.cat_probs)
+    for _ in range(5):
+        stats = fam.statistics(X, np.empty(0), params)
+        new = fam.m_step(stats, 1e-6)
+        *tw_new, ll = twin.em_step(X, [c.kind for c in fam.columns], *tw, fam.encoder.cat_offsets,
+                                   fam.encoder.cat_sizes, 1e-6, spherical=fam.spherical)
+        assert stats.mean_log_likelihood == pytest.approx(ll, rel=1e-9)
+        for got, want in zip((new.weights, new.loc, new.var, new.cat_probs), tw_new):
+            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+        params, tw = new, tuple(tw_new)
+
+
+def test_lower_bound_never_decreases(fitted):
+    case, X, m = fitted
+    with pytest.warns(engine.ConvergenceWarning):
+        bounds = np.array(_model(case, max_iter=60, tol=0, init_params="random").fit(X).lower_bounds_)
+    assert np.all(np.diff(bounds) >= -1e-10 * np.abs(bounds[1:]))
+
+
+def test_sample_weights_equal_repeated_rows(fitted):
+    case, X, m = fitted
+    Xs = X[:400]
+    reps = np.random.default_rng(1).integers(0, 3, len(Xs))
+    a = engine.em.e_step_stats(m, Xs, reps.astype(float))
+    b = engine.em.e_step_stats(m, np.repeat(Xs, reps, axis=0))
+    np.testing.assert_allclose(a.nk, b.nk, rtol=1e-10)
+    np.testing.assert_allclose(a.s1, b.s1, rtol=1e-10, atol=1e-9)
+    assert a.log_likelihood == pytest.approx(b.log_likelihood, rel=1e-10)
+
+
+def test_save_load_round_trip(fitted, tmp_path):
+    case, X, m = fitted
+    path = tmp_path / "m.arrow"
+    m.save(path)
+    loaded = engine.load(path)
+    assert type(loaded) is engine.Mixture
+    np.testing.assert_array_equal(loaded.score_samples(X), m.score_samples(X))
+    np.testing.assert_array_equal(loaded.sample(50, random_state=3)[0], m.sample(50, random_state=3)[0])
+
+
+def test_thread_count_invariance(fitted):
+    case, X, m = fitted
+    prev = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        s1 = engine.em.e_step_stats(m, X)
+        x1 = m.sample(5000, random_state=7)[0]
+        numba.set_num_threads(max(2, prev))
+        s2 = engine.em.e_step_stats(m, X)
+        x2 = m.sample(5000, random_state=7)[0]
+    finally:
+        numba.set_num_threads(prev)
+    np.testing.assert_array_equal(s1.s1, s2.s1)
+    assert s1.log_likelihood == s2.log_likelihood
+    np.testing.assert_array_equal(x1, x2)
+
+
+def test_sampler_agrees_with_log_density(fitted):
+    """Goodness of fit of 200,000 draws against the model's own density, per column: chi-square over the
+    support for discrete columns, Kolmogorov-Smirnov against the mixture CDF for continuous ones."""
+    case, X, m = fitted
+    S, labels = m.sample(200_000, random_state=11)
+    fam = m._family_obj
+    p = m._params
+    w = p.weights
+    np.testing.assert_allclose(np.bincount(labels, minlength=len(w)) / len(labels), w,
+                               atol=5 * np.sqrt(w * (1 - w) / len(labels)).max())
+    for j, col in enumerate(fam.columns):
+        x = S[:, j]
+        if col.kind == "gaussian":
+            cdf = lambda t: sum(w[k] * st.norm.cdf(t, p.loc[k, j], np.sqrt(p.var[k, j])) for k in range(len(w)))  # noqa: E731
+            assert st.kstest(x, cdf).pvalue > 1e-3
+        elif col.kind == "exponential":
+            cdf = lambda t: sum(w[k] * st.expon.cdf(t, scale=1 / p.loc[k, j]) for k in range(len(w)))  # noqa: E731
+            assert st.kstest(x, cdf).pvalue > 1e-3
+        else:
+            if col.kind == "bernoulli":
+                support = np.array([0.0, 1.0])
+                pmf = np.array([sum(w[k] * st.bernoulli.pmf(v, p.loc[k, j]) for k in range(len(w))) for v in support])
+            elif col.kind == "poisson":
+                support = np.arange(0, 40.0)
+                pmf = np.array([sum(w[k] * st.poisson.pmf(v, p.loc[k, j]) for k in range(len(w))) for v in support])
+            else:
+                support = col.categories.astype(float)
+                lo = fam.encoder.cat_offsets[j]
+                pmf = w @ p.cat_probs[:, lo:lo + col.n_categories]
+            counts = np.array([(x == v).sum() for v in support])
+            keep = pmf * len(x) > 5
+            observed = np.append(counts[keep], len(x) - counts[keep].sum())
+            expected = np.append(pmf[keep], max(1 - pmf[keep].sum(), 0)) * len(x)
+            nz = expected > 0
+            assert st.chisquare(observed[nz], expected[nz] * observed[nz].sum() / expected[nz].sum()).pvalue > 1e-3
+
+
+def test_bic_finds_the_number_of_components(fitted):
+    case, X, m = fitted
+    X = _data(case, 6000, seed=5)
+    bics = [_model(case, K, n_init=2, max_iter=300).fit(X).bic(X) for K in (1, 2, 3)]
+    assert int(np.argmin(bics)) + 1 == 2, bics
+
+
+def test_bad_values_name_column_and_row(fitted):
+    case, X, m = fitted
+    bad = X[:20].copy()
+    kind = case.kinds[1]
+    bad[13, 1] = {"gaussian": np.inf, "bernoulli": 2.0, "poisson": -1.0, "exponential": -0.5, "categorical": 9.0}[kind]
+    with pytest.raises(ValueError, match=r"column 1, input row 13"):
+        m.score_samples(bad)
+    if case.missing == "error":
+        bad = X[:20].copy()
+        bad[7, 0] = np.nan
+        with pytest.raises(ValueError, match=r"column 0, input row 7: missing value"):
+            m.score_samples(bad)
