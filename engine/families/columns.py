@@ -28,6 +28,18 @@ DOMAINS = {
 }
 
 
+class NamedArray:
+    """An array whose columns are addressed by the names of the table a model was fitted on (scikit-learn
+    accepts arrays positionally after a fit on named columns)."""
+
+    def __init__(self, array, keys):
+        self.array = array
+        self.keys = list(keys)
+
+    def __len__(self):
+        return len(self.array)
+
+
 def is_table(X):
     return hasattr(X, "column_names") and hasattr(X, "schema")
 
@@ -46,6 +58,8 @@ def column_keys(X):
     """The columns of X: names for tables and DataFrames, indices for arrays."""
     if is_table(X):
         return list(X.column_names)
+    if isinstance(X, NamedArray):
+        return X.keys
     if is_frame(X):
         return list(X.columns)
     X = np.asarray(X)
@@ -71,6 +85,8 @@ def _raw_column(X, key, start, stop):
         if pa.types.is_integer(t) or pa.types.is_floating(t):
             return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
         return np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
+    if isinstance(X, NamedArray):
+        return X.array[start:stop, X.keys.index(key)]
     if is_frame(X):
         values = X[key].iloc[start:stop].to_numpy()
         if values.dtype.kind in "biuf":

@@ -303,9 +303,11 @@ class ProductFamily:
 
     def _rows(self, X, idx):
         """The code matrix of rows ``idx`` (sorted) of X."""
-        from .columns import is_frame, is_table
+        from .columns import NamedArray, is_frame, is_table
 
-        if is_table(X):
+        if isinstance(X, NamedArray):
+            sub = NamedArray(X.array[idx], X.keys)
+        elif is_table(X):
             import pyarrow as pa
 
             sub = X.take(pa.array(idx))

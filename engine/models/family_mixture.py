@@ -19,7 +19,7 @@ from .. import _random
 from .._registry import register
 from .._sklearn_compat import not_fitted
 from .._validation import check_n_samples
-from ..families.columns import Column, column_keys, fit_categories, is_frame, is_table, n_rows
+from ..families.columns import Column, NamedArray, column_keys, fit_categories, is_frame, is_table, n_rows
 from ..families.product import ProductFamily, ProductParams
 from .mixture import INIT_PARAMS, GaussianMixture
 
@@ -220,9 +220,14 @@ class Mixture:
         if n < self.n_components:
             raise ValueError(f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
                              f"n_samples = {n}: use fewer components or more data")
-        warm = self.warm_start and hasattr(self, "_params")
+        warm = self._warm()
         if not warm:
+            if not (is_table(X) or is_frame(X)):
+                X = _as_2d(X)
+            self._fit_keys = column_keys(X)
             self._family_obj = self._build_family(X)
+        else:
+            X = self._input(X)
         fam = self._family_obj
         w = _check_sample_weight(sample_weight, n)
         init = self._init_override(fam)
@@ -242,6 +247,22 @@ class Mixture:
         self.converged_ = result.converged
         if not result.converged and self.max_iter > 0:
             warn_not_converged(stacklevel=4)
+
+    def _warm(self):
+        return self.warm_start and hasattr(self, "_params")
+
+    def _input(self, X):
+        """X for the family's encoder: tables and DataFrames as they are; an array positionally, its columns
+        named as in fit when fit saw names."""
+        if is_table(X) or is_frame(X):
+            return X
+        X = _as_2d(X)
+        keys = getattr(self, "_fit_keys", None)
+        if keys is not None and not all(isinstance(k, numbers.Integral) for k in keys):
+            if X.shape[1] != len(keys):
+                raise ValueError(f"X has {X.shape[1]} features, but Mixture is expecting {len(keys)} features as input.")
+            return NamedArray(X, keys)
+        return X
 
     def _initialize(self, fam, X, w, key):
         params = fam.initialize(X, w, self.n_components, self.init_params, key, self.reg_covar)
@@ -359,7 +380,7 @@ class Mixture:
 
             return e_step_stats(self._gm, X, sample_weight)
         w = _check_sample_weight(sample_weight, n_rows(X) if (is_table(X) or is_frame(X)) else len(X))
-        return self._family_obj.statistics(X, w, self._params)
+        return self._family_obj.statistics(self._input(X), w, self._params)
 
     def _m_step(self, stats):
         if self._uses_gaussian_mixture():
@@ -374,7 +395,7 @@ class Mixture:
         self._check_fitted()
         if self._uses_gaussian_mixture():
             return self._gm.score_samples(X)
-        return self._family_obj.log_density(X, self._params)
+        return self._family_obj.log_density(self._input(X), self._params)
 
     logpdf = score_samples
 
@@ -386,7 +407,7 @@ class Mixture:
         self._check_fitted()
         if self._uses_gaussian_mixture():
             return self._gm.predict_proba(X)
-        return self._family_obj.log_density(X, self._params, responsibilities=True)[1]
+        return self._family_obj.log_density(self._input(X), self._params, responsibilities=True)[1]
 
     def predict(self, X):
         return np.argmax(self.predict_proba(X), axis=1)
@@ -465,6 +486,7 @@ class Mixture:
         header["columns"] = [[_jsonable(c.key), c.kind, None if c.categories is None
                               else [_jsonable(v) for v in c.categories.tolist()]] for c in fam.columns]
         header["spherical"] = [[int(j) for j in g] for g in fam.spherical]
+        header["fit_keys"] = [_jsonable(k) for k in self._fit_keys]
         p = self._params
         return header, {"weights": p.weights, "loc": p.loc, "var": p.var, "cat_probs": p.cat_probs}
 
@@ -503,6 +525,7 @@ class Mixture:
             fam.check_params(params)
             m._family_obj = fam
             m._entries_ = entries
+            m._fit_keys = list(attrs.get("fit_keys") or [c.key for c in columns])
             m._install(fam, params)
         for name in ("converged_", "n_iter_", "lower_bound_"):
             if name in attrs:
@@ -512,6 +535,15 @@ class Mixture:
     def __repr__(self):
         fam = self.family if isinstance(self.family, str) else "{...}"
         return f"Mixture(n_components={self.n_components}, family={fam!r})"
+
+
+def _as_2d(X):
+    if isinstance(X, NamedArray):
+        return X
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D with shape (n_samples, n_features), got shape {X.shape}")
+    return X
 
 
 def _jsonable(v):
