@@ -154,6 +154,14 @@ def cmd_fit(args):
     check_output_path(args.model_out, args.overwrite)
     if args.nulls == "keep":
         raise ValueError("--nulls keep is for scoring; a fit needs --nulls error or drop")
+    if args.components == "auto" and args.max_components < 1:
+        raise ValueError(f"--max-components must be >= 1, got {args.max_components}")
+    if getattr(args, "family", "gaussian") != "gaussian" or getattr(args, "missing", "error") != "error":
+        if args.scheduler:
+            raise ValueError("--scheduler fits Gaussian mixtures; other families fit locally (drop --scheduler)")
+        from .families import fit_family
+
+        return fit_family(args, rep)
     if args.scheduler:
         return _fit_dask(args, rep)
     if args.components == "auto" and args.max_components < 1:
@@ -323,6 +331,15 @@ def cmd_score(args):
 
     rep = Reporter(args)
     model = engine.load(args.model)
+    if isinstance(model, engine.Mixture):
+        if hasattr(model, "_gm"):
+            model = model._gm
+        else:
+            if args.scheduler:
+                raise ValueError("--scheduler scores Gaussian mixtures; other families score locally")
+            from .families import score_family
+
+            return score_family(args, rep, model)
     if not isinstance(model, engine.GaussianMixture):
         raise ValueError(f"{args.model} holds a {type(model).__name__}; engine score needs a GaussianMixture")
     model.device = args.device
@@ -411,6 +428,13 @@ def cmd_sample(args):
     model = engine.load(args.model)
     if isinstance(model, engine.MultivariateNormal):
         model = model._mixture
+    if isinstance(model, engine.Mixture):
+        if hasattr(model, "_gm"):
+            model = model._gm
+        else:
+            from .families import sample_family
+
+            return sample_family(args, rep, model)
     if not isinstance(model, engine.GaussianMixture):
         raise ValueError(f"{args.model} holds a {type(model).__name__}; engine sample needs a mixture or MVN")
     if args.n < 0:

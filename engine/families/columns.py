@@ -203,11 +203,19 @@ class Encoder:
         codes[unseen] = np.nan if self.unknown == "ignore" else col.n_categories
         return codes
 
-    def describe_bad_row(self, X, row, marginalize):
-        """The error for input row ``row`` (the kernel found a value outside its column's domain)."""
+    def describe_bad_row(self, X, row, marginalize, row_offset=0):
+        """The error for row ``row`` of X, reported as input row row + row_offset (the kernel found a value
+        outside its column's domain)."""
+        error = self._describe(X, row, marginalize)
+        if row_offset:
+            error = ValueError(str(error).replace(f"input row {row}", f"input row {row + row_offset}", 1))
+        return error
+
+    def _describe(self, X, row, marginalize):
         for j, col in enumerate(self.columns):
             raw = _raw_column(X, col.key, row, row + 1)
             value = raw[0] if len(raw) else None
+            value = value.item() if isinstance(value, np.generic) else value
             code = self._encode(col, self._lookups[j], raw)[0]
             if code != code:
                 if marginalize:
@@ -215,7 +223,8 @@ class Encoder:
                 if self.unknown == "ignore" and col.kind == "categorical" and not _is_null(raw)[0]:
                     continue
                 return ValueError(f"column {col.key!r}, input row {row}: missing value (null/NaN); pass "
-                                  "missing='marginalize' to leave missing entries out of the likelihood")
+                                  "missing='marginalize' (CLI: --missing marginalize) to leave missing entries out of "
+                                  "the likelihood")
             ok = pk._valid.py_func(col.code, float(col.n_categories), float(code), marginalize)
             if not ok:
                 if col.kind == "categorical":

@@ -193,8 +193,9 @@ class ProductFamily:
         return ProductStats(nk, nobs if self.kernel_marginalize else None, s1, s2,
                             counts[:, :self.encoder.n_counts], shift, float(ll), float(wt))
 
-    def log_density(self, X, params, responsibilities=False):
-        """log p(x) (n,) and, if asked, the responsibilities (n, K)."""
+    def log_density(self, X, params, responsibilities=False, row_offset=0):
+        """log p(x) (n,) and, if asked, the responsibilities (n, K). row_offset: added to the row numbers in
+        errors (for a batch of a larger input)."""
         from .columns import n_rows
 
         kp = self.kernel_params(params)
@@ -209,7 +210,7 @@ class ProductFamily:
                                          kp.a, kp.b, kp.c, kp.cat_logp, kp.log_w, self.kernel_marginalize,
                                          out[start:start + m], r)
             if bad >= 0:
-                raise self.encoder.describe_bad_row(X, start + int(bad), self.kernel_marginalize)
+                raise self.encoder.describe_bad_row(X, start + int(bad), self.kernel_marginalize, row_offset)
         return (out, resp) if responsibilities else out
 
     # ------------------------------------------------------------------ M-step

@@ -487,8 +487,15 @@ class Mixture:
                               else [_jsonable(v) for v in c.categories.tolist()]] for c in fam.columns]
         header["spherical"] = [[int(j) for j in g] for g in fam.spherical]
         header["fit_keys"] = [_jsonable(k) for k in self._fit_keys]
+        training = dict(getattr(self, "training_", None) or {})
+        arrays = {}
+        for name in ("logpdf_quantile_levels", "logpdf_quantiles"):
+            if name in training:
+                arrays["training_" + name] = np.asarray(training.pop(name), dtype=np.float64)
+        if training or arrays:
+            header["training_"] = training
         p = self._params
-        return header, {"weights": p.weights, "loc": p.loc, "var": p.var, "cat_probs": p.cat_probs}
+        return header, {"weights": p.weights, "loc": p.loc, "var": p.var, "cat_probs": p.cat_probs, **arrays}
 
     @classmethod
     def _from_model_record(cls, header, arrays):
@@ -530,6 +537,12 @@ class Mixture:
         for name in ("converged_", "n_iter_", "lower_bound_"):
             if name in attrs:
                 setattr(m, name, attrs[name])
+        if isinstance(attrs.get("training_"), dict):
+            training = dict(attrs["training_"])
+            for name in ("logpdf_quantile_levels", "logpdf_quantiles"):
+                if "training_" + name in arrays:
+                    training[name] = arrays["training_" + name].tolist()
+            m.training_ = training
         return m
 
     def __repr__(self):

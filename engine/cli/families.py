@@ -1,0 +1,209 @@
+"""``engine fit/score/sample`` for ``engine.Mixture`` families other than the plain Gaussian.
+
+``--family`` is one family for every feature column (bernoulli, categorical, poisson, exponential,
+student-t is not there yet), ``auto`` (per column from its Arrow type, see ``auto_family``), or per-column
+``col=family,col2=family`` (a Gaussian column list is modelled with diagonal covariances). Tables are read
+column-selected into memory for the fit (the product-family fit needs its categories from every row);
+scoring and sampling stream in batches.
+"""
+import os
+import time
+
+import numpy as np
+import pyarrow as pa
+
+from .commands import QUANTILE_LEVELS, Reporter, _columns
+
+FAMILY_NAMES = ("gaussian", "bernoulli", "categorical", "poisson", "exponential")
+
+
+def auto_family(field, column):
+    """The family for one Arrow column: strings, dictionaries and booleans are categorical; floats
+    Gaussian; integers Bernoulli if every value is 0 or 1, else Poisson if none is negative (counts),
+    else Gaussian."""
+    t = field.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t) or pa.types.is_boolean(t):
+        return "categorical"
+    if pa.types.is_floating(t):
+        return "gaussian"
+    if pa.types.is_integer(t):
+        import pyarrow.compute as pc
+
+        mm = pc.min_max(column)
+        lo, hi = mm["min"].as_py(), mm["max"].as_py()
+        if lo is None:
+            return "gaussian"
+        if lo >= 0 and hi <= 1:
+            return "bernoulli"
+        return "poisson" if lo >= 0 else "gaussian"
+    raise ValueError(f"column {field.name!r} has type {t}, which no family models (numbers, strings, booleans)")
+
+
+def family_spec(arg, table):
+    """(family for engine.Mixture, a description) from --family and the table's columns."""
+    names = table.column_names
+    if "=" in arg:
+        spec = {}
+        for item in arg.split(","):
+            col, _, fam = item.partition("=")
+            col, fam = col.strip(), fam.strip().replace("-", "_")
+            if col not in names:
+                raise ValueError(f"--family names column {col!r}, which the data does not have (columns: {names})")
+            if fam not in FAMILY_NAMES:
+                raise ValueError(f"--family {col}={fam}: the family must be one of {FAMILY_NAMES}")
+            spec[col] = fam
+        return spec
+    if arg == "auto":
+        spec = {c: auto_family(table.schema.field(c), table.column(c)) for c in names}
+        return spec
+    if arg.replace("-", "_") not in FAMILY_NAMES:
+        raise ValueError(f"--family must be one of {FAMILY_NAMES + ('auto',)} or col=family,...; got {arg!r}")
+    return arg
+
+
+def read_table(path, columns):
+    from ..io.dataset import open_dataset
+
+    dataset, _ = open_dataset(path)
+    names = dataset.schema.names
+    for c in columns or ():
+        if c not in names:
+            raise ValueError(f"{path}: no column {c!r} (columns: {names})")
+    return dataset.to_table(columns=columns)
+
+
+def fit_family(args, rep):
+    import engine
+
+    t0 = time.perf_counter()
+    columns = _columns(args.columns)
+    if columns is None and "=" in args.family:
+        columns = [item.partition("=")[0].strip() for item in args.family.split(",")]
+    table = read_table(args.input, columns)
+    if table.num_rows == 0:
+        raise ValueError(f"{args.input}: no rows to fit (the input is empty)")
+    family = family_spec(args.family, table)
+    if isinstance(family, dict) and not args.quiet:
+        rep.note("families: " + ", ".join(f"{c}={f}" for c, f in family.items()))
+    Ks = range(1, args.max_components + 1) if args.components == "auto" else [int(args.components)]
+    best = None
+    bics = {}
+    for K in Ks:
+        model = engine.Mixture(K, family=family, covariance_type="diag", tol=args.tol, max_iter=args.max_iter,
+                               n_init=args.n_init, reg_covar=args.reg_covar, random_state=args.seed,
+                               missing=args.missing)
+        model.fit(table)
+        bics[K] = model.bic(table)
+        if len(Ks) > 1:
+            rep.note(f"K={K}: BIC {bics[K]:.2f}")
+        if best is None or bics[K] < bics[best.n_components]:
+            best = model
+    model = best
+    ll = np.sort(model.score_samples(table))
+    model.training_ = {"rows": int(table.num_rows), "source": os.path.basename(os.path.normpath(args.input)),
+                       "feature_columns": [str(c) for c in model._fit_keys], "logpdf_sample_size": int(len(ll)),
+                       "logpdf_quantile_levels": QUANTILE_LEVELS.tolist(),
+                       "logpdf_quantiles": np.quantile(ll, QUANTILE_LEVELS).tolist()}
+    model.save(args.model_out)
+    seconds = time.perf_counter() - t0
+    fam_text = family if isinstance(family, str) else "mixed"
+    rep.summary({"model": os.path.abspath(args.model_out), "rows": int(table.num_rows), "family": fam_text,
+                 "columns": {str(k): v for k, v in family.items()} if isinstance(family, dict) else None,
+                 "components": int(model.n_components), "n_iter": int(model.n_iter_),
+                 "converged": bool(model.converged_), "lower_bound": float(model.lower_bound_), "seconds": seconds,
+                 "bic": {int(k): float(v) for k, v in bics.items()}},
+                f"fitted K={model.n_components} {fam_text} mixture to {table.num_rows:,} rows in {seconds:.1f} s: "
+                f"{model.n_iter_} EM iterations, converged={model.converged_}, mean log-likelihood "
+                f"{model.lower_bound_:.6f}\nmodel written to {os.path.abspath(args.model_out)}")
+    return 0
+
+
+def score_family(args, rep, model):
+    from ..io.dataset import open_dataset
+    from ..io.writer import AtomicParquetWriter, check_output_path
+    from .commands import _anomaly_threshold
+
+    check_output_path(args.output, args.overwrite)
+    ids = _columns(args.id_column) or []
+    keys = [str(k) for k in model._fit_keys]
+    dataset, _ = open_dataset(args.input)
+    for c in keys + ids:
+        if c not in dataset.schema.names:
+            raise ValueError(f"{args.input}: no column {c!r}, which the model needs (its columns: {keys})")
+    threshold = _anomaly_threshold(model, args.anomaly_quantile) if args.anomaly_quantile is not None else None
+    K = model.weights_.shape[0]
+    fields = [dataset.schema.field(c) for c in ids] + [pa.field("log_density", pa.float64())]
+    if args.responsibilities:
+        fields += [pa.field(f"resp_{k}", pa.float64()) for k in range(K)]
+    if args.labels:
+        fields.append(pa.field("label", pa.int64()))
+    if threshold is not None:
+        fields.append(pa.field("is_anomaly", pa.bool_()))
+    schema = pa.schema(fields)
+    rows = anomalies = 0
+    t0 = time.perf_counter()
+    with rep.bar(total=dataset.count_rows(), desc="score") as bar, \
+            AtomicParquetWriter(args.output, schema, overwrite=args.overwrite) as out:
+        for batch in dataset.to_batches(columns=list(dict.fromkeys(keys + ids)), batch_size=args.batch_size):
+            if batch.num_rows == 0:
+                continue
+            # errors name the row of the input as a whole (row_offset: the rows before this batch)
+            if args.responsibilities or args.labels:
+                logd, resp = model._family_obj.log_density(batch, model._params, responsibilities=True, row_offset=rows)
+            else:
+                logd = model._family_obj.log_density(batch, model._params, row_offset=rows)
+            cols = [batch.column(c) for c in ids] + [pa.array(logd)]
+            if args.responsibilities:
+                cols += [pa.array(resp[:, k]) for k in range(K)]
+            if args.labels:
+                cols.append(pa.array(np.argmax(resp, axis=1)))
+            if threshold is not None:
+                flag = logd < threshold
+                anomalies += int(flag.sum())
+                cols.append(pa.array(flag))
+            out.write(pa.RecordBatch.from_arrays(cols, schema=schema))
+            rows += batch.num_rows
+            bar.update(batch.num_rows)
+    seconds = time.perf_counter() - t0
+    text = f"scored {rows:,} rows in {seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)"
+    if threshold is not None:
+        text += f"; {anomalies:,} anomalies below the training {args.anomaly_quantile:g}-quantile log-density"
+    rep.summary({"output": os.path.abspath(args.output), "rows": rows, "seconds": seconds,
+                 "anomaly_threshold": threshold, "anomalies": anomalies if threshold is not None else None},
+                text + f"\noutput written to {os.path.abspath(args.output)}")
+    return 0
+
+
+def sample_family(args, rep, model):
+    from .. import _random
+    from ..io.writer import AtomicParquetWriter
+
+    fam = model._family_obj
+    keys = [str(k) for k in model._fit_keys] if model._fit_keys else [f"x{j}" for j in range(fam.n_features)]
+    names = [str(c.key) if isinstance(c.key, str) else keys[c.key] if isinstance(c.key, int) and c.key < len(keys)
+             else f"x{j}" for j, c in enumerate(fam.columns)]
+    key = _random.stream_key(args.seed)
+    fields = []
+    for name, col in zip(names, fam.columns):
+        if col.kind == "categorical" and col.categories.dtype == object:
+            fields.append(pa.field(name, pa.string()))
+        elif col.kind in ("bernoulli", "poisson") or (col.kind == "categorical"):
+            fields.append(pa.field(name, pa.float64()))
+        else:
+            fields.append(pa.field(name, pa.float64()))
+    schema = pa.schema(fields + [pa.field("component", pa.int64())])
+    t0 = time.perf_counter()
+    with rep.bar(total=args.n, desc="sample") as bar, \
+            AtomicParquetWriter(args.output, schema, overwrite=args.overwrite) as out:
+        for start in range(0, args.n, args.batch_size):
+            m = min(args.batch_size, args.n - start)
+            codes, labels = fam.sample(model._params, m, key, offset=start)  # one stream across batches
+            X = model._decode(codes)
+            cols = [pa.array(X[:, j].tolist() if fields[j].type == pa.string() else X[:, j].astype(np.float64))
+                    for j in range(fam.n_features)]
+            out.write(pa.RecordBatch.from_arrays(cols + [pa.array(labels)], schema=schema))
+            bar.update(m)
+    seconds = time.perf_counter() - t0
+    rep.summary({"output": os.path.abspath(args.output), "rows": args.n, "seconds": seconds},
+                f"wrote {args.n:,} samples in {seconds:.2f} s to {os.path.abspath(args.output)}")
+    return 0
