@@ -138,6 +138,16 @@ def kl_divergence(p, q, method="auto", n_samples=1_000_000, random_state=None, c
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    from ..models.family_mixture import Mixture
+
+    if isinstance(p, Mixture) and hasattr(p, "_gm"):
+        p = p._gm
+    if isinstance(q, Mixture) and hasattr(q, "_gm"):
+        q = q._gm
+    if isinstance(p, Mixture) or isinstance(q, Mixture):
+        from .family_kl import family_kl_divergence
+
+        return family_kl_divergence(p, q, method, n_samples, random_state, confidence)
     mp, mq = _as_mixture(p, "p"), _as_mixture(q, "q")
     if mp.n_features_in_ != mq.n_features_in_:
         raise ValueError(f"p and q have different dimensions ({mp.n_features_in_} and {mq.n_features_in_})")

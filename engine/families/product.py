@@ -213,6 +213,17 @@ class ProductFamily:
                 raise self.encoder.describe_bad_row(X, start + int(bad), self.kernel_marginalize, row_offset)
         return (out, resp) if responsibilities else out
 
+    def log_density_codes(self, codes, params):
+        """log p(x) of an already-encoded float64 (n, D) code matrix (e.g. this family's own samples)."""
+        kp = self.kernel_params(params)
+        out = np.empty(codes.shape[0])
+        bad = pk.product_log_density(codes, self.kinds, self.encoder.cat_sizes, self.encoder.cat_offsets, kp.a, kp.b,
+                                     kp.c, kp.cat_logp, kp.log_w, self.kernel_marginalize, out,
+                                     np.empty((0, params.weights.shape[0])))
+        if bad >= 0:
+            raise ValueError(f"row {bad} of the code matrix is outside its column's domain")
+        return out
+
     # ------------------------------------------------------------------ M-step
     def m_step(self, stats, reg_covar=1e-6):
         """ProductParams maximising the expected complete-data log-likelihood of ``stats``."""
