@@ -288,3 +288,46 @@ def test_kl_exact_per_column_matches_scipy_entropy():
     pb, qb = p.params_[0]["probs"][0, 0], q.params_[0]["probs"][0, 0]
     want = st.entropy([pb, 1 - pb], [qb, 1 - qb]) + st.entropy(p.params_[1]["probs"][0][0], q.params_[1]["probs"][0][0])
     assert engine.kl_divergence(p, q).estimate == pytest.approx(want, rel=1e-12)
+
+
+def test_streamed_fit_equals_in_memory(fitted):
+    """fit_stream over uneven batches = fit on the concatenation, from the same params_init (the parameters
+    of the module's fit), to summation-order rounding; and the bottom-k init sample ignores the batching."""
+    case, X, m = fitted
+    init = m.params_ if isinstance(case.family, dict) else {
+        k: getattr(m, k + "_") for k in ("probs", "rates", "means", "covariances") if hasattr(m, k + "_")}
+    if isinstance(case.family, dict):
+        init = {e: {k: v for k, v in p.items() if k != "categories"} for e, p in init.items()}
+    kw = dict(params_init=init, weights_init=m.weights_, max_iter=5, tol=0)
+    with pytest.warns(engine.ConvergenceWarning):
+        a = _model(case, **kw).fit(X)
+    cuts = [0, 7, 1000, 1001, 2500, len(X)]
+    batches = [X[i:j] for i, j in zip(cuts[:-1], cuts[1:])]
+    with pytest.warns(engine.ConvergenceWarning):
+        b = _model(case, **kw).fit_stream(batches)
+    np.testing.assert_allclose(b._params.loc, a._params.loc, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(b._params.cat_probs, a._params.cat_probs, rtol=1e-10, atol=1e-12)
+    assert b.lower_bound_ == pytest.approx(a.lower_bound_, rel=1e-12)
+    s1 = _model(case).fit_stream(batches, init_sample_size=100).init_sample_
+    s2 = _model(case).fit_stream([X[:1500], X[1500:]], init_sample_size=100).init_sample_
+    np.testing.assert_array_equal(s1, s2)
+
+
+def test_dask_fit_equals_local_streamed_fit(fitted):
+    """Distributed EM over Dask partitions = the local streamed fit over the same partitions (same seed):
+    the same initialisation sample, categories and statistics; then Dask scoring = local scoring."""
+    da = pytest.importorskip("dask.array")
+    from engine import dask as edask
+
+    case, X, m = fitted
+    chunks = 700
+    local = _model(case, max_iter=4, tol=0)
+    with pytest.warns(engine.ConvergenceWarning):
+        local.fit_stream([X[i:i + chunks] for i in range(0, len(X), chunks)], init_sample_size=500)
+        dist = edask.fit(_model(case, max_iter=4, tol=0), da.from_array(X, chunks=(chunks, X.shape[1])),
+                         init_sample_size=500, scheduler="sync")
+    np.testing.assert_array_equal(dist.init_sample_, local.init_sample_)
+    np.testing.assert_allclose(dist._params.loc, local._params.loc, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dist._params.cat_probs, local._params.cat_probs, rtol=1e-12, atol=1e-14)
+    scores = edask.score(dist, da.from_array(X, chunks=(chunks, X.shape[1]))).compute(scheduler="sync")
+    np.testing.assert_array_equal(scores, dist.score_samples(X))

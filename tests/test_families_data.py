@@ -107,3 +107,21 @@ def test_penguins_mixed_types_against_the_held_back_species():
     assert ari > 0.3
     path_roundtrip = m.score_samples(t)
     assert np.isfinite(path_roundtrip).all()
+
+
+def test_titanic_on_dask_dataframe_equals_local_stream():
+    dd = pytest.importorskip("dask.dataframe")
+    from engine import dask as edask
+
+    df = pq.read_table(os.path.join(DATA, "titanic.parquet")).to_pandas()
+    fam = {"survived": "categorical", "sex": "categorical", "passengerClass": "categorical", "age": "gaussian"}
+    ddf = dd.from_pandas(df, npartitions=4)
+    parts = [ddf.get_partition(i).compute() for i in range(4)]
+    kw = dict(family=fam, missing="marginalize", max_iter=5, tol=0, random_state=2)
+    with pytest.warns(engine.ConvergenceWarning):
+        local = engine.Mixture(3, **kw).fit_stream(parts, init_sample_size=300)
+        dist = edask.fit(engine.Mixture(3, **kw), ddf, init_sample_size=300, scheduler="sync")
+    np.testing.assert_allclose(dist._params.cat_probs, local._params.cat_probs, rtol=1e-12)
+    np.testing.assert_allclose(dist._params.loc, local._params.loc, rtol=1e-12)
+    scored = edask.score(dist, ddf).compute(scheduler="sync")
+    np.testing.assert_allclose(scored["log_density"].to_numpy(), dist.score_samples(df), rtol=1e-12)

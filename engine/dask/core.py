@@ -78,6 +78,20 @@ def score(model, data, columns=None, responsibilities=False, labels=False, anoma
     columns: the feature columns of a DataFrame (default: the model's feature names, else all numeric).
     """
     model._check_fitted()
+    from ..models.family_mixture import Mixture
+
+    if isinstance(model, Mixture):
+        if model._uses_gaussian_mixture():
+            model = model._gm
+        else:
+            if isinstance(data, da.Array):
+                return data.rechunk({1: -1}).map_blocks(_score_family_block, model, None, drop_axis=1,
+                                                        dtype=np.float64)
+            import pandas as pd
+
+            cols = [str(k) for k in model._fit_keys]
+            return data.map_partitions(_score_family_block, model, cols,
+                                       meta=pd.DataFrame({"log_density": pd.Series(dtype=np.float64)}))
     if isinstance(data, da.Array):
         if data.ndim != 2 or data.shape[1] != model.n_features_in_:
             raise ValueError(f"data must be (n, {model.n_features_in_}), got {data.shape}")
@@ -171,6 +185,15 @@ def fit(gmm, data, columns=None, split_every=8, init_sample_size=1 << 18, schedu
     partitions (about ``init_sample_size`` rows), unless weights/means/precisions_init are all given.
     on_iteration(init, iteration, lower_bound) is called after every iteration.
     """
+    from ..models.family_mixture import Mixture
+
+    if isinstance(gmm, Mixture):
+        if gmm._uses_gaussian_mixture():
+            gm = gmm._gaussian_mixture()
+            gmm._gm = fit(gm, data, columns, split_every, init_sample_size, scheduler, on_iteration)
+            gmm._sync_from_gaussian()
+            return gmm
+        return _fit_family(gmm, data, columns, split_every, init_sample_size, scheduler, on_iteration)
     if isinstance(data, dd.DataFrame):
         columns = _columns(gmm, data, columns)
     blocks, columns = _blocks(data, columns)
@@ -195,6 +218,131 @@ def fit(gmm, data, columns=None, split_every=8, init_sample_size=1 << 18, schedu
     if columns:
         gmm.feature_names_in_ = list(columns)
     return gmm
+
+
+# --------------------------------------------------------------------------------------------- families
+def _family_block(block, columns):
+    """A partition as the family encoder takes it: a DataFrame restricted to ``columns``, or an array."""
+    if hasattr(block, "columns"):
+        return block[list(columns)] if columns else block
+    return np.asarray(block)
+
+
+def _partition_length(block):
+    return len(block)
+
+
+def _partition_categories(block, columns, cat_columns):
+    from ..families.columns import fit_categories
+
+    block = _family_block(block, columns)
+    return {c: fit_categories(block, c) for c in cat_columns} if len(block) else {}
+
+
+def _partition_bottom_k(block, columns, offset, size, key):
+    """(rows, keys) of the partition's ``size`` rows with the smallest keys splitmix64(key, global row)."""
+    from ..families.columns import take_rows
+    from ..reference.sampling import splitmix64
+
+    block = _family_block(block, columns)
+    m = len(block)
+    keys = splitmix64(np.uint64(key), np.arange(offset, offset + m, dtype=np.uint64))
+    if m > size:
+        idx = np.sort(np.argpartition(keys, size - 1)[:size])
+        return take_rows(block, idx), keys[idx]
+    return block, keys
+
+
+def _family_stats(block, model, columns, params):
+    _numba_threads_for_this_task()
+    block = _family_block(block, columns)
+    if len(block) == 0:
+        return None
+    return model._family_obj.statistics(block, np.empty(0), params)
+
+
+def _fit_family(model, data, columns, split_every, init_sample_size, scheduler, on_iteration):
+    """Distributed EM for a product-family ``engine.Mixture``: the same statistics, per partition, tree-reduced.
+
+    Categories are the union over every partition; the initialisation sample is the bottom-k sample of
+    ``Mixture.fit_stream`` (keyed by each row's global position), so with the same data and seed the fit
+    equals the local streamed fit."""
+    from .. import _random
+    from ..em import run_em, warn_not_converged
+    from ..families.columns import column_keys, concat_rows, take_rows
+    from ..models.family_mixture import _union_categories_from
+
+    model._check_hyperparameters()
+    if isinstance(data, dd.DataFrame):
+        blocks = data.to_delayed()
+        if columns:
+            columns = list(columns)
+        elif isinstance(model.family, dict):
+            columns = [c for e in model.family for c in (e if isinstance(e, tuple) else (e,))]
+        else:
+            columns = list(data.columns)
+    elif isinstance(data, da.Array):
+        blocks = data.rechunk({1: -1}).to_delayed().ravel().tolist()
+        columns = None
+    else:
+        raise TypeError(f"data must be a dask.array or dask DataFrame, got {type(data).__name__}")
+    if not blocks:
+        raise ValueError("the data has no partitions")
+    lengths = dask.compute(*[dask.delayed(_partition_length)(b) for b in blocks], scheduler=scheduler)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    n = int(offsets[-1])
+    if n < model.n_components:
+        raise ValueError(f"Expected n_samples >= n_components but got n_components = {model.n_components}, "
+                         f"n_samples = {n}: use fewer components or more data")
+    key = _random.stream_key(model.random_state)
+    parts = dask.compute(*[dask.delayed(_partition_bottom_k)(b, columns, int(o), init_sample_size, key)
+                           for b, o in zip(blocks, offsets[:-1])], scheduler=scheduler)
+    rows = concat_rows([r for r, k in parts if len(k)])
+    keys = np.concatenate([k for r, k in parts if len(k)])
+    best = np.argsort(keys, kind="stable")[:init_sample_size]
+    sample = take_rows(rows, best)
+    model._fit_keys = column_keys(sample)
+    cat_cols = [c for _, name, _, cols in model._entries(sample) if name == "categorical" for c in cols]
+    found = dask.compute(*[dask.delayed(_partition_categories)(b, columns, cat_cols) for b in blocks],
+                         scheduler=scheduler) if cat_cols else []
+    categories = _union_categories_from(found, cat_cols)
+    model._family_obj = fam = model._build_family(sample, category_source=categories.__getitem__)
+
+    def statistics(params):
+        stats = [dask.delayed(_family_stats)(b, model, columns, params) for b in blocks]
+        total = dask.compute(_tree_reduce(stats, split_every), scheduler=scheduler)[0]
+        if total is None:
+            raise ValueError("the data has no rows")
+        return total
+
+    init = model._init_override(fam)
+    result = run_em(
+        initialize=lambda k: init if init is not None else model._initialize(fam, sample, np.empty(0), k),
+        statistics=statistics, m_step=lambda st: fam.m_step(st, model.reg_covar),
+        install=lambda params, where: model._check_step(fam, params, where), base_key=key,
+        n_init=model.n_init, max_iter=model.max_iter, tol=model.tol, on_iteration=on_iteration,
+        verbose=model.verbose, verbose_interval=model.verbose_interval)
+    model._install(fam, result.params)
+    model.lower_bound_ = result.lower_bound
+    model.lower_bounds_ = result.lower_bounds
+    model.n_iter_ = result.n_iter
+    model.converged_ = result.converged
+    model.init_sample_ = sample
+    model.stream_rows_ = n
+    if not result.converged and model.max_iter > 0:
+        warn_not_converged(stacklevel=3)
+    return model
+
+
+def _score_family_block(block, model, columns):
+    _numba_threads_for_this_task()
+    X = _family_block(block, columns)
+    logd = model._family_obj.log_density(model._input(X), model._params)
+    if not hasattr(block, "columns"):
+        return logd
+    import pandas as pd
+
+    return pd.DataFrame({"log_density": logd}, index=block.index)
 
 
 # --------------------------------------------------------------------------------------------- KL

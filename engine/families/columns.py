@@ -271,3 +271,63 @@ def _dict_lookup(table, values, null):
         if not null[i]:
             out[i] = table.get(v, -1)
     return out
+
+
+def take_rows(X, idx):
+    """Rows ``idx`` of an array, Arrow table/record batch or DataFrame, as the same kind of object."""
+    idx = np.asarray(idx, dtype=np.int64)
+    if isinstance(X, NamedArray):
+        return NamedArray(X.array[idx], X.keys)
+    if is_table(X):
+        import pyarrow as pa
+
+        return X.take(pa.array(idx))
+    if is_frame(X):
+        return X.iloc[idx]
+    return np.asarray(X)[idx]
+
+
+def concat_rows(parts):
+    """Row-wise concatenation of objects of one kind (see ``take_rows``)."""
+    first = parts[0]
+    if isinstance(first, NamedArray):
+        return NamedArray(np.concatenate([p.array for p in parts]), first.keys)
+    if is_table(first):
+        import pyarrow as pa
+
+        tables = [pa.Table.from_batches([p]) if not hasattr(p, "num_chunks") and not hasattr(p, "combine_chunks")
+                  else p for p in parts]
+        return pa.concat_tables(tables, promote_options="permissive")
+    if is_frame(first):
+        import pandas as pd
+
+        return pd.concat(parts)
+    return np.concatenate([np.asarray(p) for p in parts])
+
+
+def bottom_k_rows(batches, size, key):
+    """(sample, rows seen): the ``size`` rows of the stream with the smallest keys splitmix64(key, r), r the
+    row's position in the whole stream: a uniform sample that does not depend on the batching, kept in
+    key order (as ``engine.estimation.sampling.reservoir_sample``, for tables as well as arrays)."""
+    from ..reference.sampling import splitmix64
+
+    kept, kept_keys, seen = None, None, 0
+    for X in batches:
+        m = n_rows(X)
+        if m == 0:
+            continue
+        keys = splitmix64(np.uint64(key), np.arange(seen, seen + m, dtype=np.uint64))
+        seen += m
+        if m > size:  # keep only this batch's best before concatenating
+            idx = np.argpartition(keys, size - 1)[:size]
+            X, keys = take_rows(X, np.sort(idx)), keys[np.sort(idx)]
+        rows = X if kept is None else concat_rows([kept, X])
+        all_keys = keys if kept is None else np.concatenate([kept_keys, keys])
+        if len(all_keys) > size:
+            idx = np.sort(np.argpartition(all_keys, size - 1)[:size])
+            rows, all_keys = take_rows(rows, idx), all_keys[idx]
+        kept, kept_keys = rows, all_keys
+    if kept is None:
+        return None, 0
+    order = np.argsort(kept_keys, kind="stable")
+    return take_rows(kept, order), seen

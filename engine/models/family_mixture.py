@@ -152,7 +152,9 @@ class Mixture:
             raise ValueError("the family dict is empty: name at least one column")
         return entries
 
-    def _build_family(self, X):
+    def _build_family(self, X, category_source=None):
+        """The ProductFamily for X's columns; categories from ``category_source(column)`` (a streamed fit's
+        union over every batch) or from X itself."""
         entries = self._entries(X)
         columns = []
         spherical = []
@@ -162,7 +164,10 @@ class Mixture:
                                  f"covariance_type 'diag' or 'spherical', got {ct!r}")
             first = len(columns)
             for c in cols:
-                cats = fit_categories(X, c) if name == "categorical" else None
+                if name != "categorical":
+                    cats = None
+                else:
+                    cats = category_source(c) if category_source is not None else fit_categories(X, c)
                 if cats is not None and len(cats) == 0:
                     raise ValueError(f"column {c!r} has no non-null value to learn categories from")
                 columns.append(Column(c, name, cats))
@@ -247,6 +252,70 @@ class Mixture:
         self.converged_ = result.converged
         if not result.converged and self.max_iter > 0:
             warn_not_converged(stacklevel=4)
+
+    def fit_stream(self, batches, init_sample_size=1 << 18, on_iteration=None):
+        """Exact out-of-core EM: every iteration is one pass over ``batches`` summing the family's statistics.
+
+        batches: a callable returning a fresh iterable of batches on each call, or a re-iterable (a list);
+        a batch is an array, Arrow table/record batch or DataFrame, each pass yielding the same rows.
+        A first pass learns the categories (their union over every batch) and draws the initialisation's
+        sample of at most ``init_sample_size`` rows (bottom-k by a key of the row's position in the stream,
+        so it does not depend on the batching). From the same start the result equals ``fit`` on the
+        concatenated rows (up to the summation order).
+        """
+        from ..em import run_em, warn_not_converged
+        from ..families.columns import bottom_k_rows
+
+        self._check_hyperparameters()
+        if self._uses_gaussian_mixture():
+            self._gm = self._gaussian_mixture().fit_stream(batches, init_sample_size, on_iteration)
+            self._sync_from_gaussian()
+            return self
+        if callable(batches):
+            passes = batches
+        else:
+            if iter(batches) is batches:
+                raise TypeError("fit_stream needs a callable returning batches, or a re-iterable; got a one-shot iterator")
+            passes = lambda: batches  # noqa: E731
+        key = _random.stream_key(self.random_state)
+        sample, n = bottom_k_rows((b if (is_table(b) or is_frame(b)) else _as_2d(b) for b in passes()),
+                                  init_sample_size, key)
+        if n == 0:
+            raise ValueError("fit_stream got no rows")
+        if n < self.n_components:
+            raise ValueError(f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
+                             f"n_samples = {n}: use fewer components or more data")
+        self._fit_keys = column_keys(sample)
+        cat_cols = [c for _, name, _, cols in self._entries(sample) if name == "categorical" for c in cols]
+        categories = _union_categories(passes(), cat_cols) if cat_cols else {}  # one pass for every column
+        self._family_obj = fam = self._build_family(sample, category_source=categories.__getitem__)
+
+        def statistics(params):
+            total = None
+            for X in passes():
+                if n_rows(X) == 0:
+                    continue
+                s = fam.statistics(X if (is_table(X) or is_frame(X)) else _as_2d(X), np.empty(0), params)
+                total = s if total is None else total + s
+            return total
+
+        init = self._init_override(fam)
+        result = run_em(
+            initialize=lambda k: init if init is not None else self._initialize(fam, sample, np.empty(0), k),
+            statistics=statistics, m_step=lambda stats: fam.m_step(stats, self.reg_covar),
+            install=lambda params, where: self._check_step(fam, params, where), base_key=key,
+            n_init=self.n_init, max_iter=self.max_iter, tol=self.tol, on_iteration=on_iteration,
+            verbose=self.verbose, verbose_interval=self.verbose_interval)
+        self._install(fam, result.params)
+        self.lower_bound_ = result.lower_bound
+        self.lower_bounds_ = result.lower_bounds
+        self.n_iter_ = result.n_iter
+        self.converged_ = result.converged
+        self.init_sample_ = sample
+        self.stream_rows_ = n
+        if not result.converged and self.max_iter > 0:
+            warn_not_converged(stacklevel=3)
+        return self
 
     def _warm(self):
         return self.warm_start and hasattr(self, "_params")
@@ -548,6 +617,36 @@ class Mixture:
     def __repr__(self):
         fam = self.family if isinstance(self.family, str) else "{...}"
         return f"Mixture(n_components={self.n_components}, family={fam!r})"
+
+
+def _union_categories(batches, columns):
+    """{column: sorted union of its categories over every batch of a stream} in one pass."""
+    per_batch = []
+    for b in batches:
+        b = b if (is_table(b) or is_frame(b)) else _as_2d(b)
+        if n_rows(b) == 0:
+            continue
+        per_batch.append({c: fit_categories(b, c) for c in columns})
+    return _union_categories_from(per_batch, columns)
+
+
+def _union_categories_from(per_batch, columns):
+    """{column: sorted union} of per-batch {column: categories} dicts."""
+    found = {c: [] for c in columns}
+    for d in per_batch:
+        for c, cats in d.items():
+            found[c].append(cats)
+    out = {}
+    for c, parts in found.items():
+        values = np.concatenate(parts) if parts else np.empty(0)
+        if values.dtype.kind == "O":
+            try:
+                out[c] = np.array(sorted(set(values.tolist())), dtype=object)
+            except TypeError:
+                out[c] = np.array(sorted(set(values.tolist()), key=repr), dtype=object)
+        else:
+            out[c] = np.unique(values)
+    return out
 
 
 def _as_2d(X):
