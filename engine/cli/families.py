@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from .commands import QUANTILE_LEVELS, Reporter, _columns
 
-FAMILY_NAMES = ("gaussian", "bernoulli", "categorical", "poisson", "exponential")
+FAMILY_NAMES = ("gaussian", "bernoulli", "categorical", "poisson", "exponential", "student_t")
 
 
 def auto_family(field, column):
@@ -58,7 +58,7 @@ def family_spec(arg, table):
         return spec
     if arg.replace("-", "_") not in FAMILY_NAMES:
         raise ValueError(f"--family must be one of {FAMILY_NAMES + ('auto',)} or col=family,...; got {arg!r}")
-    return arg
+    return arg.replace("-", "_")
 
 
 def read_table(path, columns):
@@ -83,15 +83,24 @@ def fit_family(args, rep):
     if table.num_rows == 0:
         raise ValueError(f"{args.input}: no rows to fit (the input is empty)")
     family = family_spec(args.family, table)
+    if isinstance(family, dict) and "student_t" in family.values():
+        raise ValueError("student-t is a whole-row family (its scale matrix couples the columns): use "
+                         "--family student-t with --columns, not col=student-t")
     if isinstance(family, dict) and not args.quiet:
         rep.note("families: " + ", ".join(f"{c}={f}" for c, f in family.items()))
     Ks = range(1, args.max_components + 1) if args.components == "auto" else [int(args.components)]
     best = None
     bics = {}
     for K in Ks:
-        model = engine.Mixture(K, family=family, covariance_type="diag", tol=args.tol, max_iter=args.max_iter,
-                               n_init=args.n_init, reg_covar=args.reg_covar, random_state=args.seed,
-                               missing=args.missing)
+        student = family == "student_t"
+        if student:
+            for c in table.column_names:
+                if not pa.types.is_floating(table.schema.field(c).type) and not pa.types.is_integer(table.schema.field(c).type):
+                    raise ValueError(f"--family student-t models numeric columns; {c!r} has type "
+                                     f"{table.schema.field(c).type} (select columns with --columns)")
+        model = engine.Mixture(K, family=family, covariance_type=args.covariance_type if student else "diag",
+                               tol=args.tol, max_iter=args.max_iter, n_init=args.n_init, reg_covar=args.reg_covar,
+                               random_state=args.seed, missing=args.missing, dof=args.dof)
         model.fit(table)
         bics[K] = model.bic(table)
         if len(Ks) > 1:
@@ -148,10 +157,16 @@ def score_family(args, rep, model):
             if batch.num_rows == 0:
                 continue
             # errors name the row of the input as a whole (row_offset: the rows before this batch)
-            if args.responsibilities or args.labels:
-                logd, resp = model._family_obj.log_density(batch, model._params, responsibilities=True, row_offset=rows)
+            if getattr(model._family_obj, "name", "") == "student_t":
+                from .._sklearn_compat import table_to_array
+
+                batch_x = table_to_array(batch.select(keys))
             else:
-                logd = model._family_obj.log_density(batch, model._params, row_offset=rows)
+                batch_x = batch
+            if args.responsibilities or args.labels:
+                logd, resp = model._family_obj.log_density(batch_x, model._params, responsibilities=True, row_offset=rows)
+            else:
+                logd = model._family_obj.log_density(batch_x, model._params, row_offset=rows)
             cols = [batch.column(c) for c in ids] + [pa.array(logd)]
             if args.responsibilities:
                 cols += [pa.array(resp[:, k]) for k in range(K)]
@@ -174,12 +189,41 @@ def score_family(args, rep, model):
     return 0
 
 
+def _stream_key(seed):
+    from .. import _random
+
+    return _random.stream_key(seed)
+
+
+def _sample_rows(args, rep, names, draw, key):
+    """Write args.n rows of draw(m, start) -> (float X (m, D), labels) in batches (one stream)."""
+    from ..io.writer import AtomicParquetWriter
+
+    schema = pa.schema([pa.field(c, pa.float64()) for c in names] + [pa.field("component", pa.int64())])
+    t0 = time.perf_counter()
+    with rep.bar(total=args.n, desc="sample") as bar, \
+            AtomicParquetWriter(args.output, schema, overwrite=args.overwrite) as out:
+        for start in range(0, args.n, args.batch_size):
+            m = min(args.batch_size, args.n - start)
+            X, labels = draw(m, start)
+            out.write(pa.RecordBatch.from_arrays([pa.array(X[:, j]) for j in range(len(names))] + [pa.array(labels)],
+                                                 schema=schema))
+            bar.update(m)
+    seconds = time.perf_counter() - t0
+    rep.summary({"output": os.path.abspath(args.output), "rows": args.n, "seconds": seconds},
+                f"wrote {args.n:,} samples in {seconds:.2f} s to {os.path.abspath(args.output)}")
+    return 0
+
+
 def sample_family(args, rep, model):
     from .. import _random
     from ..io.writer import AtomicParquetWriter
 
     fam = model._family_obj
     keys = [str(k) for k in model._fit_keys] if model._fit_keys else [f"x{j}" for j in range(fam.n_features)]
+    if getattr(fam, "name", "") == "student_t":
+        return _sample_rows(args, rep, keys, lambda m, start: fam.sample(model._params, m, key, offset=start),
+                            key := _stream_key(args.seed))
     names = [str(c.key) if isinstance(c.key, str) else keys[c.key] if isinstance(c.key, int) and c.key < len(keys)
              else f"x{j}" for j, c in enumerate(fam.columns)]
     key = _random.stream_key(args.seed)

@@ -71,9 +71,12 @@ def build_parser():
     f.add_argument("--max-components", type=int, default=8)
     f.add_argument("--covariance-type", default="full", choices=["full", "tied", "diag", "spherical"])
     f.add_argument("--family", default="gaussian",
-                   help="gaussian (default), bernoulli, categorical, poisson, exponential, auto (per column from its "
+                   help="gaussian (default), bernoulli, categorical, poisson, exponential, student-t (with "
+                        "--covariance-type), auto (per column from its "
                         "Arrow type: strings/dictionaries/booleans categorical, floats gaussian, 0/1 integers "
                         "bernoulli, other non-negative integers poisson), or col=family,col2=family,...")
+    f.add_argument("--dof", type=float, default=None,
+                   help="student-t: fixed degrees of freedom (default: learned per component)")
     f.add_argument("--missing", default="error", choices=["error", "marginalize"],
                    help="null/NaN entries (non-Gaussian families): fail, or leave them out of the likelihood")
     f.add_argument("--max-iter", type=int, default=100)

@@ -18,10 +18,13 @@ BATCH = 1 << 18
 
 
 def _product(model, name):
+    """The model if it is a product-family Mixture (closed forms exist per column), else None."""
+    from ..families.product import ProductFamily
+
     if not isinstance(model, Mixture):
         return None
     model._check_fitted()
-    return model
+    return model if isinstance(getattr(model, "_family_obj", None), ProductFamily) else None
 
 
 def _same_columns(p, q):

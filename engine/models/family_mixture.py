@@ -21,10 +21,11 @@ from .._sklearn_compat import not_fitted
 from .._validation import check_n_samples
 from ..families.columns import Column, NamedArray, column_keys, fit_categories, is_frame, is_table, n_rows
 from ..families.product import ProductFamily, ProductParams
+from . import _covariance as cov
 from .mixture import INIT_PARAMS, GaussianMixture
 
 PRODUCT_FAMILIES = ("bernoulli", "categorical", "poisson", "exponential")
-FAMILIES = ("gaussian",) + PRODUCT_FAMILIES
+FAMILIES = ("gaussian",) + PRODUCT_FAMILIES + ("student_t",)
 _PARAM_NAME = {"bernoulli": "probs", "poisson": "rates", "exponential": "rates", "categorical": "probs"}
 
 
@@ -41,12 +42,12 @@ class Mixture:
 
     _PARAM_NAMES = ("n_components", "family", "covariance_type", "tol", "reg_covar", "max_iter", "n_init",
                     "init_params", "weights_init", "params_init", "random_state", "warm_start", "verbose",
-                    "verbose_interval", "missing", "unknown", "device")
+                    "verbose_interval", "missing", "unknown", "dof", "device")
 
     def __init__(self, n_components=1, *, family="gaussian", covariance_type="full", tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None, params_init=None,
                  random_state=None, warm_start=False, verbose=0, verbose_interval=10, missing="error",
-                 unknown="error", device="cpu"):
+                 unknown="error", dof=None, device="cpu"):
         self.n_components = n_components
         self.family = family
         self.covariance_type = covariance_type
@@ -63,6 +64,7 @@ class Mixture:
         self.verbose_interval = verbose_interval
         self.missing = missing
         self.unknown = unknown
+        self.dof = dof
         self.device = device
 
     # ------------------------------------------------------------------ scikit-learn protocol
@@ -113,6 +115,10 @@ class Mixture:
         if not isinstance(self.family, (str, dict)):
             raise ValueError(f"parameter 'family' must be one of {FAMILIES} or a dict {{column: family}}, "
                              f"got {self.family!r}")
+        if self.family == "student-t":
+            self.family = "student_t"
+        if self.family == "student_t" and self.missing != "error":
+            raise ValueError("missing='marginalize' is for product families; the Student-t family needs complete rows")
         if isinstance(self.family, str) and self.family not in FAMILIES:
             raise ValueError(f"parameter 'family' must be one of {FAMILIES} or a dict {{column: family}}, "
                              f"got {self.family!r}")
@@ -153,8 +159,13 @@ class Mixture:
         return entries
 
     def _build_family(self, X, category_source=None):
-        """The ProductFamily for X's columns; categories from ``category_source(column)`` (a streamed fit's
-        union over every batch) or from X itself."""
+        """The family object for X's columns (ProductFamily: categories from ``category_source(column)``, a
+        streamed fit's union over every batch, or from X itself; StudentTFamily)."""
+        if self.family == "student_t":
+            from ..families.student_t import StudentTFamily
+
+            self._entries_ = []
+            return StudentTFamily(self.covariance_type, self.dof, len(column_keys(X)))
         entries = self._entries(X)
         columns = []
         spherical = []
@@ -226,11 +237,19 @@ class Mixture:
             raise ValueError(f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
                              f"n_samples = {n}: use fewer components or more data")
         warm = self._warm()
+        names = None
+        if self.family in ("student_t", "student-t"):
+            from .._validation import as_float_array
+
+            names = column_keys(X) if (is_table(X) or is_frame(X)) else None
+            X = as_float_array(X)  # once, not per EM pass
         if not warm:
             if not (is_table(X) or is_frame(X)):
                 X = _as_2d(X)
             self._fit_keys = column_keys(X)
             self._family_obj = self._build_family(X)
+            if names is not None:  # a t mixture fitted on a table: scored by these names afterwards
+                self._fit_keys = names
         else:
             X = self._input(X)
         fam = self._family_obj
@@ -336,7 +355,9 @@ class Mixture:
     def _initialize(self, fam, X, w, key):
         params = fam.initialize(X, w, self.n_components, self.init_params, key, self.reg_covar)
         if self.weights_init is not None:
-            params = ProductParams(self._weights_init(), params.loc, params.var, params.cat_probs)
+            from dataclasses import replace
+
+            params = replace(params, weights=self._weights_init())
         return params
 
     def _weights_init(self):
@@ -352,6 +373,25 @@ class Mixture:
             return None
         K = self.n_components
         weights = self._weights_init() if self.weights_init is not None else np.full(K, 1.0 / K)
+        if getattr(fam, "name", "") == "student_t":
+            from ..families.student_t import INITIAL_DOF, StudentTParams
+
+            p = self.params_init
+            unknown = set(p) - {"means", "covariances", "dofs"}
+            if unknown or "means" not in p or "covariances" not in p:
+                raise ValueError("params_init for the student_t family takes 'means', 'covariances' and optionally "
+                                 f"'dofs'; got {sorted(p)}")
+            dofs = np.asarray(p.get("dofs", np.full(K, float(self.dof) if self.dof is not None else INITIAL_DOF)),
+                              dtype=np.float64)
+            params = StudentTParams(weights, np.asarray(p["means"], dtype=np.float64),
+                                    np.asarray(p["covariances"], dtype=np.float64), dofs)
+            if params.means.shape != (K, fam.n_features):
+                raise ValueError(f"params_init['means'] must have shape ({K}, {fam.n_features}), got {params.means.shape}")
+            try:
+                fam.check_params(params)
+            except ValueError as exc:
+                raise ValueError(f"params_init: {exc}") from None
+            return params
         given = self.params_init
         if isinstance(self.family, dict):
             by_entry = given
@@ -393,14 +433,32 @@ class Mixture:
         return params
 
     def _check_step(self, fam, params, where):
+        if getattr(fam, "name", "") == "student_t":
+            try:
+                fam.check_params(params)
+            except ValueError as exc:
+                raise ValueError(f"EM produced a degenerate component{where}: {exc}; reg_covar is {self.reg_covar}: "
+                                 "increase it, use fewer components, or scale the data") from None
+            return
         bad = ~np.isfinite(params.weights)
         if np.any(bad) or not np.all(np.isfinite(params.loc)) or not np.all(params.var > 0):
             raise ValueError(f"EM produced invalid parameters{where} (a component collapsed onto constant data?); "
                              f"reg_covar is {self.reg_covar}: increase it, or use fewer components")
 
     def _install(self, fam, params):
-        """Set the public attributes from ProductParams."""
+        """Set the public attributes from the family's parameters."""
         self._params = params
+        if getattr(fam, "name", "") == "student_t":
+            ct = fam.covariance_type
+            cov_chol, prec_chol = cov.cholesky_factors(params.covariances, ct)
+            self.weights_ = params.weights
+            self.means_ = params.means
+            self.covariances_ = params.covariances
+            self.dofs_ = params.dofs
+            self.precisions_cholesky_ = prec_chol
+            self.precisions_ = cov.precisions(prec_chol, ct)
+            self.n_features_in_ = params.means.shape[1]
+            return
         self._kernel_params = None
         K = params.weights.shape[0]
         self.weights_ = params.weights
@@ -496,6 +554,8 @@ class Mixture:
         n = check_n_samples(n_samples)
         key = _random.stream_key(self.random_state if random_state is None else random_state)
         codes, labels = self._family_obj.sample(self._params, n, key)
+        if getattr(self._family_obj, "name", "") == "student_t":
+            return codes, labels
         return self._decode(codes), labels
 
     def _decode(self, codes):
@@ -519,6 +579,8 @@ class Mixture:
         self._check_fitted()
         if self._uses_gaussian_mixture():
             return self._gm.n_parameters
+        if getattr(self._family_obj, "name", "") == "student_t":
+            return self._family_obj.n_parameters(*self.means_.shape)
         return self._family_obj.n_parameters(self.weights_.shape[0])
 
     def _n_parameters(self):
@@ -549,6 +611,11 @@ class Mixture:
             header.update(family="gaussian", covariance_type=self.covariance_type)
             return header, {"weights": self.weights_, "means": self.means_, "covariances": self.covariances_}
         fam = self._family_obj
+        if getattr(fam, "name", "") == "student_t":
+            p = self._params
+            header.update(family="student_t", covariance_type=fam.covariance_type, dof=_jsonable(self.dof),
+                          fit_keys=[_jsonable(k) for k in self._fit_keys])
+            return header, {"weights": p.weights, "means": p.means, "covariances": p.covariances, "dofs": p.dofs}
         header["family"] = self._family_label()
         header["entries"] = [[_key_json(e), name, ct, [_jsonable(c) for c in cols]]
                              for e, name, ct, cols in self._entries_]
@@ -572,7 +639,21 @@ class Mixture:
         missing = attrs.get("missing", "error")
         unknown = attrs.get("unknown", "error")
         K = int(arrays["weights"].shape[0])
-        if attrs.get("family") == "gaussian" and missing == "error":
+        if attrs.get("family") == "student_t":
+            from ..families.student_t import StudentTFamily, StudentTParams
+
+            dof = attrs.get("dof")
+            m = cls(K, family="student_t", covariance_type=header["covariance_type"], dof=dof)
+            fam = StudentTFamily(header["covariance_type"], dof, int(arrays["means"].shape[1]))
+            params = StudentTParams(arrays["weights"], arrays["means"], arrays["covariances"], arrays["dofs"])
+            if not abs(params.weights.sum() - 1) <= 1e-6 or np.any(params.weights < 0):
+                raise ValueError("weights must be non-negative and sum to 1")
+            fam.check_params(params)
+            m._family_obj = fam
+            m._entries_ = []
+            m._fit_keys = list(attrs.get("fit_keys") or range(params.means.shape[1]))
+            m._install(fam, params)
+        elif attrs.get("family") == "gaussian" and missing == "error":
             m = cls(K, family="gaussian", covariance_type=header["covariance_type"])
             m._gm = GaussianMixture.from_params(arrays["weights"], arrays["means"], arrays["covariances"],
                                                 header["covariance_type"])
