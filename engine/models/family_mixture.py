@@ -243,6 +243,11 @@ class Mixture:
 
             names = column_keys(X) if (is_table(X) or is_frame(X)) else None
             X = as_float_array(X)  # once, not per EM pass
+            finite = np.isfinite(X).all(axis=1)
+            if not finite.all():
+                from ..families.student_t import _bad_row
+
+                raise _bad_row(X, int(np.argmin(finite)))
         if not warm:
             if not (is_table(X) or is_frame(X)):
                 X = _as_2d(X)
