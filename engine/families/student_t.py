@@ -123,7 +123,7 @@ def _bad_row(X, row, row_offset=0):
     """The error for a non-finite value: column and input row (nulls of a table arrive as NaN)."""
     row = int(row)
     j = int(np.flatnonzero(~np.isfinite(X[row]))[0])
-    return ValueError(f"column {j}, input row {row + row_offset}: {X[row, j]!r} (the Student-t family needs finite "
+    return ValueError(f"column {j}, input row {row + row_offset}: {float(X[row, j])!r} (the Student-t family needs finite "
                       "values in every column; drop or impute rows with missing values)")
 
 
