@@ -40,6 +40,8 @@ class ProductKernelParams(NamedTuple):
     c: np.ndarray
     cat_logp: np.ndarray
     log_w: np.ndarray
+    W: np.ndarray  # (K, D) linear form of the terms (see kernels.product.linear_terms), or (0, D)
+    const: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,17 @@ class ProductFamily:
                     b[:, j] = np.log(loc)
             cat_logp = np.log(params.cat_probs) if params.cat_probs.size else np.zeros((K, 1))
             log_w = np.log(params.weights)
-        return ProductKernelParams(a, b, c, np.array(cat_logp, order="C"), np.array(log_w, order="C"))
+        # every column linear in x (Bernoulli, Poisson, exponential), nothing missing, every parameter inside
+        # its domain (a probability of exactly 0 or 1 would make the linear form 0 * inf): a matrix product
+        linear = (not self.kernel_marginalize and np.isin(kinds, (pk.BERNOULLI, pk.POISSON, pk.EXPONENTIAL)).all()
+                  and np.isfinite(a).all() and np.isfinite(b).all() and np.isfinite(log_w).all())
+        if linear:
+            W = np.where(kinds == pk.BERNOULLI, a - b, np.where(kinds == pk.POISSON, a, -a))
+            const = log_w + np.where(kinds == pk.BERNOULLI, b, np.where(kinds == pk.POISSON, -b, b)).sum(axis=1)
+        else:
+            W, const = np.zeros((0, D)), np.zeros(0)
+        return ProductKernelParams(a, b, c, np.array(cat_logp, order="C"), np.array(log_w, order="C"),
+                                   np.array(W, order="C"), np.array(const, order="C"))
 
     def check_params(self, params):
         """Validate parameter values (a clear error naming the parameter and entry)."""
@@ -181,7 +193,7 @@ class ProductFamily:
             w = w_all[start:start + m] if w_all.size else w_all
             out = pk.product_statistics(chunk, w, self.kinds, self.encoder.cat_sizes, self.encoder.cat_offsets,
                                         kp.a, kp.b, kp.c, kp.cat_logp, kp.log_w, shift, self.kernel_marginalize,
-                                        self.encoder.n_counts, mode, np.uint64(key), start)
+                                        self.encoder.n_counts, mode, np.uint64(key), start, kp.W, kp.const)
             if out[7] >= 0:
                 raise self.encoder.describe_bad_row(X, start + int(out[7]), self.kernel_marginalize)
             sums = [a.sum(axis=0) for a in out[:5]] + [out[5].sum(), out[6].sum()]
@@ -208,7 +220,7 @@ class ProductFamily:
             r = resp[start:start + m] if responsibilities else resp
             bad = pk.product_log_density(chunk, self.kinds, self.encoder.cat_sizes, self.encoder.cat_offsets,
                                          kp.a, kp.b, kp.c, kp.cat_logp, kp.log_w, self.kernel_marginalize,
-                                         out[start:start + m], r)
+                                         kp.W, kp.const, out[start:start + m], r)
             if bad >= 0:
                 raise self.encoder.describe_bad_row(X, start + int(bad), self.kernel_marginalize, row_offset)
         return (out, resp) if responsibilities else out
@@ -218,7 +230,7 @@ class ProductFamily:
         kp = self.kernel_params(params)
         out = np.empty(codes.shape[0])
         bad = pk.product_log_density(codes, self.kinds, self.encoder.cat_sizes, self.encoder.cat_offsets, kp.a, kp.b,
-                                     kp.c, kp.cat_logp, kp.log_w, self.kernel_marginalize, out,
+                                     kp.c, kp.cat_logp, kp.log_w, self.kernel_marginalize, kp.W, kp.const, out,
                                      np.empty((0, params.weights.shape[0])))
         if bad >= 0:
             raise ValueError(f"row {bad} of the code matrix is outside its column's domain")

@@ -59,10 +59,30 @@ def _valid(kind, n_categories, v, marginalize):
 
 
 @njit(inline="always", **SERIAL)
+def _count_invalid(kind, C, x, m, marginalize):
+    """How many of x[:m] are outside the kind's domain: one branch-free loop per kind (vectorises)."""
+    n_bad = 0
+    if kind == GAUSSIAN:
+        for b in range(m):
+            v = x[b]
+            ok = (v - v == 0.0) or (marginalize and v != v)
+            n_bad += 0 if ok else 1
+    elif kind == BERNOULLI:
+        for b in range(m):
+            v = x[b]
+            ok = (v == 0.0) or (v == 1.0) or (marginalize and v != v)
+            n_bad += 0 if ok else 1
+    else:
+        for b in range(m):
+            n_bad += 0 if _valid(kind, C, x[b], marginalize) else 1
+    return n_bad
+
+
+@njit(inline="always", **SERIAL)
 def load_product_block(X, start, m, kinds, cat_sizes, marginalize, xt):
     """xt[:, :m] = X[start:start+m].T as float64; returns the first row (absolute) out of its columns'
-    domains, or -1. The check is a count of violations per column (a vectorisable loop); only a block
-    with violations is rescanned for the row."""
+    domains, or -1. The check is a count of violations per column (a vectorisable loop per kind); only a
+    block with violations is rescanned for the row."""
     D = X.shape[1]
     Xb = X[start:start + m]  # index a view from 0 (see gaussian.load_block)
     for b in range(m):
@@ -70,11 +90,7 @@ def load_product_block(X, start, m, kinds, cat_sizes, marginalize, xt):
             xt[j, b] = np.float64(Xb[b, j])
     n_bad = 0
     for j in range(D):
-        kind = kinds[j]
-        C = np.float64(cat_sizes[j])
-        x = xt[j]
-        for b in range(m):
-            n_bad += 0 if _valid(kind, C, x[b], marginalize) else 1
+        n_bad += _count_invalid(kinds[j], np.float64(cat_sizes[j]), xt[j], m, marginalize)
     if n_bad == 0:
         return -1
     for b in range(m):
@@ -82,6 +98,77 @@ def load_product_block(X, start, m, kinds, cat_sizes, marginalize, xt):
             if not _valid(kinds[j], np.float64(cat_sizes[j]), xt[j, b], marginalize):
                 return start + b
     return -1
+
+
+@njit(inline="always", **SERIAL)
+def linear_terms(xt, m, W, const, terms):
+    """terms[k, :m] = const[k] + sum_j W[k, j] x_j: the component terms when every column is linear in x
+    (Bernoulli, Poisson, exponential with all parameters inside the domain, nothing missing): a small
+    matrix product, four columns per pass so each running sum is loaded and stored once per four terms."""
+    K, D = W.shape
+    D4 = D - D % 4
+    for k in range(K):
+        tk = terms[k]
+        c = const[k]
+        for b in range(m):
+            tk[b] = c
+        for j0 in range(0, D4, 4):
+            w0 = W[k, j0]
+            w1 = W[k, j0 + 1]
+            w2 = W[k, j0 + 2]
+            w3 = W[k, j0 + 3]
+            x0 = xt[j0]
+            x1 = xt[j0 + 1]
+            x2 = xt[j0 + 2]
+            x3 = xt[j0 + 3]
+            for b in range(m):
+                tk[b] += (w0 * x0[b] + w1 * x1[b]) + (w2 * x2[b] + w3 * x3[b])
+        for j in range(D4, D):
+            wj = W[k, j]
+            xj = xt[j]
+            for b in range(m):
+                tk[b] += wj * xj[b]
+
+
+@njit(inline="always", **SERIAL)
+def linear_moments(xt, m, resp, s1):
+    """s1[k, j] += sum_b resp[k, b] x_j[b], four components per pass (each x row loaded once per four)."""
+    K = resp.shape[0]
+    D = xt.shape[0]
+    for k0 in range(0, K, 4):
+        k1 = min(k0 + 1, K - 1)
+        k2 = min(k0 + 2, K - 1)
+        k3 = min(k0 + 3, K - 1)
+        r0 = resp[k0]
+        r1 = resp[k1]
+        r2 = resp[k2]
+        r3 = resp[k3]
+        for j in range(D):
+            x = xt[j]
+            a0 = a1 = a2 = a3 = 0.0
+            for b in range(m):
+                xb = x[b]
+                a0 += r0[b] * xb
+                a1 += r1[b] * xb
+                a2 += r2[b] * xb
+                a3 += r3[b] * xb
+            s1[k0, j] += a0
+            if k0 + 1 < K:
+                s1[k1, j] += a1
+            if k0 + 2 < K:
+                s1[k2, j] += a2
+            if k0 + 3 < K:
+                s1[k3, j] += a3
+
+
+@njit(inline="always", **SERIAL)
+def _poisson_base(xt, m, kinds, base):
+    for j in range(xt.shape[0]):
+        if kinds[j] == POISSON:
+            x = xt[j]
+            for b in range(m):
+                v = x[b]
+                base[b] -= math.lgamma(v + 1.0)
 
 
 @njit(**SERIAL)
@@ -136,12 +223,20 @@ def product_terms(xt, m, kinds, cat_offsets, a, b_, c, cat_logp, log_w, terms, b
 
 
 @njit(**PARALLEL)
-def product_log_density(X, kinds, cat_sizes, cat_offsets, a, b_, c, cat_logp, log_w, marginalize, out, resp):
+def product_log_density(X, kinds, cat_sizes, cat_offsets, a, b_, c, cat_logp, log_w, marginalize, W, const,
+                        out, resp):
     """out[i] = log sum_k w_k prod_j p_kj(X[i, j]); resp (n, K) responsibilities if it has n rows (pass an
-    empty (0, K) array to skip). Returns the first row with a value outside its column's domain, or -1."""
+    empty (0, K) array to skip). Returns the first row with a value outside its column's domain, or -1.
+
+    W (K, D), const (K,): the linear form of the terms (see ``linear_terms``) when every column allows it,
+    else a (0, D) W: the general per-kind path."""
     n, D = X.shape
     K = a.shape[0]
     want_resp = resp.shape[0] > 0
+    linear = W.shape[0] > 0
+    has_poisson = False
+    for j in range(D):
+        has_poisson = has_poisson or kinds[j] == POISSON
     n_chunks = (n + CHUNK - 1) // CHUNK
     bad = np.full(n_chunks, -1, dtype=np.int64)
     for ch in prange(n_chunks):
@@ -157,7 +252,14 @@ def product_log_density(X, kinds, cat_sizes, cat_offsets, a, b_, c, cat_logp, lo
             if r >= 0:
                 bad[ch] = r
                 break
-            product_terms(xt, m, kinds, cat_offsets, a, b_, c, cat_logp, log_w, terms, base)
+            if linear:
+                linear_terms(xt, m, W, const, terms)
+                for b in range(m):
+                    base[b] = 0.0
+                if has_poisson:
+                    _poisson_base(xt, m, kinds, base)
+            else:
+                product_terms(xt, m, kinds, cat_offsets, a, b_, c, cat_logp, log_w, terms, base)
             logsumexp_block(terms, m, mx, acc, want_resp)
             out_b = out[start:start + m]
             for b in range(m):
@@ -172,16 +274,20 @@ def product_log_density(X, kinds, cat_sizes, cat_offsets, a, b_, c, cat_logp, lo
 
 @njit(**PARALLEL)
 def product_statistics(X, sample_weight, kinds, cat_sizes, cat_offsets, a, b_, c, cat_logp, log_w, shift,
-                       marginalize, n_counts, mode, key, row0):
+                       marginalize, n_counts, mode, key, row0, W, const):
     """E-step statistics (see the module docstring) as per-part partial sums over a fixed partition of
     the rows: nk (P, K), nobs (P, K, D) (zeros unless marginalising), s1 (P, K, D), s2 (P, K, D),
     counts (P, K, n_counts), loglik (P,), weight (P,), and the first bad row or -1.
 
     mode: POSTERIOR (EM), HARD (one-hot argmax of the terms) or RANDOM (random responsibilities keyed by
-    ``key``, row i drawing as row row0 + i of the whole data)."""
+    ``key``, row i drawing as row row0 + i of the whole data). W, const: as ``product_log_density``."""
     n, D = X.shape
     K = a.shape[0]
     weighted = sample_weight.shape[0] > 0
+    linear = W.shape[0] > 0
+    has_poisson = False
+    for j in range(D):
+        has_poisson = has_poisson or kinds[j] == POISSON
     n_parts = max(1, min(MAX_PARTS, (n + CHUNK - 1) // CHUNK))
     nk = np.zeros((n_parts, K))
     nobs = np.zeros((n_parts, K, D))
@@ -206,7 +312,14 @@ def product_statistics(X, sample_weight, kinds, cat_sizes, cat_offsets, a, b_, c
             if r >= 0:
                 bad[p] = r
                 break
-            product_terms(xt, m, kinds, cat_offsets, a, b_, c, cat_logp, log_w, terms, base)
+            if linear:
+                linear_terms(xt, m, W, const, terms)
+                for b in range(m):
+                    base[b] = 0.0
+                if has_poisson:
+                    _poisson_base(xt, m, kinds, base)
+            else:
+                product_terms(xt, m, kinds, cat_offsets, a, b_, c, cat_logp, log_w, terms, base)
             logsumexp_block(terms, m, mx, lse, mode == POSTERIOR)
             w_src = sample_weight[start:start + m] if weighted else sample_weight
             acc_ll = 0.0
@@ -230,6 +343,11 @@ def product_statistics(X, sample_weight, kinds, cat_sizes, cat_offsets, a, b_, c
                     rk[b] = v
                     acc += v
                 nk[p, k] += acc
+            if linear:
+                linear_moments(xt, m, terms, s1[p])
+                continue
+            for k in range(K):
+                rk = terms[k]
                 for j in range(D):
                     kind = kinds[j]
                     x = xt[j]
