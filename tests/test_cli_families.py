@@ -66,3 +66,22 @@ def test_bernoulli_bic_choice_on_lsat6(tmp_path):
     assert r.returncode == 0, r.stderr
     bic = json.loads(r.stdout)["bic"]
     assert json.loads(r.stdout)["components"] == int(min(bic, key=bic.get))
+
+
+def test_streamed_cli_fit_equals_in_memory(tmp_path):
+    args = ["--family", "auto", "--columns", "survived,sex,age,passengerClass", "--missing", "marginalize",
+            "--components", "2", "--max-iter", "5", "--tol", "0", "--json"]
+    a = run("fit", os.path.join(DATA, "titanic.parquet"), *args, "--model-out", tmp_path / "a.arrow")
+    b = run("fit", os.path.join(DATA, "titanic.parquet"), *args, "--in-memory", "no", "--batch-size", "300",
+            "--model-out", tmp_path / "b.arrow")
+    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+    assert json.loads(b.stdout)["in_memory"] is False
+    table = pq.read_table(os.path.join(DATA, "titanic.parquet"), columns=["survived", "sex", "age", "passengerClass"])
+    mb = engine.load(tmp_path / "b.arrow")
+    fam = {"survived": "categorical", "sex": "categorical", "age": "gaussian", "passengerClass": "categorical"}
+    api = engine.Mixture(2, family=fam, covariance_type="diag", missing="marginalize", max_iter=5, tol=0,
+                         random_state=0)
+    with pytest.warns(engine.ConvergenceWarning):
+        api.fit_stream([table.slice(i, 300) for i in range(0, table.num_rows, 300)])
+    np.testing.assert_allclose(mb.score_samples(table), api.score_samples(table), rtol=1e-12)
+    assert np.isfinite(engine.load(tmp_path / "a.arrow").score_samples(table)).all()

@@ -125,3 +125,33 @@ def test_titanic_on_dask_dataframe_equals_local_stream():
     np.testing.assert_allclose(dist._params.loc, local._params.loc, rtol=1e-12)
     scored = edask.score(dist, ddf).compute(scheduler="sync")
     np.testing.assert_allclose(scored["log_density"].to_numpy(), dist.score_samples(df), rtol=1e-12)
+
+
+def test_inputs_parameters_and_devices():
+    import pandas as pd
+    import pyarrow as pa
+
+    rng = np.random.default_rng(0)
+    colour = rng.choice(["red", "green", "blue"], 300)
+    count = rng.poisson(2, 300)
+    df = pd.DataFrame({"colour": colour, "count": count, "flag": rng.random(300) < 0.3})
+    fam = {"colour": "categorical", "count": "poisson", "flag": "bernoulli"}
+    a = engine.Mixture(2, family=fam, random_state=0).fit(df)
+    table = pa.table({"colour": pa.array(colour).dictionary_encode(), "count": count, "flag": df["flag"].to_numpy()})
+    b = engine.Mixture(2, family=fam, random_state=0).fit(table)
+    np.testing.assert_allclose(a.score_samples(df), b.score_samples(table), rtol=1e-12)
+    assert list(a.params_["colour"]["categories"][0]) == ["blue", "green", "red"]
+    # scikit-learn's estimator protocol: clone keeps every parameter
+    from sklearn.base import clone
+
+    c = clone(engine.Mixture(3, family="poisson", dof=None, missing="marginalize"))
+    assert c.get_params()["missing"] == "marginalize" and c.n_components == 3
+    # wrong parameters and devices: clear errors naming them
+    with pytest.raises(ValueError, match="CPU only"):
+        engine.Mixture(2, family="poisson", device="cuda").fit(count[:, None])
+    with pytest.raises(ValueError, match=r"params_init\['rates'\] must have shape \(2, 1\)"):
+        engine.Mixture(2, family="poisson", params_init={"rates": [1.0, 2.0, 3.0]}).fit(count[:, None])
+    with pytest.raises(ValueError, match="parameter 'family' must be one of"):
+        engine.Mixture(2, family="gamma").fit(count[:, None])
+    with pytest.raises(ValueError, match="covariance_type 'diag' or 'spherical'"):
+        engine.Mixture(2, family="gaussian", covariance_type="full", missing="marginalize").fit(rng.normal(size=(50, 2)))

@@ -453,7 +453,8 @@ def cmd_sample(args):
             m = min(args.batch_size, args.n - start)
             X = np.empty((m, D))
             labels = np.empty(m, dtype=np.int64)
-            mixture_sample(key, start, *model._sampler_params, X, labels)  # the stream continues across batches
+            sp = model._sampler_params  # the stream continues across batches
+            mixture_sample(key, start, sp.cum_weights, sp.means, sp.cov_chol_t, X, labels)
             out.write(pa.RecordBatch.from_arrays([pa.array(X[:, j]) for j in range(D)] + [pa.array(labels)], schema=schema))
             bar.update(m)
     seconds = time.perf_counter() - t0

@@ -2,9 +2,10 @@
 
 ``--family`` is one family for every feature column (bernoulli, categorical, poisson, exponential,
 student-t is not there yet), ``auto`` (per column from its Arrow type, see ``auto_family``), or per-column
-``col=family,col2=family`` (a Gaussian column list is modelled with diagonal covariances). Tables are read
-column-selected into memory for the fit (the product-family fit needs its categories from every row);
-scoring and sampling stream in batches.
+``col=family,col2=family`` (a Gaussian column list is modelled with diagonal covariances). Fits run in
+memory when the selected columns fit ``--memory-limit-mb`` (``--in-memory auto``), else streamed
+(``Mixture.fit_stream``: one pass for the categories and the initialisation sample, then one per EM
+iteration); scoring and sampling always stream in batches.
 """
 import os
 import time
@@ -61,27 +62,33 @@ def family_spec(arg, table):
     return arg.replace("-", "_")
 
 
-def read_table(path, columns):
-    from ..io.dataset import open_dataset
-
-    dataset, _ = open_dataset(path)
-    names = dataset.schema.names
-    for c in columns or ():
-        if c not in names:
-            raise ValueError(f"{path}: no column {c!r} (columns: {names})")
-    return dataset.to_table(columns=columns)
-
-
 def fit_family(args, rep):
     import engine
+    from ..io.dataset import open_dataset
 
     t0 = time.perf_counter()
     columns = _columns(args.columns)
     if columns is None and "=" in args.family:
         columns = [item.partition("=")[0].strip() for item in args.family.split(",")]
-    table = read_table(args.input, columns)
-    if table.num_rows == 0:
+    dataset, _ = open_dataset(args.input)
+    for c in columns or ():
+        if c not in dataset.schema.names:
+            raise ValueError(f"{args.input}: no column {c!r} (columns: {dataset.schema.names})")
+    rows = dataset.count_rows()
+    if rows == 0:
         raise ValueError(f"{args.input}: no rows to fit (the input is empty)")
+    width = len(columns or dataset.schema.names)
+    in_memory = args.in_memory == "yes" or (args.in_memory == "auto" and rows * width * 8 <= args.memory_limit_mb * 2**20)
+    if in_memory:
+        table = dataset.to_table(columns=columns)
+    else:
+        # streamed: one pass per EM iteration over record batches (memory bounded by the batch); the family
+        # is chosen from the first batch (and auto's integer rule from that batch's values)
+        table = next(iter(dataset.to_batches(columns=columns, batch_size=args.batch_size)))
+        table = pa.Table.from_batches([table])
+
+        def batches():
+            return (b for b in dataset.to_batches(columns=columns, batch_size=args.batch_size) if b.num_rows)
     family = family_spec(args.family, table)
     if isinstance(family, dict) and "student_t" in family.values():
         raise ValueError("student-t is a whole-row family (its scale matrix couples the columns): use "
@@ -101,27 +108,33 @@ def fit_family(args, rep):
         model = engine.Mixture(K, family=family, covariance_type=args.covariance_type if student else "diag",
                                tol=args.tol, max_iter=args.max_iter, n_init=args.n_init, reg_covar=args.reg_covar,
                                random_state=args.seed, missing=args.missing, dof=args.dof)
-        model.fit(table)
-        bics[K] = model.bic(table)
+        if in_memory:
+            model.fit(table)
+            bics[K] = model.bic(table)
+        else:
+            model.fit_stream(batches)
+            ll = sum(float(model.score_samples(b).sum()) for b in batches())
+            bics[K] = -2 * ll + model.n_parameters * np.log(rows)
         if len(Ks) > 1:
             rep.note(f"K={K}: BIC {bics[K]:.2f}")
         if best is None or bics[K] < bics[best.n_components]:
             best = model
     model = best
-    ll = np.sort(model.score_samples(table))
-    model.training_ = {"rows": int(table.num_rows), "source": os.path.basename(os.path.normpath(args.input)),
+    ll = np.sort(model.score_samples(table if in_memory else model.init_sample_))
+    model.training_ = {"rows": int(rows), "source": os.path.basename(os.path.normpath(args.input)),
                        "feature_columns": [str(c) for c in model._fit_keys], "logpdf_sample_size": int(len(ll)),
                        "logpdf_quantile_levels": QUANTILE_LEVELS.tolist(),
                        "logpdf_quantiles": np.quantile(ll, QUANTILE_LEVELS).tolist()}
     model.save(args.model_out)
     seconds = time.perf_counter() - t0
     fam_text = family if isinstance(family, str) else "mixed"
-    rep.summary({"model": os.path.abspath(args.model_out), "rows": int(table.num_rows), "family": fam_text,
+    rep.summary({"model": os.path.abspath(args.model_out), "rows": int(rows), "family": fam_text, "in_memory": in_memory,
                  "columns": {str(k): v for k, v in family.items()} if isinstance(family, dict) else None,
                  "components": int(model.n_components), "n_iter": int(model.n_iter_),
                  "converged": bool(model.converged_), "lower_bound": float(model.lower_bound_), "seconds": seconds,
                  "bic": {int(k): float(v) for k, v in bics.items()}},
-                f"fitted K={model.n_components} {fam_text} mixture to {table.num_rows:,} rows in {seconds:.1f} s: "
+                f"fitted K={model.n_components} {fam_text} mixture to {rows:,} rows "
+                f"({'in memory' if in_memory else 'streamed'}) in {seconds:.1f} s: "
                 f"{model.n_iter_} EM iterations, converged={model.converged_}, mean log-likelihood "
                 f"{model.lower_bound_:.6f}\nmodel written to {os.path.abspath(args.model_out)}")
     return 0

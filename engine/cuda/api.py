@@ -29,7 +29,8 @@ def _check_limits(model):
 
 
 def _params(model):
-    U, shifted, log_norm = model._kernel_params
+    kp = model._kernel_params
+    U, shifted, log_norm = kp.prec_chol, kp.shifted_means, kp.log_norm
     dense = U.ndim == 3
     shared = dense and U.shape[0] != shifted.shape[0]
     return cuda.to_device(U), cuda.to_device(shifted), cuda.to_device(log_norm), dense, shared
@@ -66,7 +67,7 @@ def mixture_logpdf(model, X):
 
 def e_step_stats(model, X, sample_weight=None):
     """``engine.estimation.em.e_step_stats`` computed on the GPU (deterministic per-block partials)."""
-    from ..estimation.em import SufficientStats, _check_sample_weight, _shift
+    from ..estimation.em_stats import SufficientStats, _check_sample_weight, _shift
 
     _check_limits(model)
     dX, _ = _device_array(X)
@@ -101,7 +102,8 @@ def mixture_sample(model, n, key, offset=0, dtype=np.float64, to_host=True):
     """(X, labels) from the same counter-based stream as the CPU sampler (libm transcendental functions,
     so values agree with the CPU's to ~1e-15 relative; labels agree exactly)."""
     _check_limits(model)
-    cum, means, LT = model._sampler_params
+    sp = model._sampler_params
+    cum, means, LT = sp.cum_weights, sp.means, sp.cov_chol_t
     dense = LT.ndim == 3
     shared = dense and LT.shape[0] != means.shape[0]
     out = cuda.device_array((n, means.shape[1]), dtype=dtype)

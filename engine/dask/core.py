@@ -357,8 +357,10 @@ def _kl_chunk(p_mix, q_mix, key, start, stop, batch):
         m = min(batch, stop - s)
         X = np.empty((m, p_mix.n_features_in_))
         labels = np.empty(m, dtype=np.int64)
-        mixture_sample(key, s, *p_mix._sampler_params, X, labels)
-        out.append(log_ratio_moments(X, *p_mix._kernel_params, *q_mix._kernel_params, True)[:3])
+        sp, kp, kq = p_mix._sampler_params, p_mix._kernel_params, q_mix._kernel_params
+        mixture_sample(key, s, sp.cum_weights, sp.means, sp.cov_chol_t, X, labels)
+        out.append(log_ratio_moments(X, kp.prec_chol, kp.shifted_means, kp.log_norm, kq.prec_chol, kq.shifted_means,
+                                     kq.log_norm, True)[:3])
     return out
 
 

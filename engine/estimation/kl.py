@@ -69,7 +69,7 @@ def _as_mixture(model, name):
 
 def _dense_gaussian(mix):
     """(mean (D,), lower Cholesky factor of the covariance (D, D)) of a one-component mixture."""
-    _, means, LT = mix._sampler_params
+    means, LT = mix._sampler_params.means, mix._sampler_params.cov_chol_t
     L = LT[0].T if LT.ndim == 3 else np.diag(LT[0])
     return means[0], L
 
@@ -185,8 +185,10 @@ def kl_divergence(p, q, method="auto", n_samples=1_000_000, random_state=None, c
     for start in range(0, n, BATCH):
         m = min(BATCH, n - start)
         X, lab = buf[:m], labels[:m]
-        mixture_sample(key, start, *mp._sampler_params, X, lab)
-        counts, means, m2, _ = log_ratio_moments(X, *mp._kernel_params, *mq._kernel_params, True)
+        sp, kp, kq = mp._sampler_params, mp._kernel_params, mq._kernel_params
+        mixture_sample(key, start, sp.cum_weights, sp.means, sp.cov_chol_t, X, lab)
+        counts, means, m2, _ = log_ratio_moments(X, kp.prec_chol, kp.shifted_means, kp.log_norm, kq.prec_chol,
+                                                 kq.shifted_means, kq.log_norm, True)
         _merge_moments(counts, means, m2, state)
     total, mean, acc = state
     var = acc / (total - 1)
@@ -213,7 +215,9 @@ def cross_entropy(X, q, confidence=0.95):
             batch = np.asarray(batch)
             batch = batch[:, None] if batch.ndim == 1 else batch
         B = as_float_array(batch, n_features=mq.n_features_in_)
-        counts, means, m2, bad = log_ratio_moments(B, *mq._kernel_params, *mq._kernel_params, False)
+        kq = mq._kernel_params
+        counts, means, m2, bad = log_ratio_moments(B, kq.prec_chol, kq.shifted_means, kq.log_norm, kq.prec_chol,
+                                                   kq.shifted_means, kq.log_norm, False)
         raise_bad_row(bad, name="X" if i == 0 else f"X (batch {i})")
         _merge_moments(counts, -means, m2, state)
     total, mean, acc = state

@@ -16,9 +16,11 @@ def lloyd_params(centers, dense=False):
     dense layout (1, D, D), the tied case, where x U is formed once per point, so a Lloyd step costs about
     what it costs in the diagonal layout. A full/tied fit uses the dense layout: its EM kernel is the same
     compiled specialisation, so k-means costs no compile of its own (7 s of a cold start, measured)."""
+    from ..models._covariance import GaussianKernelParams
+
     K, D = centers.shape
     U = np.eye(D)[None].copy() if dense else np.ones((K, D))
-    return U, np.ascontiguousarray(centers, dtype=np.float64), np.zeros(K)
+    return GaussianKernelParams(U, np.ascontiguousarray(centers, dtype=np.float64), np.zeros(K))
 
 
 #: k-means++ seeding keeps one distance per candidate row; above this many rows it seeds from evenly

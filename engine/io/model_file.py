@@ -5,7 +5,8 @@ A model file is an Arrow IPC file holding one record batch with one row. Every p
 JSON header:
 
     {"format": "engine-model", "format_version": 2, "engine_version": "...",
-     "kind": "GaussianMixture" | "MultivariateNormal" | "Normal",
+     "kind": any kind registered in engine._registry ("GaussianMixture", "MultivariateNormal", "Normal",
+             "Mixture", ...; each class lays out its own header fields and arrays),
      "covariance_type": ..., "dtype": "float64", "feature_names": [...] | null,
      "shapes": {"weights": [K], "means": [K, D], "covariances": [...]},
      "attributes": {"converged_": ..., "n_iter_": ..., "lower_bound_": ..., "training_": {...}}}
@@ -44,59 +45,31 @@ _BLANK_DIGEST = b"0" * 64
 _CHECKSUM_FIELD = re.compile(re.escape(CHECKSUM_TAG) + b"([0-9a-f]{64})")
 #: model files are small (parameters and a header); refuse to read anything absurdly large into memory
 MAX_FILE_BYTES = 1 << 31
-_TRAINING_ARRAYS = ("logpdf_quantile_levels", "logpdf_quantiles")
-_ATTRIBUTES = ("converged_", "n_iter_", "lower_bound_", "n_components", "tol", "reg_covar", "max_iter",
-               "n_init", "init_params", "random_state")
 
 
 def _payload(model):
+    """(header, arrays) of a model of any registered kind (``engine._registry``): the class lays out its own
+    fields and arrays; this module never switches on classes."""
     from .. import __version__
-    from ..models import GaussianMixture, MultivariateNormal, Normal
+    from .._registry import lookup
 
-    if isinstance(model, GaussianMixture):
-        model._check_fitted()
-        arrays = {"weights": model.weights_, "means": model.means_, "covariances": model.covariances_}
-        covariance_type = model.covariance_type
-        attrs = {}
-        for name in _ATTRIBUTES:
-            value = getattr(model, name, None)
-            if isinstance(value, (np.generic,)):
-                value = value.item()
-            if value is None or isinstance(value, (bool, int, float, str)):
-                attrs[name] = value
-        extra = getattr(model, "training_", None)
-        if extra:
-            # the training log-density quantiles travel as binary parameter columns (exact, and 5x
-            # smaller than their JSON text); the rest of the training summary stays in the header
-            extra = dict(extra)
-            for name in _TRAINING_ARRAYS:
-                if name in extra:
-                    arrays[f"training_{name}"] = np.asarray(extra.pop(name), dtype=np.float64)
-            attrs["training_"] = extra
-    elif isinstance(model, MultivariateNormal):
-        arrays = {"mean": model.mean, "covariance": np.asarray(model.covariance)}
-        covariance_type, attrs = model.covariance_type, {}
-    elif isinstance(model, Normal):
-        arrays = {"loc": np.array(model.loc), "scale": np.array(model.scale)}
-        covariance_type, attrs = None, {}
-    elif hasattr(model, "_model_record"):
-        # any registered kind (engine._registry): the class lays out its own header fields and arrays
-        extra, arrays = model._model_record()
-        covariance_type = extra.pop("covariance_type", None)
-        attrs = extra
-    else:
-        raise TypeError(f"cannot save a {type(model).__name__}")
+    kind = type(model).__name__
+    if lookup(kind) is not type(model) or not hasattr(model, "_model_record"):
+        raise TypeError(f"cannot save a {kind}")
+    extra, arrays = model._model_record()
+    extra = dict(extra)
+    covariance_type = extra.pop("covariance_type", None)
     names = getattr(model, "feature_names_in_", None)
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "engine_version": __version__,
-        "kind": type(model).__name__,
+        "kind": kind,
         "covariance_type": covariance_type,
         "dtype": "float64",
         "feature_names": None if names is None else [str(c) for c in names],
         "shapes": {k: list(np.shape(v)) for k, v in arrays.items()},
-        "attributes": attrs,
+        "attributes": extra,
     }
     return header, arrays
 
@@ -249,7 +222,6 @@ def _load(path, header, table):
     import pyarrow as pa
 
     from .._registry import lookup
-    from ..models import GaussianMixture, MultivariateNormal, Normal
 
     path = os.fspath(path)
     shapes = header.get("shapes")
@@ -271,28 +243,11 @@ def _load(path, header, table):
             raise _bad(path, f"parameter {name!r} has {flat.size} values, its shape {shape} needs {int(np.prod(shape))}")
         arrays[name] = flat.reshape(shape)
     kind = header.get("kind")
+    cls = lookup(kind) if isinstance(kind, str) else None
     try:
-        if kind == "GaussianMixture":
-            model = GaussianMixture.from_params(arrays["weights"], arrays["means"], arrays["covariances"], header["covariance_type"])
-            for name, value in (header.get("attributes") or {}).items():
-                if name in _ATTRIBUTES:
-                    setattr(model, name, value)
-                elif name == "training_":
-                    if not isinstance(value, dict):
-                        raise _bad(path, "attribute 'training_' must be a mapping")
-                    value = dict(value)
-                    for key in _TRAINING_ARRAYS:
-                        if f"training_{key}" in arrays:
-                            value[key] = arrays[f"training_{key}"].tolist()
-                    model.training_ = value
-        elif kind == "MultivariateNormal":
-            model = MultivariateNormal(arrays["mean"], arrays["covariance"], header["covariance_type"])
-        elif kind == "Normal":
-            model = Normal(arrays["loc"], arrays["scale"])
-        elif lookup(kind) is not None:
-            model = lookup(kind)._from_model_record(header, arrays)
-        else:
+        if cls is None:
             raise _bad(path, f"unknown model kind {kind!r}")
+        model = cls._from_model_record(header, arrays)
     except KeyError as exc:
         raise _bad(path, f"missing {exc}") from None
     except (ValueError, TypeError) as exc:
@@ -303,6 +258,6 @@ def _load(path, header, table):
     if names is not None:
         if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
             raise _bad(path, "feature_names must be a list of strings")
-        model.feature_names_in_ = (np.asarray(names, dtype=object) if kind in ("GaussianMixture", "Mixture")
+        model.feature_names_in_ = (np.asarray(names, dtype=object) if getattr(cls, "_feature_names_as_array", False)
                                    else list(names))
     return model

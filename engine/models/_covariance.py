@@ -13,9 +13,28 @@ spherical   (K,)           (K,)                         (K, D)     broadcast
 
 with precision = U U^T, so log N(x | m, C) = log det U - D/2 log 2 pi - 0.5 ||x U - m U||^2.
 """
+from typing import NamedTuple
+
 import numpy as np
 
 from .._validation import as_param
+
+
+class GaussianKernelParams(NamedTuple):
+    """What the Gaussian log-density/E-step kernels take: U in kernel layout, mean_k U_k, log w_k + log det U_k
+    - D/2 log 2 pi."""
+
+    prec_chol: np.ndarray
+    shifted_means: np.ndarray
+    log_norm: np.ndarray
+
+
+class GaussianSamplerParams(NamedTuple):
+    """What the Gaussian samplers take: cumulative weights, means, L^T (dense) or standard deviations."""
+
+    cum_weights: np.ndarray
+    means: np.ndarray
+    cov_chol_t: np.ndarray
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 LOG_2PI = np.log(2.0 * np.pi)
@@ -159,7 +178,8 @@ def kernel_params(log_weights, means, prec_chol, covariance_type):
     )
     # np.array, not ascontiguousarray: a broadcast view is read-only, and a read-only argument is another
     # Numba type, i.e. another full compile of every kernel that takes it (measured: 8 s of a cold fit)
-    return U, np.ascontiguousarray(shifted), np.array(np.broadcast_to(log_norm, (K,)), dtype=np.float64, order="C")
+    return GaussianKernelParams(U, np.ascontiguousarray(shifted),
+                                np.array(np.broadcast_to(log_norm, (K,)), dtype=np.float64, order="C"))
 
 
 def sampling_layout(cov_chol, covariance_type, n_features):

@@ -81,6 +81,11 @@ class Mixture:
     def __sklearn_is_fitted__(self):
         return hasattr(self, "weights_")
 
+    def __sklearn_tags__(self):
+        from .._sklearn_compat import density_estimator_tags
+
+        return density_estimator_tags(self)
+
     def _check_fitted(self):
         if not hasattr(self, "weights_"):
             raise not_fitted(self)
@@ -607,6 +612,7 @@ class Mixture:
     # ------------------------------------------------------------------ model files (engine._registry)
     _RECORD_ATTRIBUTES = ("converged_", "n_iter_", "lower_bound_", "n_components", "tol", "reg_covar", "max_iter",
                           "n_init", "init_params", "random_state", "missing", "unknown")
+    _feature_names_as_array = True
 
     def _model_record(self):
         self._check_fitted()

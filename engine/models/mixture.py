@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from .. import _dispatch, _random
+from .._registry import register
 from .._staging import STAGE_ROWS, kernel_ready, staged_rows
 from .._sklearn_compat import ConvergenceWarning, check_feature_names, not_fitted
 from .._validation import as_float_array, as_param, check_n_samples, raise_bad_row
@@ -23,6 +24,7 @@ INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 __all__ = ["GaussianMixture", "ConvergenceWarning", "INIT_PARAMS"]
 
+@register
 class GaussianMixture:
     """Gaussian mixture model  p(x) = sum_k w_k N(x | mean_k, cov_k).
 
@@ -122,7 +124,7 @@ class GaussianMixture:
         self._kernel_params = cov.kernel_params(log_w, means, prec_chol, self.covariance_type)
         cum = np.cumsum(self.weights_)
         cum[-1] = 1.0
-        self._sampler_params = (cum, means, cov.sampling_layout(cov_chol, self.covariance_type, D))
+        self._sampler_params = cov.GaussianSamplerParams(cum, means, cov.sampling_layout(cov_chol, self.covariance_type, D))
 
     def _check_fitted(self):
         if not hasattr(self, "weights_"):
@@ -247,13 +249,14 @@ class GaussianMixture:
             else:
                 centers = np.broadcast_to(X.mean(axis=0, dtype=np.float64), (K, D)).copy()
                 mode = em_kernels.RANDOM
-            U, shifted, log_norm = lloyd_params(centers)
+            lloyd = lloyd_params(centers)
             if ct in ("full", "tied"):
                 # a fresh C-contiguous writeable array: a broadcast view (read-only, zero strides) is another
                 # Numba type, i.e. another compile of the E-step kernel
-                U = np.array(np.broadcast_to(np.eye(D), (1 if ct == "tied" else K, D, D)), order="C")
+                lloyd = lloyd._replace(prec_chol=np.array(np.broadcast_to(np.eye(D), (1 if ct == "tied" else K, D, D)),
+                                                          order="C"))
             shift = np.broadcast_to(centers.mean(axis=0), (K, D)).copy() if ct == "tied" else centers
-            stats = em.statistics(X, sample_weight, (U, shifted, log_norm), shift, ct, mode, key)
+            stats = em.statistics(X, sample_weight, lloyd, shift, ct, mode, key)
             weights, means, covariances = em.m_step(stats, ct, self.reg_covar)
         else:
             if self.init_params == "k-means++":
@@ -413,13 +416,16 @@ class GaussianMixture:
         out = np.empty(n, dtype=X.dtype)
         resp = np.empty((n, K) if responsibilities else (0, 1), dtype=X.dtype)
         if kernel_ready(X):
-            raise_bad_row(mixture_log_density(X, *self._kernel_params, out, resp))
+            kp = self._kernel_params
+            raise_bad_row(mixture_log_density(X, kp.prec_chol, kp.shifted_means, kp.log_norm, out, resp))
         else:
             out64 = np.empty(min(n, STAGE_ROWS))
             resp64 = np.empty((len(out64), K) if responsibilities else (0, 1))
             for start, chunk in staged_rows(X, len(out64) or 1):
                 m = chunk.shape[0]
-                bad = mixture_log_density(chunk, *self._kernel_params, out64[:m], resp64[:m] if responsibilities else resp64)
+                kp = self._kernel_params
+                bad = mixture_log_density(chunk, kp.prec_chol, kp.shifted_means, kp.log_norm, out64[:m],
+                                          resp64[:m] if responsibilities else resp64)
                 if bad >= 0:
                     raise_bad_row(start + bad)
                 out[start:start + m] = out64[:m]
@@ -495,14 +501,16 @@ class GaussianMixture:
         X = np.empty((n, self.n_features_in_), dtype=dtype)
         labels = np.empty(n, dtype=np.int64)
         if dtype == np.float64:
-            mixture_sample(key, 0, *self._sampler_params, X, labels)
+            sp = self._sampler_params
+            mixture_sample(key, 0, sp.cum_weights, sp.means, sp.cov_chol_t, X, labels)
         else:
             # float32: the float64 kernel into a reused buffer, chunk by chunk (the stream's offset continues,
             # so the values are those of one float64 draw, rounded), instead of a second compiled sampler
             buffer = np.empty((min(n, STAGE_ROWS), self.n_features_in_))
             for start in range(0, n, STAGE_ROWS):
                 m = min(STAGE_ROWS, n - start)
-                mixture_sample(key, start, *self._sampler_params, buffer[:m], labels[start:start + m])
+                sp = self._sampler_params
+                mixture_sample(key, start, sp.cum_weights, sp.means, sp.cov_chol_t, buffer[:m], labels[start:start + m])
                 X[start:start + m] = buffer[:m]
         return X, labels
 
@@ -528,6 +536,49 @@ class GaussianMixture:
         from ..io.model_file import save
 
         return save(self, path)
+
+    # ------------------------------------------------------------------ model files (engine._registry)
+    _RECORD_ATTRIBUTES = ("converged_", "n_iter_", "lower_bound_", "n_components", "tol", "reg_covar", "max_iter",
+                          "n_init", "init_params", "random_state")
+    _TRAINING_ARRAYS = ("logpdf_quantile_levels", "logpdf_quantiles")
+    _feature_names_as_array = True
+
+    def _model_record(self):
+        self._check_fitted()
+        arrays = {"weights": self.weights_, "means": self.means_, "covariances": self.covariances_}
+        header = {"covariance_type": self.covariance_type}
+        for name in self._RECORD_ATTRIBUTES:
+            value = getattr(self, name, None)
+            if isinstance(value, np.generic):
+                value = value.item()
+            if value is None or isinstance(value, (bool, int, float, str)):
+                header[name] = value
+        extra = getattr(self, "training_", None)
+        if extra:
+            # the training log-density quantiles travel as binary parameter columns (exact, and 5x smaller
+            # than their JSON text); the rest of the training summary stays in the header
+            extra = dict(extra)
+            for name in self._TRAINING_ARRAYS:
+                if name in extra:
+                    arrays[f"training_{name}"] = np.asarray(extra.pop(name), dtype=np.float64)
+            header["training_"] = extra
+        return header, arrays
+
+    @classmethod
+    def _from_model_record(cls, header, arrays):
+        model = cls.from_params(arrays["weights"], arrays["means"], arrays["covariances"], header["covariance_type"])
+        for name, value in (header.get("attributes") or {}).items():
+            if name in cls._RECORD_ATTRIBUTES:
+                setattr(model, name, value)
+            elif name == "training_":
+                if not isinstance(value, dict):
+                    raise ValueError("attribute 'training_' must be a mapping")
+                value = dict(value)
+                for key in cls._TRAINING_ARRAYS:
+                    if f"training_{key}" in arrays:
+                        value[key] = arrays[f"training_{key}"].tolist()
+                model.training_ = value
+        return model
 
     def __repr__(self):
         fitted = f", n_features={self.n_features_in_}" if hasattr(self, "weights_") else ""

@@ -1,6 +1,7 @@
 """The multivariate normal: a one-component mixture sharing the mixture kernels."""
 import numpy as np
 
+from .._registry import register
 from .._validation import as_param
 from . import _covariance as cov
 from .mixture import GaussianMixture
@@ -8,6 +9,7 @@ from .mixture import GaussianMixture
 _MIXTURE_TYPE = {"full": "full", "diag": "diag", "spherical": "spherical"}
 
 
+@register
 class MultivariateNormal:
     """N(mean, covariance) in D dimensions.
 
@@ -55,6 +57,13 @@ class MultivariateNormal:
         from ..io.model_file import save
 
         return save(self, path)
+
+    def _model_record(self):
+        return {"covariance_type": self.covariance_type}, {"mean": self.mean, "covariance": np.asarray(self.covariance)}
+
+    @classmethod
+    def _from_model_record(cls, header, arrays):
+        return cls(arrays["mean"], arrays["covariance"], header["covariance_type"])
 
     def __repr__(self):
         return f"MultivariateNormal(n_features={self.n_features}, covariance_type={self.covariance_type!r})"

@@ -3,10 +3,12 @@ import numpy as np
 
 from .. import _random
 from .._validation import as_float_array, as_param, check_n_samples, raise_bad_row
+from .._registry import register
 from ..kernels.normal import normal_log_density
 from ..kernels.sampling import normal_sample
 
 
+@register
 class Normal:
     """N(loc, scale**2) on the real line; ``scale`` is the standard deviation (> 0)."""
 
@@ -45,6 +47,13 @@ class Normal:
         from ..io.model_file import save
 
         return save(self, path)
+
+    def _model_record(self):
+        return {}, {"loc": np.array(self.loc), "scale": np.array(self.scale)}
+
+    @classmethod
+    def _from_model_record(cls, header, arrays):
+        return cls(arrays["loc"], arrays["scale"])
 
     def __repr__(self):
         return f"Normal(loc={self.loc!r}, scale={self.scale!r})"
