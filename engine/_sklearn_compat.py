@@ -142,3 +142,35 @@ def check_feature_names(estimator, X, *, reset):
         if not missing and not unexpected:
             message += "Feature names must be in the same order as they were in fit.\n"
         raise ValueError(message)
+
+
+class EstimatorParams:
+    """scikit-learn's parameter protocol over a class's ``_PARAM_NAMES`` (its constructor arguments)."""
+
+    _PARAM_NAMES = ()
+
+    def get_params(self, deep=True):
+        """The constructor parameters (scikit-learn's estimator protocol)."""
+        return {name: getattr(self, name) for name in self._PARAM_NAMES}
+
+    def set_params(self, **params):
+        for name, value in params.items():
+            if name not in self._PARAM_NAMES:
+                raise ValueError(f"invalid parameter {name!r} for {type(self).__name__}; valid: {self._PARAM_NAMES}")
+            setattr(self, name, value)
+        return self
+
+
+def check_em_numbers(est):
+    """The numeric EM parameters every mixture shares: n_components, n_init >= 1, max_iter >= 0 integers;
+    tol, reg_covar finite >= 0."""
+    import numbers
+
+    for name, minimum in (("n_components", 1), ("n_init", 1), ("max_iter", 0)):
+        v = getattr(est, name)
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
+            raise ValueError(f"parameter {name!r} must be an integer >= {minimum}, got {v!r}")
+    for name in ("tol", "reg_covar"):
+        v = getattr(est, name)
+        if not isinstance(v, numbers.Real) or not v >= 0 or not np.isfinite(v):
+            raise ValueError(f"parameter {name!r} must be a finite number >= 0, got {v!r}")

@@ -268,7 +268,6 @@ def _fit_family(model, data, columns, split_every, init_sample_size, scheduler, 
     ``Mixture.fit_stream`` (keyed by each row's global position), so with the same data and seed the fit
     equals the local streamed fit."""
     from .. import _random
-    from ..em import run_em, warn_not_converged
     from ..families.columns import column_keys, concat_rows, take_rows
     from ..models.family_mixture import _union_categories_from
 
@@ -291,9 +290,7 @@ def _fit_family(model, data, columns, split_every, init_sample_size, scheduler, 
     lengths = dask.compute(*[dask.delayed(_partition_length)(b) for b in blocks], scheduler=scheduler)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     n = int(offsets[-1])
-    if n < model.n_components:
-        raise ValueError(f"Expected n_samples >= n_components but got n_components = {model.n_components}, "
-                         f"n_samples = {n}: use fewer components or more data")
+    model._check_n_rows(n)
     key = _random.stream_key(model.random_state)
     parts = dask.compute(*[dask.delayed(_partition_bottom_k)(b, columns, int(o), init_sample_size, key)
                            for b, o in zip(blocks, offsets[:-1])], scheduler=scheduler)
@@ -315,22 +312,9 @@ def _fit_family(model, data, columns, split_every, init_sample_size, scheduler, 
             raise ValueError("the data has no rows")
         return total
 
-    init = model._init_override(fam)
-    result = run_em(
-        initialize=lambda k: init if init is not None else model._initialize(fam, sample, np.empty(0), k),
-        statistics=statistics, m_step=lambda st: fam.m_step(st, model.reg_covar),
-        install=lambda params, where: model._check_step(fam, params, where), base_key=key,
-        n_init=model.n_init, max_iter=model.max_iter, tol=model.tol, on_iteration=on_iteration,
-        verbose=model.verbose, verbose_interval=model.verbose_interval)
-    model._install(fam, result.params)
-    model.lower_bound_ = result.lower_bound
-    model.lower_bounds_ = result.lower_bounds
-    model.n_iter_ = result.n_iter
-    model.converged_ = result.converged
+    model._run_family_em(fam, sample, np.empty(0), statistics, key, on_iteration=on_iteration)
     model.init_sample_ = sample
     model.stream_rows_ = n
-    if not result.converged and model.max_iter > 0:
-        warn_not_converged(stacklevel=3)
     return model
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import _random
 from .._registry import register
-from .._sklearn_compat import not_fitted
+from .._sklearn_compat import EstimatorParams, check_em_numbers, not_fitted
 from .._validation import check_n_samples
 from ..families.columns import Column, NamedArray, column_keys, fit_categories, is_frame, is_table, n_rows
 from ..families.product import ProductFamily, ProductParams
@@ -30,7 +30,7 @@ _PARAM_NAME = {"bernoulli": "probs", "poisson": "rates", "exponential": "rates",
 
 
 @register
-class Mixture:
+class Mixture(EstimatorParams):
     """A K-component mixture of one family (or of a mixed-type product), fitted by EM.
 
     Fitted attributes: ``weights_`` (K,), ``lower_bound_``, ``n_iter_``, ``converged_``, ``n_features_in_``,
@@ -68,16 +68,6 @@ class Mixture:
         self.device = device
 
     # ------------------------------------------------------------------ scikit-learn protocol
-    def get_params(self, deep=True):
-        return {name: getattr(self, name) for name in self._PARAM_NAMES}
-
-    def set_params(self, **params):
-        for name, value in params.items():
-            if name not in self._PARAM_NAMES:
-                raise ValueError(f"invalid parameter {name!r} for Mixture; valid: {self._PARAM_NAMES}")
-            setattr(self, name, value)
-        return self
-
     def __sklearn_is_fitted__(self):
         return hasattr(self, "weights_")
 
@@ -95,18 +85,7 @@ class Mixture:
         return self.family == "gaussian" and self.missing == "error"
 
     def _check_hyperparameters(self):
-        def integer(name, minimum):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
-                raise ValueError(f"parameter {name!r} must be an integer >= {minimum}, got {v!r}")
-
-        integer("n_components", 1)
-        integer("n_init", 1)
-        integer("max_iter", 0)
-        for name in ("tol", "reg_covar"):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Real) or not v >= 0 or not np.isfinite(v):
-                raise ValueError(f"parameter {name!r} must be a finite number >= 0, got {v!r}")
+        check_em_numbers(self)
         if self.missing not in ("error", "marginalize"):
             raise ValueError(f"parameter 'missing' must be 'error' or 'marginalize', got {self.missing!r}")
         if self.unknown not in ("error", "ignore"):
@@ -234,13 +213,10 @@ class Mixture:
             self._gm = self._gaussian_mixture().fit(X, sample_weight=sample_weight)
             self._sync_from_gaussian()
             return
-        from ..em import run_em, warn_not_converged
         from ..estimation.em import _check_sample_weight
 
         n = n_rows(X) if (is_table(X) or is_frame(X)) else len(np.asarray(X))
-        if n < self.n_components:
-            raise ValueError(f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
-                             f"n_samples = {n}: use fewer components or more data")
+        self._check_n_rows(n)
         warm = self._warm()
         names = None
         if self.family in ("student_t", "student-t"):
@@ -264,23 +240,8 @@ class Mixture:
             X = self._input(X)
         fam = self._family_obj
         w = _check_sample_weight(sample_weight, n)
-        init = self._init_override(fam)
-        result = run_em(
-            initialize=lambda key: init if init is not None else self._initialize(fam, X, w, key),
-            statistics=lambda params: fam.statistics(X, w, params),
-            m_step=lambda stats: fam.m_step(stats, self.reg_covar),
-            install=lambda params, where: self._check_step(fam, params, where),
-            base_key=_random.stream_key(self.random_state), n_init=self.n_init, max_iter=self.max_iter,
-            tol=self.tol, start=self._params if warm else None,
-            start_bound=self.lower_bound_ if warm else -np.inf, verbose=self.verbose,
-            verbose_interval=self.verbose_interval)
-        self._install(fam, result.params)
-        self.lower_bound_ = result.lower_bound
-        self.lower_bounds_ = result.lower_bounds
-        self.n_iter_ = result.n_iter
-        self.converged_ = result.converged
-        if not result.converged and self.max_iter > 0:
-            warn_not_converged(stacklevel=4)
+        self._run_family_em(fam, X, w, lambda params: fam.statistics(X, w, params), _random.stream_key(self.random_state),
+                            start=self._params if warm else None, stacklevel=5)
 
     def fit_stream(self, batches, init_sample_size=1 << 18, on_iteration=None):
         """Exact out-of-core EM: every iteration is one pass over ``batches`` summing the family's statistics.
@@ -292,7 +253,6 @@ class Mixture:
         so it does not depend on the batching). From the same start the result equals ``fit`` on the
         concatenated rows (up to the summation order).
         """
-        from ..em import run_em, warn_not_converged
         from ..families.columns import bottom_k_rows
 
         self._check_hyperparameters()
@@ -311,9 +271,7 @@ class Mixture:
                                   init_sample_size, key)
         if n == 0:
             raise ValueError("fit_stream got no rows")
-        if n < self.n_components:
-            raise ValueError(f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
-                             f"n_samples = {n}: use fewer components or more data")
+        self._check_n_rows(n)
         self._fit_keys = column_keys(sample)
         cat_cols = [c for _, name, _, cols in self._entries(sample) if name == "categorical" for c in cols]
         categories = _union_categories(passes(), cat_cols) if cat_cols else {}  # one pass for every column
@@ -328,23 +286,37 @@ class Mixture:
                 total = s if total is None else total + s
             return total
 
+        self._run_family_em(fam, sample, np.empty(0), statistics, key, on_iteration=on_iteration)
+        self.init_sample_ = sample
+        self.stream_rows_ = n
+        return self
+
+    def _run_family_em(self, fam, X_init, w_init, statistics, key, start=None, on_iteration=None, stacklevel=4):
+        """``engine.em.run_em`` for this mixture's family, whatever computes the statistics (in memory,
+        streamed, Dask); X_init/w_init feed the initialisation; then the fitted attributes."""
+        from ..em import run_em, warn_not_converged
+
         init = self._init_override(fam)
         result = run_em(
-            initialize=lambda k: init if init is not None else self._initialize(fam, sample, np.empty(0), k),
+            initialize=lambda k: init if init is not None else self._initialize(fam, X_init, w_init, k),
             statistics=statistics, m_step=lambda stats: fam.m_step(stats, self.reg_covar),
             install=lambda params, where: self._check_step(fam, params, where), base_key=key,
-            n_init=self.n_init, max_iter=self.max_iter, tol=self.tol, on_iteration=on_iteration,
+            n_init=self.n_init, max_iter=self.max_iter, tol=self.tol, start=start,
+            start_bound=self.lower_bound_ if start is not None else -np.inf, on_iteration=on_iteration,
             verbose=self.verbose, verbose_interval=self.verbose_interval)
         self._install(fam, result.params)
         self.lower_bound_ = result.lower_bound
         self.lower_bounds_ = result.lower_bounds
         self.n_iter_ = result.n_iter
         self.converged_ = result.converged
-        self.init_sample_ = sample
-        self.stream_rows_ = n
         if not result.converged and self.max_iter > 0:
-            warn_not_converged(stacklevel=3)
-        return self
+            warn_not_converged(stacklevel=stacklevel)
+
+    def _check_n_rows(self, n):
+        # scikit-learn's wording (its tests match it)
+        if n < self.n_components:
+            raise ValueError(f"Expected n_samples >= n_components but got n_components = {self.n_components}, "
+                             f"n_samples = {n}: use fewer components or more data")
 
     def _warm(self):
         return self.warm_start and hasattr(self, "_params")

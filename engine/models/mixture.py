@@ -13,7 +13,8 @@ import numpy as np
 from .. import _dispatch, _random
 from .._registry import register
 from .._staging import STAGE_ROWS, kernel_ready, staged_rows
-from .._sklearn_compat import ConvergenceWarning, check_feature_names, not_fitted
+from .._sklearn_compat import (ConvergenceWarning, EstimatorParams, check_em_numbers, check_feature_names,
+                               not_fitted)
 from .._validation import as_float_array, as_param, check_n_samples, raise_bad_row
 from ..kernels.gaussian import mixture_log_density
 from ..kernels.sampling import mixture_sample
@@ -25,7 +26,7 @@ INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 __all__ = ["GaussianMixture", "ConvergenceWarning", "INIT_PARAMS"]
 
 @register
-class GaussianMixture:
+class GaussianMixture(EstimatorParams):
     """Gaussian mixture model  p(x) = sum_k w_k N(x | mean_k, cov_k).
 
     Parameters follow ``sklearn.mixture.GaussianMixture``. Fitted (or ``from_params``) attributes:
@@ -164,30 +165,8 @@ class GaussianMixture:
         "verbose_interval", "device",
     )
 
-    def get_params(self, deep=True):
-        """The constructor parameters (scikit-learn's estimator protocol)."""
-        return {name: getattr(self, name) for name in self._PARAM_NAMES}
-
-    def set_params(self, **params):
-        for name, value in params.items():
-            if name not in self._PARAM_NAMES:
-                raise ValueError(f"invalid parameter {name!r} for GaussianMixture; valid: {self._PARAM_NAMES}")
-            setattr(self, name, value)
-        return self
-
     def _check_hyperparameters(self, n_samples, n_features):
-        def positive_int(name, minimum=1):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
-                raise ValueError(f"parameter {name!r} must be an integer >= {minimum}, got {v!r}")
-
-        positive_int("n_components")
-        positive_int("n_init")
-        positive_int("max_iter", 0)
-        for name in ("tol", "reg_covar"):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Real) or not v >= 0 or not np.isfinite(v):
-                raise ValueError(f"parameter {name!r} must be a finite number >= 0, got {v!r}")
+        check_em_numbers(self)
         cov.check_covariance_type(self.covariance_type)
         if self.init_params not in INIT_PARAMS:
             raise ValueError(f"parameter 'init_params' must be one of {INIT_PARAMS}, got {self.init_params!r}")
