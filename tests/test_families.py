@@ -22,6 +22,7 @@ class FamilyCase:
     kinds: list
     missing: str = "error"
     covariance_type: str = "diag"
+    equal_scales: bool = False  # Gaussian columns with one scale in both components (a tied block's truth)
 
 
 def _data(case, n, seed=0):
@@ -31,7 +32,8 @@ def _data(case, n, seed=0):
     cols = []
     for j, kind in enumerate(case.kinds):
         if kind == "gaussian":
-            cols.append(np.where(z, rng.normal(-1 + j, 0.7, n), rng.normal(2 + j, 1.3, n)))
+            lo, hi = (1.0, 1.0) if case.equal_scales else (0.7, 1.3)
+            cols.append(np.where(z, rng.normal(-1 + j, lo, n), rng.normal(2 + j, hi, n)))
         elif kind == "bernoulli":
             cols.append((rng.random(n) < np.where(z, 0.85, 0.2)).astype(float))
         elif kind == "poisson":
@@ -43,6 +45,10 @@ def _data(case, n, seed=0):
             u = rng.random(n)
             cols.append(np.where(z, np.searchsorted(np.cumsum(p1), u), np.searchsorted(np.cumsum(p2), u)).astype(float))
     X = np.column_stack(cols)
+    if isinstance(case.family, dict):
+        for entry, spec in case.family.items():
+            if isinstance(spec, tuple) and spec[1] in ("full", "tied"):  # correlate the block's columns
+                X[:, entry[1]] += 0.6 * X[:, entry[0]]
     if case.missing == "marginalize":
         X[rng.random(X.shape) < 0.1] = np.nan
     return X
@@ -59,6 +65,11 @@ CASES = [
                ["gaussian", "bernoulli", "categorical", "poisson", "exponential"]),
     FamilyCase("mixed-marginal", {(0, 1): ("gaussian", "spherical"), 2: "categorical", 3: "bernoulli"},
                ["gaussian", "gaussian", "categorical", "bernoulli"], "marginalize"),
+    # a full-covariance Gaussian block beside product columns (which may be marginalised; the block may not)
+    FamilyCase("mixed-full-block", {(0, 1, 2): ("gaussian", "full"), 3: "categorical", 4: "poisson"},
+               ["gaussian", "gaussian", "gaussian", "categorical", "poisson"]),
+    FamilyCase("mixed-tied-block", {(0, 1): ("gaussian", "tied"), 2: "exponential"},
+               ["gaussian", "gaussian", "exponential"], equal_scales=True),
 ]
 IDS = [c.name for c in CASES]
 
@@ -86,6 +97,8 @@ def _scipy_log_density(case, m, X):
         obs = ~np.isnan(x)
         xs = np.where(obs, x, 0.0)
         for k in range(K):
+            if col.kind == "dense":
+                continue
             if col.kind == "gaussian":
                 t = st.norm.logpdf(xs, p.loc[k, j], np.sqrt(p.var[k, j]))
             elif col.kind == "bernoulli":
@@ -99,13 +112,22 @@ def _scipy_log_density(case, m, X):
                 probs = p.cat_probs[k, lo:lo + col.n_categories]
                 t = st.multinomial.logpmf(np.eye(col.n_categories)[xs.astype(int)], 1, probs)
             terms[:, k] += np.where(obs, t, 0.0)
+    if fam.dense_cols.size:
+        for k in range(K):
+            c = p.dense_cov[k] if fam.dense_type == "full" else p.dense_cov
+            terms[:, k] += st.multivariate_normal.logpdf(X[:, fam.dense_cols], p.dense_means[k], c)
     return logsumexp(terms, axis=1)
+
+
+def _dense(fam, p):
+    return (fam.dense_cols, p.dense_means, p.dense_cov, fam.dense_type) if fam.dense_cols.size else None
 
 
 def _twin_args(m):
     fam = m._family_obj
     p = m._params
-    return ([c.kind for c in fam.columns], p.weights, p.loc, p.var, p.cat_probs, fam.encoder.cat_offsets)
+    return ([c.kind for c in fam.columns], p.weights, p.loc, p.var, p.cat_probs, fam.encoder.cat_offsets,
+            _dense(fam, p))
 
 
 def test_log_density_equals_scipy_oracle(fitted):
@@ -130,6 +152,9 @@ def test_statistics_of_halves_add_to_the_whole(fitted):
     for name in ("nk", "s1", "s2", "counts"):
         np.testing.assert_allclose(getattr(s, name), getattr(whole, name), rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(s.observed_mass(), whole.observed_mass(), rtol=1e-12)
+    if whole.g_s2 is not None:
+        np.testing.assert_allclose(s.g_s1, whole.g_s1, rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(s.g_s2, whole.g_s2, rtol=1e-12, atol=1e-9)
     assert s.log_likelihood == pytest.approx(whole.log_likelihood, rel=1e-12)
 
 
@@ -149,12 +174,18 @@ def test_em_iterations_equal_numpy_twin(fitted):
         start = _model(case, max_iter=1, init_params="random").fit(X)._params
     params = start
     tw = (start.weights, start.loc, start.var, start.cat_probs)
+    dense = _dense(fam, start)
     for _ in range(5):
         stats = fam.statistics(X, np.empty(0), params)
         new = fam.m_step(stats, 1e-6)
         *tw_new, ll = twin.em_step(X, [c.kind for c in fam.columns], *tw, fam.encoder.cat_offsets,
-                                   fam.encoder.cat_sizes, 1e-6, spherical=fam.spherical)
+                                   fam.encoder.cat_sizes, 1e-6, spherical=fam.spherical, dense=dense)
         assert stats.mean_log_likelihood == pytest.approx(ll, rel=1e-9)
+        if dense is not None:
+            (g_means, g_cov), tw_new = tw_new[-1], tw_new[:-1]
+            np.testing.assert_allclose(new.dense_means, g_means, rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(new.dense_cov, g_cov, rtol=1e-9, atol=1e-12)
+            dense = (fam.dense_cols, g_means, g_cov, fam.dense_type)
         for got, want in zip((new.weights, new.loc, new.var, new.cat_probs), tw_new):
             np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
         params, tw = new, tuple(tw_new)
@@ -217,7 +248,12 @@ def test_sampler_agrees_with_log_density(fitted):
                                atol=5 * np.sqrt(w * (1 - w) / len(labels)).max())
     for j, col in enumerate(fam.columns):
         x = S[:, j]
-        if col.kind == "gaussian":
+        if col.kind == "dense":
+            a = int(np.flatnonzero(fam.dense_cols == j)[0])
+            sd = [np.sqrt((p.dense_cov[k] if fam.dense_type == "full" else p.dense_cov)[a, a]) for k in range(len(w))]
+            cdf = lambda t: sum(w[k] * st.norm.cdf(t, p.dense_means[k, a], sd[k]) for k in range(len(w)))  # noqa: E731
+            assert st.kstest(x, cdf).pvalue > 1e-3
+        elif col.kind == "gaussian":
             cdf = lambda t: sum(w[k] * st.norm.cdf(t, p.loc[k, j], np.sqrt(p.var[k, j])) for k in range(len(w)))  # noqa: E731
             assert st.kstest(x, cdf).pvalue > 1e-3
         elif col.kind == "exponential":

@@ -34,7 +34,7 @@ def _same_columns(p, q):
     for a, b in zip(fp.columns, fq.columns):
         if a.kind != b.kind or (a.categories is not None and not np.array_equal(a.categories, b.categories)):
             return False
-    return True
+    return fp.dense_type == fq.dense_type
 
 
 def component_kl(p, a, q, b):
@@ -54,11 +54,21 @@ def component_kl(p, a, q, b):
                 total += _xlogy(x, x / y) - x + y
             elif col.kind == "exponential":
                 total += np.log(x / y) + y / x - 1.0
+            elif col.kind == "dense":
+                continue  # the block, below
             else:
                 lo = fam.encoder.cat_offsets[j]
                 pp = P.cat_probs[a, lo:lo + col.n_categories]
                 qq = Q.cat_probs[b, lo:lo + col.n_categories]
                 total += np.sum(_xlogy(pp, pp / qq))
+    if fam.dense_cols.size:
+        from .kl import gaussian_kl
+
+        def block(params, k):
+            c = params.dense_cov[k] if fam.dense_type == "full" else params.dense_cov
+            return params.dense_means[k], np.linalg.cholesky(c)
+
+        total += gaussian_kl(*block(P, a), *block(Q, b))
     return float(total)
 
 

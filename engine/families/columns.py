@@ -18,13 +18,14 @@ from .._staging import STAGE_ROWS, kernel_ready
 from ..kernels import product as pk
 
 KIND_CODES = {"gaussian": pk.GAUSSIAN, "bernoulli": pk.BERNOULLI, "categorical": pk.CATEGORICAL,
-              "poisson": pk.POISSON, "exponential": pk.EXPONENTIAL}
+              "poisson": pk.POISSON, "exponential": pk.EXPONENTIAL, "dense": pk.DENSE}
 DOMAINS = {
     "gaussian": "a finite real number",
     "bernoulli": "0 or 1 (or a boolean)",
     "categorical": "one of the categories seen in fit",
     "poisson": "a non-negative integer count",
     "exponential": "a positive finite real number",
+    "dense": "a finite real number",
 }
 
 
@@ -223,6 +224,10 @@ class Encoder:
             value = value.item() if isinstance(value, np.generic) else value
             code = self._encode(col, self._lookups[j], raw)[0]
             if code != code:
+                if col.kind == "dense":
+                    return ValueError(f"column {col.key!r}, input row {row}: missing value (null/NaN); a full or tied "
+                                      "Gaussian entry needs complete rows (make the entry 'diag' to marginalise "
+                                      "missing values, or drop the rows)")
                 if marginalize:
                     continue
                 if self.unknown == "ignore" and col.kind == "categorical" and not _is_null(raw)[0]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from .._staging import as_kernel_vector
 from ..kernels import product as pk
+from ..models import _covariance as cov
 from .columns import Encoder
 
 #: scikit-learn adds 10 machine epsilons to every component's mass so an empty component cannot divide by 0
@@ -30,10 +31,15 @@ class ProductParams:
     loc: np.ndarray
     var: np.ndarray
     cat_probs: np.ndarray
+    #: the dense (full/tied) Gaussian block over the "dense" columns, if any: means (K, Dg) and covariances
+    #: (K, Dg, Dg) full / (Dg, Dg) tied
+    dense_means: np.ndarray = None
+    dense_cov: np.ndarray = None
 
 
 class ProductKernelParams(NamedTuple):
-    """The kernels' per-component layout (see ``engine.kernels.product``)."""
+    """The kernels' per-component layout (see ``engine.kernels.product``); g_*: the dense block in the Gaussian
+    kernels' layout (``GaussianKernelParams`` of the block, with log w left to log_w)."""
 
     a: np.ndarray
     b: np.ndarray
@@ -42,6 +48,10 @@ class ProductKernelParams(NamedTuple):
     log_w: np.ndarray
     W: np.ndarray  # (K, D) linear form of the terms (see kernels.product.linear_terms), or (0, D)
     const: np.ndarray
+    g_cols: np.ndarray
+    g_prec: np.ndarray
+    g_shifted: np.ndarray
+    g_lognorm: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -59,21 +69,28 @@ class ProductStats:
     shift: np.ndarray
     log_likelihood: float
     weight: float
+    #: the dense block's moments about g_shift (the Gaussian E-step's layout), or None
+    g_s1: np.ndarray = None
+    g_s2: np.ndarray = None
+    g_shift: np.ndarray = None
 
     def __add__(self, other):
         if not isinstance(other, ProductStats):
             return NotImplemented
         if other.s1.shape != self.s1.shape or other.counts.shape != self.counts.shape:
             raise ValueError("cannot add statistics of different shapes")
-        if not np.array_equal(other.shift, self.shift):
+        if not np.array_equal(other.shift, self.shift) or not (
+                (self.g_shift is None and other.g_shift is None) or np.array_equal(other.g_shift, self.g_shift)):
             raise ValueError("cannot add statistics taken under different models (their shifts differ)")
         if self.nobs is None and other.nobs is None:
             nobs = None
         else:
             nobs = self.observed_mass() + other.observed_mass()
+        dense = self.g_s1 is not None
         return ProductStats(self.nk + other.nk, nobs, self.s1 + other.s1, self.s2 + other.s2,
                             self.counts + other.counts, self.shift, self.log_likelihood + other.log_likelihood,
-                            self.weight + other.weight)
+                            self.weight + other.weight, self.g_s1 + other.g_s1 if dense else None,
+                            self.g_s2 + other.g_s2 if dense else None, self.g_shift)
 
     def observed_mass(self):
         """(K, D): each column's responsibility mass over its observed entries."""
@@ -92,9 +109,14 @@ class ProductFamily:
 
     name = "product"
 
-    def __init__(self, columns, *, spherical=(), marginalize=False, unknown="error"):
+    def __init__(self, columns, *, spherical=(), marginalize=False, unknown="error", dense_type=None):
         self.encoder = Encoder(columns, unknown=unknown)
         self.columns = self.encoder.columns
+        #: positions of the dense (full/tied covariance) Gaussian block's columns, and its covariance type
+        self.dense_cols = np.array([j for j, c in enumerate(self.columns) if c.kind == "dense"], dtype=np.int64)
+        self.dense_type = dense_type if self.dense_cols.size else None
+        if self.dense_cols.size and dense_type not in ("full", "tied"):
+            raise ValueError(f"dense Gaussian columns need dense_type 'full' or 'tied', got {dense_type!r}")
         self.spherical = [np.asarray(g, dtype=np.int64) for g in spherical]
         self.marginalize = bool(marginalize)
         self.kernel_marginalize = self.marginalize or unknown == "ignore"
@@ -139,8 +161,25 @@ class ProductFamily:
             const = log_w + np.where(kinds == pk.BERNOULLI, b, np.where(kinds == pk.POISSON, -b, b)).sum(axis=1)
         else:
             W, const = np.zeros((0, D)), np.zeros(0)
+        g = self._dense_kernel_params(params, K)
         return ProductKernelParams(a, b, c, np.array(cat_logp, order="C"), np.array(log_w, order="C"),
-                                   np.array(W, order="C"), np.array(const, order="C"))
+                                   np.array(W, order="C"), np.array(const, order="C"), *g)
+
+    def _dense_kernel_params(self, params, K):
+        """(g_cols, g_prec, g_shifted, g_lognorm) of the dense block; empty arrays when there is none."""
+        if not self.dense_cols.size:
+            return self.dense_cols, np.zeros((1, 0, 0)), np.zeros((K, 0)), np.zeros(K)
+        _, prec_chol = cov.cholesky_factors(params.dense_cov, self.dense_type)
+        g = cov.kernel_params(np.zeros(K), np.asarray(params.dense_means, dtype=np.float64), prec_chol,
+                              self.dense_type)
+        return self.dense_cols, np.array(g.prec_chol, order="C"), g.shifted_means, g.log_norm
+
+    def _dense_shift(self, params):
+        if not self.dense_cols.size:
+            return np.zeros((params.weights.shape[0], 0))
+        from ..estimation.em_stats import _shift
+
+        return _shift(params.dense_means, params.weights, self.dense_type)
 
     def check_params(self, params):
         """Validate parameter values (a clear error naming the parameter and entry)."""
@@ -162,6 +201,8 @@ class ProductFamily:
             elif kind == "exponential":
                 bad = ~((v > 0) & np.isfinite(v))
                 what = "finite rates > 0"
+            elif kind == "dense":
+                continue  # checked as a block below
             else:
                 lo = self.encoder.cat_offsets[j]
                 p = params.cat_probs[:, lo:lo + col.n_categories]
@@ -170,6 +211,12 @@ class ProductFamily:
             if np.any(bad):
                 k = int(np.argmax(bad))
                 raise ValueError(f"column {col.key!r} ({kind}): component {k} has bad parameters (need {what})")
+        if self.dense_cols.size:
+            Dg = self.dense_cols.size
+            if params.dense_means is None or np.shape(params.dense_means) != (K, Dg):
+                raise ValueError(f"the full/tied Gaussian entry needs means of shape ({K}, {Dg})")
+            cov.validate_covariances(params.dense_cov, self.dense_type, K, Dg)
+            cov.cholesky_factors(params.dense_cov, self.dense_type)
 
     # ------------------------------------------------------------------ data passes
     def _chunks(self, X):
@@ -182,6 +229,7 @@ class ProductFamily:
         K, D = params.loc.shape
         shift = np.where(self.kinds[None, :] == pk.GAUSSIAN, params.loc, 0.0)
         shift = np.array(shift, order="C")
+        g_shift = np.array(self._dense_shift(params), order="C")
         w_all = as_kernel_vector(sample_weight)
         total = None
         any_rows = False
@@ -193,17 +241,26 @@ class ProductFamily:
             w = w_all[start:start + m] if w_all.size else w_all
             out = pk.product_statistics(chunk, w, self.kinds, self.encoder.cat_sizes, self.encoder.cat_offsets,
                                         kp.a, kp.b, kp.c, kp.cat_logp, kp.log_w, shift, self.kernel_marginalize,
-                                        self.encoder.n_counts, mode, np.uint64(key), start, kp.W, kp.const)
+                                        self.encoder.n_counts, mode, np.uint64(key), start, kp.W, kp.const,
+                                        kp.g_cols, kp.g_prec, kp.g_shifted, kp.g_lognorm, g_shift,
+                                        self.dense_type == "tied")
             if out[7] >= 0:
                 raise self.encoder.describe_bad_row(X, start + int(out[7]), self.kernel_marginalize)
-            sums = [a.sum(axis=0) for a in out[:5]] + [out[5].sum(), out[6].sum()]
+            sums = [a.sum(axis=0) for a in out[:5]] + [out[5].sum(), out[6].sum(), out[8].sum(axis=0),
+                                                       out[9].sum(axis=0)]
             total = sums if total is None else [x + y for x, y in zip(total, sums)]
+        Dg = self.dense_cols.size
         if not any_rows:
             total = [np.zeros(K), np.zeros((K, D)), np.zeros((K, D)), np.zeros((K, D)),
-                     np.zeros((K, max(self.encoder.n_counts, 1))), 0.0, 0.0]
-        nk, nobs, s1, s2, counts, ll, wt = total
+                     np.zeros((K, max(self.encoder.n_counts, 1))), 0.0, 0.0, np.zeros((K, Dg)),
+                     np.zeros((1 if self.dense_type == "tied" else K, Dg, Dg))]
+        nk, nobs, s1, s2, counts, ll, wt, g_s1, g_s2 = total
+        if Dg:
+            g_s2 = np.tril(g_s2) + np.swapaxes(np.tril(g_s2, -1), -1, -2)  # the kernel fills the lower triangle
+            g_s2 = g_s2[0] if self.dense_type == "tied" else g_s2
         return ProductStats(nk, nobs if self.kernel_marginalize else None, s1, s2,
-                            counts[:, :self.encoder.n_counts], shift, float(ll), float(wt))
+                            counts[:, :self.encoder.n_counts], shift, float(ll), float(wt),
+                            g_s1 if Dg else None, g_s2 if Dg else None, g_shift if Dg else None)
 
     def log_density(self, X, params, responsibilities=False, row_offset=0):
         """log p(x) (n,) and, if asked, the responsibilities (n, K). row_offset: added to the row numbers in
@@ -220,7 +277,8 @@ class ProductFamily:
             r = resp[start:start + m] if responsibilities else resp
             bad = pk.product_log_density(chunk, self.kinds, self.encoder.cat_sizes, self.encoder.cat_offsets,
                                          kp.a, kp.b, kp.c, kp.cat_logp, kp.log_w, self.kernel_marginalize,
-                                         kp.W, kp.const, out[start:start + m], r)
+                                         kp.W, kp.const, kp.g_cols, kp.g_prec, kp.g_shifted, kp.g_lognorm,
+                                         out[start:start + m], r)
             if bad >= 0:
                 raise self.encoder.describe_bad_row(X, start + int(bad), self.kernel_marginalize, row_offset)
         return (out, resp) if responsibilities else out
@@ -230,7 +288,8 @@ class ProductFamily:
         kp = self.kernel_params(params)
         out = np.empty(codes.shape[0])
         bad = pk.product_log_density(codes, self.kinds, self.encoder.cat_sizes, self.encoder.cat_offsets, kp.a, kp.b,
-                                     kp.c, kp.cat_logp, kp.log_w, self.kernel_marginalize, kp.W, kp.const, out,
+                                     kp.c, kp.cat_logp, kp.log_w, self.kernel_marginalize, kp.W, kp.const,
+                                     kp.g_cols, kp.g_prec, kp.g_shifted, kp.g_lognorm, out,
                                      np.empty((0, params.weights.shape[0])))
         if bad >= 0:
             raise ValueError(f"row {bad} of the code matrix is outside its column's domain")
@@ -258,6 +317,8 @@ class ProductFamily:
                     loc[:, j] = np.clip(loc[:, j], 0.0, 1.0)
             elif kind == "exponential":
                 loc[:, j] = mass[:, j] / (stats.s1[:, j] + EPS_MASS)
+            elif kind == "dense":
+                continue  # the block's update below
             else:
                 lo = self.encoder.cat_offsets[j]
                 hi = lo + col.n_categories
@@ -269,7 +330,15 @@ class ProductFamily:
             d = stats.s1[:, group] / mass[:, group]
             pooled = (stats.s2[:, group] - mass[:, group] * d * d).sum(axis=1) / mass[:, group].sum(axis=1)
             var[:, group] = (pooled + reg_covar)[:, None]
-        return ProductParams(weights, loc, var, cat_probs)
+        dense_means = dense_cov = None
+        if self.dense_cols.size:
+            from ..estimation.em_stats import SufficientStats
+            from ..estimation.em import m_step as gaussian_m_step
+
+            g = SufficientStats(self.dense_type, stats.nk, stats.g_s1, stats.g_s2, stats.g_shift, 0.0, 0.0)
+            _, dense_means, dense_cov = gaussian_m_step(g, self.dense_type, reg_covar)
+            loc[:, self.dense_cols] = dense_means
+        return ProductParams(weights, loc, var, cat_probs, dense_means, dense_cov)
 
     # ------------------------------------------------------------------ initialisation
     def initialize(self, X, sample_weight, K, init_params, key, reg_covar):
@@ -304,8 +373,12 @@ class ProductFamily:
         # an HARD pass with one component assigns every row to it: the statistics of the whole data
         stats = self.statistics(X, sample_weight, _valid_dummy(self, one), pk.HARD, 0)
         p = self.m_step(stats, reg_covar)
+        dense_means = dense_cov = None
+        if self.dense_cols.size:
+            dense_means = np.repeat(p.dense_means, K, axis=0)
+            dense_cov = p.dense_cov if self.dense_type == "tied" else np.repeat(p.dense_cov, K, axis=0)
         return ProductParams(np.full(K, 1.0 / K), np.repeat(p.loc, K, axis=0), np.repeat(p.var, K, axis=0),
-                             np.repeat(p.cat_probs, K, axis=0))
+                             np.repeat(p.cat_probs, K, axis=0), dense_means, dense_cov)
 
     def _seed_rows(self, X, n, K, init_params, key, sample_weight):
         rng = np.random.default_rng(int(key))
@@ -358,13 +431,16 @@ class ProductFamily:
                 loc[obs, j] = 0.5 * v[obs] + 0.5 * base.loc[0, j]
             elif kind == "exponential":
                 loc[obs, j] = 1.0 / (0.5 / base.loc[0, j] + 0.5 * v[obs])
+            elif kind == "dense":
+                loc[:, j] = v  # complete rows: every seed has its value
             else:
                 lo = self.encoder.cat_offsets[j]
                 for k in np.flatnonzero(obs):
                     row = 0.5 * cat[k, lo:lo + col.n_categories]
                     row[int(v[k])] += 0.5
                     cat[k, lo:lo + col.n_categories] = row
-        return ProductParams(np.full(K, 1.0 / K), loc, var, cat)
+        dense_means = loc[:, self.dense_cols].copy() if self.dense_cols.size else None
+        return ProductParams(np.full(K, 1.0 / K), loc, var, cat, dense_means, base.dense_cov)
 
     # ------------------------------------------------------------------ sampling and counting
     def sample(self, params, n, key, offset=0):
@@ -384,9 +460,15 @@ class ProductFamily:
                 cat_cum[:, lo:lo + col.n_categories] = cc
         out = np.empty((n, D))
         labels = np.empty(n, dtype=np.int64)
+        if self.dense_cols.size:
+            chol, _ = cov.cholesky_factors(params.dense_cov, self.dense_type)
+            g_means = np.array(params.dense_means, dtype=np.float64, order="C")
+            g_chol = np.array(chol[None] if self.dense_type == "tied" else chol, order="C")
+        else:
+            g_means, g_chol = np.zeros((K, 0)), np.zeros((1, 0, 0))
         pk.product_sample(np.uint64(key), offset, np.array(cum, order="C"), self.kinds, self.encoder.cat_offsets,
                           self.encoder.cat_sizes, np.array(loc, order="C"), np.array(scale, order="C"),
-                          cat_cum, out, labels)
+                          cat_cum, self.dense_cols, g_means, g_chol, out, labels)
         return out, labels
 
     def n_parameters(self, K):
@@ -398,10 +480,14 @@ class ProductFamily:
                 per += 1 if j in spherical_cols else 2
             elif col.kind == "categorical":
                 per += col.n_categories - 1
+            elif col.kind == "dense":
+                per += 1  # its mean; the covariance below
             else:
                 per += 1
         per += len(self.spherical)
-        return K * per + K - 1
+        Dg = self.dense_cols.size
+        dense_cov = (K if self.dense_type == "full" else 1) * Dg * (Dg + 1) // 2
+        return K * per + K - 1 + dense_cov
 
 
 def _valid_dummy(family, one):
@@ -412,4 +498,7 @@ def _valid_dummy(family, one):
         if col.kind == "categorical":
             lo = family.encoder.cat_offsets[j]
             cat[:, lo:lo + col.n_categories] = 1.0 / col.n_categories
-    return ProductParams(one.weights, loc, np.ones_like(loc), cat)
+    Dg = family.dense_cols.size
+    dense_means = np.zeros((1, Dg)) if Dg else None
+    dense_cov = (np.eye(Dg) if family.dense_type == "tied" else np.eye(Dg)[None]) if Dg else None
+    return ProductParams(one.weights, loc, np.ones_like(loc), cat, dense_means, dense_cov)

@@ -34,10 +34,11 @@ from numba import njit, prange
 
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
 from .em import HARD, MAX_PARTS, POSTERIOR, RANDOM, _hard_or_random_resp  # noqa: F401  (modes re-exported)
-from .gaussian import first_bad_row, logsumexp_block
+from .em import _accumulate_block
+from .gaussian import component_terms, first_bad_row, logsumexp_block
 from .sampling import box_muller, splitmix64, uniform_open
 
-GAUSSIAN, BERNOULLI, CATEGORICAL, POISSON, EXPONENTIAL = 0, 1, 2, 3, 4
+GAUSSIAN, BERNOULLI, CATEGORICAL, POISSON, EXPONENTIAL, DENSE = 0, 1, 2, 3, 4, 5
 #: integers above this are not exactly representable as float64 counts/codes
 _MAX_EXACT = 9007199254740992.0
 
@@ -46,8 +47,8 @@ _MAX_EXACT = 9007199254740992.0
 def _valid(kind, n_categories, v, marginalize):
     """Whether v is in column kind's domain (NaN counts as valid only when marginalising)."""
     if v != v:
-        return marginalize
-    if kind == GAUSSIAN:
+        return marginalize and kind != DENSE  # a dense Gaussian block needs complete rows
+    if kind == GAUSSIAN or kind == DENSE:
         return v - v == 0.0
     if kind == BERNOULLI:
         return v == 0.0 or v == 1.0
@@ -216,22 +217,44 @@ def product_terms(xt, m, kinds, cat_offsets, a, b_, c, cat_logp, log_w, terms, b
                     v = x[b]
                     t = (v * A if v > 0.0 else 0.0) - B
                     tk[b] += t if v == v else 0.0
-            else:  # EXPONENTIAL
+            elif kind == EXPONENTIAL:
                 for b in range(m):
                     v = x[b]
                     tk[b] += (B - A * v) if v == v else 0.0
+            # DENSE columns: their joint term comes from dense_terms
+
+
+@njit(inline="always", **SERIAL)
+def dense_terms(xt, m, g_cols, g_prec, g_shifted, g_lognorm, xg, y, terms2, terms):
+    """terms[k, :m] += log N(x_g | component k) for the dense (full/tied) Gaussian block of columns g_cols:
+    the block's rows are gathered into xg and go through the Gaussian kernels' ``component_terms`` (the same
+    precision-Cholesky layouts), so the block costs what a Gaussian mixture over those columns costs."""
+    K = terms.shape[0]
+    for a in range(g_cols.shape[0]):
+        src = xt[g_cols[a]]
+        dst = xg[a]
+        for b in range(m):
+            dst[b] = src[b]
+    component_terms(xg, m, g_prec, g_shifted, g_lognorm, terms2, y)
+    for k in range(K):
+        tk = terms[k]
+        t2 = terms2[k]
+        for b in range(m):
+            tk[b] += t2[b]
 
 
 @njit(**PARALLEL)
 def product_log_density(X, kinds, cat_sizes, cat_offsets, a, b_, c, cat_logp, log_w, marginalize, W, const,
-                        out, resp):
+                        g_cols, g_prec, g_shifted, g_lognorm, out, resp):
     """out[i] = log sum_k w_k prod_j p_kj(X[i, j]); resp (n, K) responsibilities if it has n rows (pass an
     empty (0, K) array to skip). Returns the first row with a value outside its column's domain, or -1.
 
     W (K, D), const (K,): the linear form of the terms (see ``linear_terms``) when every column allows it,
-    else a (0, D) W: the general per-kind path."""
+    else a (0, D) W: the general per-kind path. g_cols (Dg,), g_prec (P, Dg, Dg), g_shifted (K, Dg),
+    g_lognorm (K,): the dense Gaussian block (Dg = 0: none), in the Gaussian kernels' layout."""
     n, D = X.shape
     K = a.shape[0]
+    Dg = g_cols.shape[0]
     want_resp = resp.shape[0] > 0
     linear = W.shape[0] > 0
     has_poisson = False
@@ -245,6 +268,9 @@ def product_log_density(X, kinds, cat_sizes, cat_offsets, a, b_, c, cat_logp, lo
         base = np.empty(BLOCK)
         mx = np.empty(BLOCK)
         acc = np.empty(BLOCK)
+        xg = np.empty((Dg, BLOCK))
+        yg = np.empty((Dg, BLOCK))
+        terms2 = np.empty((K, BLOCK))
         stop = min(n, (ch + 1) * CHUNK)
         for start in range(ch * CHUNK, stop, BLOCK):
             m = min(BLOCK, stop - start)
@@ -260,6 +286,8 @@ def product_log_density(X, kinds, cat_sizes, cat_offsets, a, b_, c, cat_logp, lo
                     _poisson_base(xt, m, kinds, base)
             else:
                 product_terms(xt, m, kinds, cat_offsets, a, b_, c, cat_logp, log_w, terms, base)
+                if Dg > 0:
+                    dense_terms(xt, m, g_cols, g_prec, g_shifted, g_lognorm, xg, yg, terms2, terms)
             logsumexp_block(terms, m, mx, acc, want_resp)
             out_b = out[start:start + m]
             for b in range(m):
@@ -274,15 +302,21 @@ def product_log_density(X, kinds, cat_sizes, cat_offsets, a, b_, c, cat_logp, lo
 
 @njit(**PARALLEL)
 def product_statistics(X, sample_weight, kinds, cat_sizes, cat_offsets, a, b_, c, cat_logp, log_w, shift,
-                       marginalize, n_counts, mode, key, row0, W, const):
+                       marginalize, n_counts, mode, key, row0, W, const, g_cols, g_prec, g_shifted, g_lognorm,
+                       g_shift, g_tied):
     """E-step statistics (see the module docstring) as per-part partial sums over a fixed partition of
     the rows: nk (P, K), nobs (P, K, D) (zeros unless marginalising), s1 (P, K, D), s2 (P, K, D),
     counts (P, K, n_counts), loglik (P,), weight (P,), and the first bad row or -1.
 
     mode: POSTERIOR (EM), HARD (one-hot argmax of the terms) or RANDOM (random responsibilities keyed by
-    ``key``, row i drawing as row row0 + i of the whole data). W, const: as ``product_log_density``."""
+    ``key``, row i drawing as row row0 + i of the whole data). W, const, g_*: as ``product_log_density``;
+    g_shift (K, Dg): the dense block's centres, g_tied: its scatter is shared. Also returns the dense block's
+    moments g_s1 (P, K, Dg) and g_s2 (P, K or 1, Dg, Dg) (lower triangle), as the Gaussian E-step does."""
     n, D = X.shape
     K = a.shape[0]
+    Dg = g_cols.shape[0]
+    g_s1 = np.zeros((max(1, min(MAX_PARTS, (n + CHUNK - 1) // CHUNK)), K, Dg))
+    g_s2 = np.zeros((g_s1.shape[0], 1 if g_tied else K, Dg, Dg))
     weighted = sample_weight.shape[0] > 0
     linear = W.shape[0] > 0
     has_poisson = False
@@ -301,11 +335,18 @@ def product_statistics(X, sample_weight, kinds, cat_sizes, cat_offsets, a, b_, c
         lo = (n * p) // n_parts
         hi = (n * (p + 1)) // n_parts
         xt = np.empty((D, BLOCK))
-        terms = np.empty((K, BLOCK))
+        terms_all = np.empty((K + 1, BLOCK))  # row K: the sample weights (the dense block's tied scatter)
+        terms = terms_all[:K]
         base = np.empty(BLOCK)
         mx = np.empty(BLOCK)
         lse = np.empty(BLOCK)
         wb = np.empty(BLOCK)
+        xg = np.empty((Dg, BLOCK))
+        yg = np.empty((Dg, BLOCK))
+        terms2 = np.empty((K, BLOCK))
+        dg = np.empty((Dg, BLOCK))
+        rdg = np.empty((Dg, BLOCK))
+        g_s2p = g_s2[p]
         for start in range(lo, hi, BLOCK):
             m = min(BLOCK, hi - start)
             r = load_product_block(X, start, m, kinds, cat_sizes, marginalize, xt)
@@ -320,6 +361,8 @@ def product_statistics(X, sample_weight, kinds, cat_sizes, cat_offsets, a, b_, c
                     _poisson_base(xt, m, kinds, base)
             else:
                 product_terms(xt, m, kinds, cat_offsets, a, b_, c, cat_logp, log_w, terms, base)
+                if Dg > 0:
+                    dense_terms(xt, m, g_cols, g_prec, g_shifted, g_lognorm, xg, yg, terms2, terms)
             logsumexp_block(terms, m, mx, lse, mode == POSTERIOR)
             w_src = sample_weight[start:start + m] if weighted else sample_weight
             acc_ll = 0.0
@@ -346,11 +389,17 @@ def product_statistics(X, sample_weight, kinds, cat_sizes, cat_offsets, a, b_, c
             if linear:
                 linear_moments(xt, m, terms, s1[p])
                 continue
+            if Dg > 0:
+                for b in range(m):
+                    terms_all[K, b] = wb[b]
+                _accumulate_block(xg, m, terms_all, g_shift, g_s1[p], g_s2p, dg, rdg)
             for k in range(K):
                 rk = terms[k]
                 for j in range(D):
                     kind = kinds[j]
                     x = xt[j]
+                    if kind == DENSE:
+                        continue
                     if kind == CATEGORICAL:
                         row = counts[p, k, cat_offsets[j]:]
                         for b in range(m):
@@ -386,7 +435,7 @@ def product_statistics(X, sample_weight, kinds, cat_sizes, cat_offsets, a, b_, c
                     s1[p, k, j] += a1
                     if marginalize:
                         nobs[p, k, j] += o
-    return nk, nobs, s1, s2, counts, ll, wt, first_bad_row(bad)
+    return nk, nobs, s1, s2, counts, ll, wt, first_bad_row(bad), g_s1, g_s2
 
 
 @njit(inline="always", **SERIAL)
@@ -431,19 +480,24 @@ def _poisson_draw(lam, key, word):
 
 
 @njit(**PARALLEL)
-def product_sample(key, offset, cum_weights, kinds, cat_offsets, cat_sizes, loc, scale, cat_cum, out, labels):
+def product_sample(key, offset, cum_weights, kinds, cat_offsets, cat_sizes, loc, scale, cat_cum, g_cols, g_means,
+                   g_chol, out, labels):
     """Draw points offset .. offset + n - 1 of stream ``key`` into out (n, D), labels (n,).
 
     Point g uses words [g S, (g + 1) S), S = 1 + 2 D: one for the component, two per column (a Box-Muller
     pair for Gaussian columns, of which the first normal is used; a uniform otherwise). Per column,
     loc/scale hold: Gaussian mean/std; Bernoulli p/-; Poisson lambda/-; exponential 1/lambda/-.
-    cat_cum[k, offset_j + c] is the cumulative probability of categories 0..c of column j.
+    cat_cum[k, offset_j + c] is the cumulative probability of categories 0..c of column j. The dense block
+    (columns g_cols): x_g = g_means[k] + L z, L = g_chol[k] (or g_chol[0] when tied) lower triangular, z the
+    block columns' own normals.
     """
     n, D = out.shape
     K = cum_weights.shape[0]
+    Dg = g_cols.shape[0]
     S = np.uint64(1 + 2 * D)
     n_chunks = (n + CHUNK - 1) // CHUNK
     for ch in prange(n_chunks):
+        z = np.empty(Dg)
         for i in range(ch * CHUNK, min(n, (ch + 1) * CHUNK)):
             w0 = np.uint64(offset + i) * S
             u = uniform_open(key, w0)
@@ -454,9 +508,9 @@ def product_sample(key, offset, cum_weights, kinds, cat_offsets, cat_sizes, loc,
             for j in range(D):
                 w = w0 + np.uint64(1 + 2 * j)
                 kind = kinds[j]
-                if kind == GAUSSIAN:
-                    z, _ = box_muller(key, w)
-                    out[i, j] = loc[k, j] + scale[k, j] * z
+                if kind == GAUSSIAN or kind == DENSE:
+                    zz, _ = box_muller(key, w)
+                    out[i, j] = loc[k, j] + scale[k, j] * zz if kind == GAUSSIAN else zz
                 elif kind == BERNOULLI:
                     out[i, j] = 1.0 if uniform_open(key, w) <= loc[k, j] else 0.0
                 elif kind == CATEGORICAL:
@@ -471,3 +525,12 @@ def product_sample(key, offset, cum_weights, kinds, cat_offsets, cat_sizes, loc,
                     out[i, j] = _poisson_draw(loc[k, j], key, w)
                 else:
                     out[i, j] = -math.log(uniform_open(key, w)) * loc[k, j]
+            if Dg > 0:
+                L = g_chol[k if g_chol.shape[0] == K else 0]
+                for a_ in range(Dg):
+                    z[a_] = out[i, g_cols[a_]]
+                for a_ in range(Dg):
+                    acc = g_means[k, a_]
+                    for b_ in range(a_ + 1):
+                        acc += L[a_, b_] * z[b_]
+                    out[i, g_cols[a_]] = acc

@@ -4,8 +4,10 @@
 it runs), "bernoulli", "categorical", "poisson", "exponential", or a dict ``{column: family}`` for
 mixed-type tables (columns independent given the component: latent-class / latent-profile analysis).
 A dict key is a column name (tables, DataFrames) or index (arrays), or a tuple of them; a value is a
-family name or ``(family, covariance_type)`` for a Gaussian entry over several columns ("diag" or
-"spherical"). Columns not named in the dict are not modelled.
+family name or ``("gaussian", covariance_type)`` for a Gaussian entry over several columns: "diag" (the
+default) or "spherical" keep its columns independent given the component; "full" or "tied" make them one
+jointly Gaussian block (at most one such entry; its columns need complete rows). Columns not named in the
+dict are not modelled.
 
 Missing values: ``missing="error"`` (a clear error naming the column and input row) or "marginalize":
 a null/NaN entry is left out of that point's likelihood and statistics, exactly (product families and
@@ -127,10 +129,11 @@ class Mixture(EstimatorParams):
                 name, ct = spec, "diag"
             if name not in FAMILIES:
                 raise ValueError(f"family[{entry!r}] must be one of {FAMILIES}, got {name!r}")
-            if name == "gaussian" and ct not in ("diag", "spherical"):
-                raise ValueError(f"family[{entry!r}]: a Gaussian entry of a mixed family has covariance_type 'diag' "
-                                 f"or 'spherical' (columns independent given the component), got {ct!r}; "
-                                 "fit family='gaussian' for full or tied covariances")
+            if name == "gaussian" and ct not in ("diag", "spherical", "full", "tied"):
+                raise ValueError(f"family[{entry!r}]: covariance_type must be 'full', 'tied', 'diag' or 'spherical', "
+                                 f"got {ct!r}")
+            if name == "student_t":
+                raise ValueError(f"family[{entry!r}]: student_t is a whole-row family; fit family='student_t'")
             for c in cols:
                 if c not in keys:
                     raise ValueError(f"family names column {c!r}, which X does not have (its columns: {keys})")
@@ -140,6 +143,10 @@ class Mixture(EstimatorParams):
             entries.append((entry, name, ct, cols))
         if not entries:
             raise ValueError("the family dict is empty: name at least one column")
+        dense = [e for e, name, ct, _ in entries if name == "gaussian" and ct in ("full", "tied")]
+        if len(dense) > 1:
+            raise ValueError(f"at most one full/tied Gaussian entry per mixed family (got {dense}); put their columns "
+                             "in one entry (a block covariance over all of them), or make some 'diag'")
         return entries
 
     def _build_family(self, X, category_source=None):
@@ -153,10 +160,14 @@ class Mixture(EstimatorParams):
         entries = self._entries(X)
         columns = []
         spherical = []
+        dense_type = None
+        if isinstance(self.family, str) and self.family == "gaussian" and self.covariance_type in ("full", "tied"):
+            raise ValueError(f"missing='marginalize' needs columns independent given the component: "
+                             f"covariance_type 'diag' or 'spherical', got {self.covariance_type!r}")
         for _, name, ct, cols in entries:
-            if name == "gaussian" and ct not in ("diag", "spherical"):
-                raise ValueError(f"missing='marginalize' needs columns independent given the component: "
-                                 f"covariance_type 'diag' or 'spherical', got {ct!r}")
+            if name == "gaussian" and ct in ("full", "tied"):
+                # the dense block: joint Gaussian columns (complete rows), through the Gaussian kernels
+                name, dense_type = "dense", ct
             first = len(columns)
             for c in cols:
                 if name != "categorical":
@@ -170,7 +181,7 @@ class Mixture(EstimatorParams):
                 spherical.append(list(range(first, len(columns))))
         self._entries_ = entries
         return ProductFamily(columns, spherical=spherical, marginalize=self.missing == "marginalize",
-                             unknown=self.unknown)
+                             unknown=self.unknown, dense_type=dense_type)
 
     # ------------------------------------------------------------------ fitting
     def _gaussian_mixture(self):
@@ -382,6 +393,7 @@ class Mixture(EstimatorParams):
         D = fam.n_features
         loc = np.zeros((K, D))
         var = np.ones((K, D))
+        dense_means = dense_cov = None
         cat = np.zeros((K, fam.encoder.n_counts))
         pos = {c.key: j for j, c in enumerate(fam.columns)}
         for entry, name, ct, cols in self._entries_:
@@ -390,7 +402,16 @@ class Mixture(EstimatorParams):
                 raise ValueError(f"params_init has no parameters for {('entry ' + repr(entry)) if entry is not None else 'the model'}")
             idx = [pos[c] for c in cols]
             where = "params_init" + ("" if entry is None else f"[{entry!r}]")
-            if name == "gaussian":
+            if name == "gaussian" and ct in ("full", "tied"):
+                dense_means = _shaped(p, "means", (K, len(idx)), where)
+                loc[:, idx] = dense_means
+                if "covariances" not in p:
+                    raise ValueError(f"{where} needs 'covariances'")
+                shape = (K, len(idx), len(idx)) if ct == "full" else (len(idx), len(idx))
+                dense_cov = np.asarray(p["covariances"], dtype=np.float64)
+                if dense_cov.shape != shape:
+                    raise ValueError(f"{where}['covariances'] must have shape {shape}, got {dense_cov.shape}")
+            elif name == "gaussian":
                 loc[:, idx] = _shaped(p, "means", (K, len(idx)), where)
                 cv = np.asarray(p.get("covariances"), dtype=np.float64) if "covariances" in p else None
                 if cv is None:
@@ -410,7 +431,7 @@ class Mixture(EstimatorParams):
                     cat[:, lo:lo + col.n_categories] = pr
             else:
                 loc[:, idx] = _shaped(p, _PARAM_NAME[name], (K, len(idx)), where)
-        params = ProductParams(weights, loc, var, cat)
+        params = ProductParams(weights, loc, var, cat, dense_means, dense_cov)
         fam.check_params(params)
         return params
 
@@ -452,7 +473,9 @@ class Mixture(EstimatorParams):
         pos = {c.key: j for j, c in enumerate(fam.columns)}
         for entry, name, ct, cols in self._entries_:
             idx = [pos[c] for c in cols]
-            if name == "gaussian":
+            if name == "gaussian" and ct in ("full", "tied"):
+                entries[entry] = {"means": params.dense_means, "covariances": params.dense_cov}
+            elif name == "gaussian":
                 var = params.var[:, idx]
                 entries[entry] = {"means": params.loc[:, idx], "covariances": var[:, 0] if ct == "spherical" else var}
             elif name == "categorical":
@@ -606,6 +629,7 @@ class Mixture(EstimatorParams):
                               else [_jsonable(v) for v in c.categories.tolist()]] for c in fam.columns]
         header["spherical"] = [[int(j) for j in g] for g in fam.spherical]
         header["fit_keys"] = [_jsonable(k) for k in self._fit_keys]
+        header["dense_type"] = fam.dense_type
         training = dict(getattr(self, "training_", None) or {})
         arrays = {}
         for name in ("logpdf_quantile_levels", "logpdf_quantiles"):
@@ -614,6 +638,9 @@ class Mixture(EstimatorParams):
         if training or arrays:
             header["training_"] = training
         p = self._params
+        if fam.dense_type is not None:
+            arrays["dense_means"] = p.dense_means
+            arrays["dense_cov"] = p.dense_cov
         return header, {"weights": p.weights, "loc": p.loc, "var": p.var, "cat_probs": p.cat_probs, **arrays}
 
     @classmethod
@@ -656,8 +683,9 @@ class Mixture(EstimatorParams):
                                                                   for v in cats) else object)
                 columns.append(Column(_col_from_json(key), kind, cats))
             fam = ProductFamily(columns, spherical=attrs.get("spherical", []), marginalize=missing == "marginalize",
-                                unknown=unknown)
-            params = ProductParams(arrays["weights"], arrays["loc"], arrays["var"], arrays["cat_probs"])
+                                unknown=unknown, dense_type=attrs.get("dense_type"))
+            params = ProductParams(arrays["weights"], arrays["loc"], arrays["var"], arrays["cat_probs"],
+                                   arrays.get("dense_means"), arrays.get("dense_cov"))
             if params.loc.shape != (K, len(columns)) or params.cat_probs.shape != (K, fam.encoder.n_counts):
                 raise ValueError("parameter shapes do not match the columns")
             if not abs(params.weights.sum() - 1) <= 1e-6 or np.any(params.weights < 0):

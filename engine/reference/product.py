@@ -12,8 +12,24 @@ def gammaln(x):
     return _lgamma(x)
 
 
-def component_log_terms(X, kinds, weights, loc, var, cat_probs, cat_offsets):
-    """(n, K): log w_k + sum_j log p_kj(X[:, j]) with NaN entries left out. kinds: list of family names."""
+def _dense_block(X, dense, K):
+    """(n, K) log N(x_g | mean_k, cov_k) of the dense block dense = (cols, means (K, Dg), cov, "full"|"tied"),
+    from explicit inverses and log-determinants."""
+    cols, means, cov, ct = dense
+    Xg = X[:, cols]
+    out = np.empty((X.shape[0], K))
+    for k in range(K):
+        C = cov[k] if ct == "full" else cov
+        inv = np.linalg.inv(C)
+        _, logdet = np.linalg.slogdet(C)
+        d = Xg - means[k]
+        out[:, k] = -0.5 * (len(cols) * np.log(2 * np.pi) + logdet + np.einsum("ni,ij,nj->n", d, inv, d))
+    return out
+
+
+def component_log_terms(X, kinds, weights, loc, var, cat_probs, cat_offsets, dense=None):
+    """(n, K): log w_k + sum_j log p_kj(X[:, j]) with NaN entries left out. kinds: list of family names
+    ("dense" columns: the joint Gaussian block ``dense`` = (cols, means, cov, covariance type))."""
     X = np.asarray(X, dtype=np.float64)
     n, D = X.shape
     K = weights.shape[0]
@@ -31,10 +47,14 @@ def component_log_terms(X, kinds, weights, loc, var, cat_probs, cat_offsets):
                 t = np.where(xs > 0, xs * np.log(loc[:, j]), 0.0) - loc[:, j] - gammaln(xs + 1)
             elif kind == "exponential":
                 t = np.log(loc[:, j]) - loc[:, j] * xs
+            elif kind == "dense":
+                continue
             else:
                 idx = cat_offsets[j] + xs[:, 0].astype(np.int64)
                 t = np.log(cat_probs[:, idx]).T
             out += np.where(obs, t, 0.0)
+    if dense is not None:
+        out += _dense_block(X, dense, K)
     return out
 
 
@@ -47,13 +67,14 @@ def log_density(X, *params):
 
 
 def em_step(X, kinds, weights, loc, var, cat_probs, cat_offsets, cat_sizes, reg_covar=1e-6, spherical=(),
-            sample_weight=None):
-    """One EM iteration: (new weights, loc, var, cat_probs, mean log-likelihood under the old parameters)."""
+            sample_weight=None, dense=None):
+    """One EM iteration: (new weights, loc, var, cat_probs, mean log-likelihood under the old parameters), and
+    with a dense block also its new (means, covariances) before the log-likelihood."""
     X = np.asarray(X, dtype=np.float64)
     n, D = X.shape
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    terms = component_log_terms(X, kinds, weights, loc, var, cat_probs, cat_offsets)
-    lse = log_density(X, kinds, weights, loc, var, cat_probs, cat_offsets)
+    terms = component_log_terms(X, kinds, weights, loc, var, cat_probs, cat_offsets, dense)
+    lse = log_density(X, kinds, weights, loc, var, cat_probs, cat_offsets, dense)
     resp = np.exp(terms - lse[:, None]) * w[:, None]
     nk = resp.sum(axis=0) + EPS_MASS
     new_w = nk / nk.sum()
@@ -73,6 +94,8 @@ def em_step(X, kinds, weights, loc, var, cat_probs, cat_offsets, cat_sizes, reg_
             new_loc[:, j] = (r * x[:, None]).sum(axis=0) / mass
         elif kind == "exponential":
             new_loc[:, j] = mass / ((r * x[:, None]).sum(axis=0) + EPS_MASS)
+        elif kind == "dense":
+            continue
         else:
             lo, C = cat_offsets[j], cat_sizes[j]
             onehot = np.eye(C)[x.astype(np.int64)]
@@ -92,6 +115,16 @@ def em_step(X, kinds, weights, loc, var, cat_probs, cat_offsets, cat_sizes, reg_
             num += (r * (x[:, None] - mean) ** 2).sum(axis=0)
             den += mass
         new_var[:, group] = (num / den + reg_covar)[:, None]
+    if dense is not None:
+        cols, _, _, ct = dense
+        Xg = X[:, cols]
+        Dg = len(cols)
+        nk_d = resp.sum(axis=0) + EPS_MASS
+        means = (resp.T @ Xg) / nk_d[:, None]
+        scat = np.stack([(resp[:, k, None] * (Xg - means[k])).T @ (Xg - means[k]) for k in range(len(weights))])
+        covs = (scat / nk_d[:, None, None] if ct == "full" else scat.sum(axis=0) / nk_d.sum()) + reg_covar * np.eye(Dg)
+        new_loc[:, cols] = means
+        return new_w, new_loc, new_var, new_cat, (means, covs), float((w * lse).sum() / w.sum())
     return new_w, new_loc, new_var, new_cat, float((w * lse).sum() / w.sum())
 
 
