@@ -85,3 +85,26 @@ def test_streamed_cli_fit_equals_in_memory(tmp_path):
         api.fit_stream([table.slice(i, 300) for i in range(0, table.num_rows, 300)])
     np.testing.assert_allclose(mb.score_samples(table), api.score_samples(table), rtol=1e-12)
     assert np.isfinite(engine.load(tmp_path / "a.arrow").score_samples(table)).all()
+
+
+def test_cli_family_fit_on_a_local_dask_cluster(tmp_path):
+    pytest.importorskip("distributed")
+    table = pq.read_table(os.path.join(DATA, "titanic.parquet"))
+    d = tmp_path / "parts"
+    d.mkdir()
+    for i, start in enumerate(range(0, table.num_rows, 500)):
+        pq.write_table(table.slice(start, 500), d / f"p{i}.parquet")
+    fam = "survived=categorical,sex=categorical,age=gaussian,passengerClass=categorical"
+    r = run("fit", d, "--family", fam, "--missing", "marginalize", "--components", "2", "--max-iter", "5",
+            "--tol", "0", "--scheduler", "local:2", "--model-out", tmp_path / "m.arrow", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["workers"] == 2
+    m = engine.load(tmp_path / "m.arrow")
+    # the same EM as the local streamed fit over the same partitions
+    spec = {"survived": "categorical", "sex": "categorical", "age": "gaussian", "passengerClass": "categorical"}
+    local = engine.Mixture(2, family=spec, covariance_type="diag", missing="marginalize", max_iter=5, tol=0,
+                           random_state=0)
+    with pytest.warns(engine.ConvergenceWarning):
+        local.fit_stream([pq.read_table(d / f"p{i}.parquet") for i in range(3)])
+    cols = table.select(list(spec))
+    np.testing.assert_allclose(m.score_samples(cols), local.score_samples(cols), rtol=1e-10)

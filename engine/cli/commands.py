@@ -157,8 +157,6 @@ def cmd_fit(args):
     if args.components == "auto" and args.max_components < 1:
         raise ValueError(f"--max-components must be >= 1, got {args.max_components}")
     if getattr(args, "family", "gaussian") != "gaussian" or getattr(args, "missing", "error") != "error":
-        if args.scheduler:
-            raise ValueError("--scheduler fits Gaussian mixtures; other families fit locally (drop --scheduler)")
         from .families import fit_family
 
         return fit_family(args, rep)
