@@ -35,6 +35,19 @@ class KNNTree:
         return out
 
 
+    def radius_stats(self, Q, radius, exclude_self=False):
+        """(count (m,), farthest (m,)): how many tree points lie within radius[i] of Q[i] (inclusive) and the
+        largest of their distances."""
+        Q = np.ascontiguousarray(as_float_array(Q, name="Q", n_features=self.n_features), dtype=np.float64)
+        radius = np.ascontiguousarray(radius, dtype=np.float64)
+        count = np.empty(Q.shape[0], dtype=np.int64)
+        farthest = np.empty(Q.shape[0])
+        exclude = np.arange(Q.shape[0]) if exclude_self else np.empty(0, dtype=np.int64)
+        knn_kernels.radius_query(self.data, self.order, self.start, self.end, self.left, self.box_lo, self.box_hi,
+                                 Q, radius, exclude, count, farthest)
+        return count, farthest
+
+
 def knn_distances(X, k, Y=None):
     """(n, k) distances from each row of X to its k nearest rows of Y (Y None: of X itself, the row
     excluded), exact, ascending."""

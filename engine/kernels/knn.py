@@ -181,3 +181,50 @@ def knn_query(T, order, start, end, left, split_dim, split_val, box_lo, box_hi, 
                 top += 2
             for a in range(k):
                 out[i, a] = np.sqrt(best[a])
+
+
+@njit(**_EXACT_PARALLEL)
+def radius_query(T, order, start, end, left, box_lo, box_hi, Q, radius, exclude, count, farthest):
+    """count[i] = the number of tree points within distance radius[i] of Q[i] (inclusive), farthest[i] = the
+    largest such distance (0 when none); exclude as in ``knn_query``."""
+    m, D = Q.shape
+    use_exclude = exclude.shape[0] > 0
+    n_chunks = (m + _QCHUNK - 1) // _QCHUNK
+    for ch in prange(n_chunks):
+        stack = np.empty(256, dtype=np.int64)
+        for i in range(ch * _QCHUNK, min(m, (ch + 1) * _QCHUNK)):
+            q = Q[i]
+            # radius[i] is typically a distance this module returned, sqrt of a squared distance: squaring it
+            # can land a few ulps below that squared distance, so the bound is widened by 1e-14 (relative)
+            r2 = radius[i] * radius[i] * (1.0 + 1e-14)
+            skip = exclude[i] if use_exclude else -1
+            c_i = 0
+            far2 = 0.0
+            top = 0
+            stack[top] = 0
+            top += 1
+            while top > 0:
+                top -= 1
+                t = stack[top]
+                if _box_dist2(q, box_lo[t], box_hi[t], D) > r2:
+                    continue
+                c = left[t]
+                if c < 0:
+                    for p in range(start[t], end[t]):
+                        if order[p] == skip:
+                            continue
+                        row = T[p]
+                        d2 = 0.0
+                        for j in range(D):
+                            dv = q[j] - row[j]
+                            d2 = d2 + dv * dv
+                        if d2 <= r2:
+                            c_i += 1
+                            if d2 > far2:
+                                far2 = d2
+                    continue
+                stack[top] = c
+                stack[top + 1] = c + 1
+                top += 2
+            count[i] = c_i
+            farthest[i] = np.sqrt(far2)
