@@ -1,5 +1,6 @@
 """engine: Numba-accelerated log-density, sampling, KL and estimation for generative models."""
 from .estimation.mle import GaussianStats, fit_mle, gaussian_stats
+from .estimation.entropy import entropy
 from .estimation.kl import KLResult, cross_entropy, kl_divergence
 from ._sklearn_compat import ConvergenceWarning, NotFittedError
 from .models import GaussianMixture, MultivariateNormal, Normal
@@ -20,4 +21,4 @@ def load(path):
 
     return load_model_file(path)
 __all__ = ["Normal", "MultivariateNormal", "GaussianMixture", "fit_mle", "gaussian_stats", "GaussianStats", "load",
-           "kl_divergence", "cross_entropy", "KLResult", "NotFittedError", "ConvergenceWarning", "Mixture", "em"]
+           "kl_divergence", "cross_entropy", "KLResult", "NotFittedError", "ConvergenceWarning", "Mixture", "em", "entropy"]

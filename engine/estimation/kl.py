@@ -26,7 +26,7 @@ from ..kernels.divergence import log_ratio_moments
 from ..kernels.sampling import mixture_sample
 from ..models import GaussianMixture, MultivariateNormal, Normal
 
-METHODS = ("auto", "exact", "mc", "variational")
+METHODS = ("auto", "exact", "mc", "variational", "knn")
 #: samples drawn and evaluated per batch: bounds memory at BATCH * D floats whatever n_samples is
 BATCH = 1 << 18
 
@@ -125,12 +125,21 @@ def _component_cov(mix, k):
     return full[None]
 
 
-def kl_divergence(p, q, method="auto", n_samples=1_000_000, random_state=None, confidence=0.95, device="cpu"):
+def _is_model(obj):
+    return hasattr(obj, "score_samples") or hasattr(obj, "logpdf")
+
+
+def kl_divergence(p, q, method="auto", n_samples=1_000_000, random_state=None, confidence=0.95, device="cpu", *,
+                  k=1, bias_correction=True, n_subsamples=100, ties="error"):
     """D_KL(p || q) between two engine models of the same dimension, as a ``KLResult``.
 
     The argument order is the direction (see the module docstring): ``kl_divergence(p, q)`` is the
     forward divergence of q from p (mode covering when minimised over q), ``kl_divergence(q, p)`` the
-    reverse one (mode seeking). method: "auto" | "exact" | "mc" | "variational". For "mc", n_samples
+    reverse one (mode seeking). method: "auto" | "exact" | "mc" | "variational" | "knn". When p is a sample
+    (an (n, D) array, Arrow table, DataFrame or Parquet path) rather than a model, the divergence is
+    estimated by nearest neighbours ("knn", see ``engine.estimation.entropy``): against a model q,
+    -H(p) - mean log q(X); against a second sample q, Wang-Kulkarni-Verdu; ``k``, ``bias_correction``,
+    ``n_subsamples`` (the subsampling interval at ``confidence``) and ``ties`` apply there. For "mc", n_samples
     points of p are drawn (same seed => same estimate at any thread count) and evaluated in batches of
     at most 2**18 points; device="cuda" samples and evaluates them on the GPU (same stream).
     """
@@ -138,6 +147,17 @@ def kl_divergence(p, q, method="auto", n_samples=1_000_000, random_state=None, c
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    if method == "knn" or not _is_model(p):
+        # p known only by samples (an array, table or Parquet path): nearest-neighbour estimators
+        from . import entropy as knn_est
+
+        if method not in ("knn", "auto"):
+            raise ValueError(f"p is a sample, not a model: use method='knn' (got {method!r})")
+        kw = dict(k=k, bias_correction=bias_correction, ci=confidence, n_subsamples=n_subsamples, ties=ties,
+                  random_state=random_state)
+        if _is_model(q):
+            return knn_est.kl_to_model(p, q, **kw)
+        return knn_est.kl_two_sample(p, q, **kw)
     from ..models.family_mixture import Mixture
 
     if isinstance(p, Mixture) and hasattr(p, "_gm"):

@@ -15,7 +15,7 @@ class KNNTree:
         bad = ~np.isfinite(X)
         if bad.any():
             r, c = np.argwhere(bad)[0]
-            raise ValueError(f"X row {r}, column {c}: {X[r, c]!r}; nearest neighbours need finite values")
+            raise ValueError(f"X row {r}, column {c}: {float(X[r, c])!r}; nearest neighbours need finite values")
         (self.order, self.start, self.end, self.left, self.split_dim, self.split_val, self.box_lo, self.box_hi,
          self.n_nodes) = knn_kernels.build_tree(X, leaf_size)
         self.data = np.ascontiguousarray(X[self.order])
