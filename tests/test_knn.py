@@ -97,3 +97,30 @@ def test_ties_are_an_error_or_dequantised():
         engine.entropy(np.random.default_rng(0).normal(size=(10, 1)), k=0)
     with pytest.raises(ValueError, match=r"X row 2, column 0: nan"):
         engine.entropy(np.array([[0.0], [1.0], [np.nan], [3.0]]))
+
+
+def test_cli_kl_data_against_a_model_and_a_second_sample(tmp_path):
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from test_io_cli import run
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(3000, 2))
+    Y = rng.normal(size=(2500, 2)) + 0.5
+    pq.write_table(pa.table({"a": X[:, 0], "b": X[:, 1]}), tmp_path / "x.parquet")
+    pq.write_table(pa.table({"a": Y[:, 0], "b": Y[:, 1]}), tmp_path / "y.parquet")
+    model = engine.GaussianMixture(1, random_state=0).fit(X)
+    model.save(tmp_path / "q.arrow")
+    r = run("kl", "--data", tmp_path / "x.parquet", "--q", tmp_path / "q.arrow", "--seed", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    want = engine.kl_divergence(X, model, method="knn", random_state=1)
+    assert got["estimate"] == pytest.approx(want.estimate, rel=1e-12) and got["ci_low"] < got["ci_high"]
+    r = run("kl", "--data", tmp_path / "x.parquet", "--data2", tmp_path / "y.parquet", "--k", "3", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["estimate"] == pytest.approx(kl_two_sample(X, Y, k=3, n_subsamples=0).estimate, rel=1e-12)
+    r = run("kl", "--data", tmp_path / "x.parquet")
+    assert r.returncode == 2 and "exactly one of --q" in r.stderr

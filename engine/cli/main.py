@@ -119,10 +119,18 @@ def build_parser():
     _common(sm)
     sm.set_defaults(run=c.cmd_sample)
 
-    k = sub.add_parser("kl", help="KL divergence between two model files, with its standard error")
-    k.add_argument("--p", required=True)
-    k.add_argument("--q", required=True)
-    k.add_argument("--method", default="auto", choices=["auto", "exact", "mc", "variational"])
+    k = sub.add_parser("kl", help="KL divergence between two model files, a data set and a model (--data, --q), "
+                                  "or two data sets (--data, --data2), with its standard error and interval")
+    k.add_argument("--p", help="model file of p")
+    k.add_argument("--q", help="model file of q")
+    k.add_argument("--data", help="samples of p: Parquet/Arrow/CSV file, directory or glob (nearest neighbours)")
+    k.add_argument("--data2", help="samples of q (two-sample KL, Wang-Kulkarni-Verdu)")
+    k.add_argument("--columns", help="comma-separated feature columns of the data (default: the model's, else all numeric)")
+    k.add_argument("--k", type=int, default=1, help="neighbour rank for --data (default: %(default)s)")
+    k.add_argument("--n-subsamples", type=int, default=100, help="subsamples for the --data interval")
+    k.add_argument("--ties", default="error", choices=["error", "dequantize"],
+                   help="duplicate points in --data: fail, or add one data resolution of uniform noise per column")
+    k.add_argument("--method", default="auto", choices=["auto", "exact", "mc", "variational", "knn"])
     k.add_argument("--n-samples", type=int, default=1_000_000)
     k.add_argument("--seed", type=int, default=0)
     k.add_argument("--confidence", type=float, default=0.95)

@@ -93,8 +93,8 @@ def _raise_ties(X, i, name):
     same = np.flatnonzero(np.all(X == X[i], axis=1))
     other = int(same[same != i][0]) if (same != i).any() else i
     raise ValueError(f"{name} rows {i} and {other} are identical (a nearest-neighbour distance of 0, whose log is "
-                     "-inf): the data have ties; pass ties='dequantize' to add one data resolution of uniform "
-                     "noise per column, or remove duplicates")
+                     "-inf): the data have ties; pass ties='dequantize' (CLI: --ties dequantize) to add one data "
+                     "resolution of uniform noise per column, or remove duplicates")
 
 
 def _prepare(X, ties, rng, name):
