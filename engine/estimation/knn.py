@@ -29,9 +29,18 @@ class KNNTree:
         if not 1 <= k <= available:
             raise ValueError(f"k must be in 1..{available} (the points available as neighbours), got {k}")
         out = np.empty((Q.shape[0], k))
-        exclude = np.arange(Q.shape[0]) if exclude_self else np.empty(0, dtype=np.int64)
+        if exclude_self:
+            # the tree's own points, queried in tree order (neighbouring queries walk the same nodes: cache
+            # locality), each excluding itself; the rows are put back in the caller's order
+            if Q.shape[0] != self.n:
+                raise ValueError(f"exclude_self needs the tree's own {self.n} rows, got {Q.shape[0]}")
+            knn_kernels.knn_query(self.data, self.order, self.start, self.end, self.left, self.split_dim,
+                                  self.split_val, self.box_lo, self.box_hi, self.data, int(k), self.order, out)
+            result = np.empty_like(out)
+            result[self.order] = out
+            return result
         knn_kernels.knn_query(self.data, self.order, self.start, self.end, self.left, self.split_dim,
-                              self.split_val, self.box_lo, self.box_hi, Q, int(k), exclude, out)
+                              self.split_val, self.box_lo, self.box_hi, Q, int(k), np.empty(0, dtype=np.int64), out)
         return out
 
 
