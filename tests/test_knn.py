@@ -69,6 +69,10 @@ def test_two_sample_kl_and_universal_divergence():
     for k in (1, 3):
         ours = kl_two_sample(X, Y, k=k, bias_correction=False, n_subsamples=0).estimate
         assert ours == pytest.approx(ud.estimate(X, Y, k=k), rel=1e-12)
+    # universal-divergence's default (adaptive k) is Wang-Kulkarni-Verdu's bias-reduced variant: the same number
+    Xs, Ys = X[:300], Y[:250]
+    assert kl_two_sample(Xs, Ys, bias_correction="adaptive", n_subsamples=0).estimate == pytest.approx(
+        ud.estimate(Xs, Ys), rel=1e-10)
     r = engine.kl_divergence(X, Y, method="knn", k=3, random_state=0, n_subsamples=60)
     assert abs(r.estimate - 0.25) < 4 * r.stderr, r
     # the adaptive variant agrees with the truth too (its own interval scale)
