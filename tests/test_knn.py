@@ -97,6 +97,8 @@ def test_ties_are_an_error_or_dequantised():
     Z = np.random.default_rng(0).integers(0, 50, size=(2000, 1)).astype(float)
     r = engine.entropy(Z, ties="dequantize", random_state=0, n_subsamples=60)
     assert abs(r.estimate - math.log(50)) < 4 * r.stderr, r
+    with pytest.raises(ValueError, match="bias_correction must be one of"):
+        engine.entropy(Z, bias_correction="adaptive")
     with pytest.raises(ValueError, match="k must be an integer >= 1"):
         engine.entropy(np.random.default_rng(0).normal(size=(10, 1)), k=0)
     with pytest.raises(ValueError, match=r"X row 2, column 0: nan"):

@@ -121,6 +121,11 @@ def bias_weights(D, k):
     return ks, A.T @ np.linalg.solve(A @ A.T, rhs)
 
 
+def _check_bias_correction(value, allowed=(True, False)):
+    if not any(value is a or (isinstance(a, str) and value == a) for a in allowed):
+        raise ValueError(f"bias_correction must be one of {allowed}, got {value!r}")
+
+
 def _ranks(D, k, bias_correction):
     if bias_correction is True:
         return bias_weights(D, k)
@@ -182,6 +187,7 @@ def entropy(X, *, k=1, method="knn", bias_correction=True, ci=0.95, n_subsamples
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    _check_bias_correction(bias_correction)
     rng = np.random.default_rng(_seed(random_state))
     X = _prepare(_samples(X, "X"), ties, rng, "X")
     n = X.shape[0]
@@ -201,6 +207,7 @@ def kl_to_model(X, q, *, k=1, bias_correction=True, ci=0.95, n_subsamples=100, s
                 random_state=None):
     """D_KL(p || q) from samples X of p and a model q (anything with ``score_samples``/``logpdf``):
     -H(X) - mean log q(X) on the same samples, with a subsampling interval."""
+    _check_bias_correction(bias_correction)
     rng = np.random.default_rng(_seed(random_state))
     X = _prepare(_samples(X, "X"), ties, rng, "X")
     n = X.shape[0]
@@ -261,6 +268,7 @@ def _two_sample_point(X, Y, k, bias_correction):
 def kl_two_sample(X, Y, *, k=1, bias_correction=True, ci=0.95, n_subsamples=100, subsample_size=None,
                   ties="error", random_state=None):
     """D_KL(p || q) from samples X ~ p (n, D) and Y ~ q (m, D), Wang-Kulkarni-Verdu (see the module docstring)."""
+    _check_bias_correction(bias_correction, (True, False, "adaptive"))
     rng = np.random.default_rng(_seed(random_state))
     X = _prepare(_samples(X, "X"), ties, rng, "X")
     Y = _prepare(_samples(Y, "Y"), ties, rng, "Y")
