@@ -118,6 +118,16 @@ def build_tree(X, leaf):
     return order, start, end, left, split_dim, split_val, box_lo, box_hi, n_nodes
 
 
+@njit(inline="always", nogil=True, cache=True, error_model="numpy")  # no fastmath: exact, as the twin
+def _point_dist2(q, row, D):
+    """Squared distance summed coordinate by coordinate (the twin's order; no fastmath in these kernels)."""
+    d2 = 0.0
+    for j in range(D):
+        dv = q[j] - row[j]
+        d2 = d2 + dv * dv
+    return d2
+
+
 @njit(inline="always", **SERIAL)
 def _box_dist2(q, lo, hi, D):
     d2 = 0.0
@@ -159,11 +169,7 @@ def knn_query(T, order, start, end, left, split_dim, split_val, box_lo, box_hi, 
                     for p in range(start[t], end[t]):
                         if order[p] == skip:
                             continue
-                        row = T[p]
-                        d2 = 0.0
-                        for j in range(D):
-                            dv = q[j] - row[j]
-                            d2 = d2 + dv * dv
+                        d2 = _point_dist2(q, T[p], D)
                         if d2 < best[k - 1]:
                             a = k - 1
                             while a > 0 and best[a - 1] > d2:
@@ -213,11 +219,7 @@ def radius_query(T, order, start, end, left, box_lo, box_hi, Q, radius, exclude,
                     for p in range(start[t], end[t]):
                         if order[p] == skip:
                             continue
-                        row = T[p]
-                        d2 = 0.0
-                        for j in range(D):
-                            dv = q[j] - row[j]
-                            d2 = d2 + dv * dv
+                        d2 = _point_dist2(q, T[p], D)
                         if d2 <= r2:
                             c_i += 1
                             if d2 > far2:

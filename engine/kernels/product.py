@@ -243,6 +243,23 @@ def dense_terms(xt, m, g_cols, g_prec, g_shifted, g_lognorm, xg, y, terms2, term
             tk[b] += t2[b]
 
 
+@njit(inline="always", **SERIAL)
+def block_terms(xt, m, kinds, cat_offsets, a, b_, c, cat_logp, log_w, W, const, linear, has_poisson,
+                g_cols, g_prec, g_shifted, g_lognorm, xg, yg, terms2, terms, base):
+    """A block's component terms and per-point base terms, for the log-density and the E-step alike: the
+    linear fast path, or the per-kind terms plus the dense Gaussian block."""
+    if linear:
+        linear_terms(xt, m, W, const, terms)
+        for b in range(m):
+            base[b] = 0.0
+        if has_poisson:
+            _poisson_base(xt, m, kinds, base)
+    else:
+        product_terms(xt, m, kinds, cat_offsets, a, b_, c, cat_logp, log_w, terms, base)
+        if g_cols.shape[0] > 0:
+            dense_terms(xt, m, g_cols, g_prec, g_shifted, g_lognorm, xg, yg, terms2, terms)
+
+
 @njit(**PARALLEL)
 def product_log_density(X, kinds, cat_sizes, cat_offsets, a, b_, c, cat_logp, log_w, marginalize, W, const,
                         g_cols, g_prec, g_shifted, g_lognorm, out, resp):
@@ -278,16 +295,8 @@ def product_log_density(X, kinds, cat_sizes, cat_offsets, a, b_, c, cat_logp, lo
             if r >= 0:
                 bad[ch] = r
                 break
-            if linear:
-                linear_terms(xt, m, W, const, terms)
-                for b in range(m):
-                    base[b] = 0.0
-                if has_poisson:
-                    _poisson_base(xt, m, kinds, base)
-            else:
-                product_terms(xt, m, kinds, cat_offsets, a, b_, c, cat_logp, log_w, terms, base)
-                if Dg > 0:
-                    dense_terms(xt, m, g_cols, g_prec, g_shifted, g_lognorm, xg, yg, terms2, terms)
+            block_terms(xt, m, kinds, cat_offsets, a, b_, c, cat_logp, log_w, W, const, linear, has_poisson,
+                        g_cols, g_prec, g_shifted, g_lognorm, xg, yg, terms2, terms, base)
             logsumexp_block(terms, m, mx, acc, want_resp)
             out_b = out[start:start + m]
             for b in range(m):
@@ -353,16 +362,8 @@ def product_statistics(X, sample_weight, kinds, cat_sizes, cat_offsets, a, b_, c
             if r >= 0:
                 bad[p] = r
                 break
-            if linear:
-                linear_terms(xt, m, W, const, terms)
-                for b in range(m):
-                    base[b] = 0.0
-                if has_poisson:
-                    _poisson_base(xt, m, kinds, base)
-            else:
-                product_terms(xt, m, kinds, cat_offsets, a, b_, c, cat_logp, log_w, terms, base)
-                if Dg > 0:
-                    dense_terms(xt, m, g_cols, g_prec, g_shifted, g_lognorm, xg, yg, terms2, terms)
+            block_terms(xt, m, kinds, cat_offsets, a, b_, c, cat_logp, log_w, W, const, linear, has_poisson,
+                        g_cols, g_prec, g_shifted, g_lognorm, xg, yg, terms2, terms, base)
             logsumexp_block(terms, m, mx, lse, mode == POSTERIOR)
             w_src = sample_weight[start:start + m] if weighted else sample_weight
             acc_ll = 0.0
