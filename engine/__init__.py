@@ -6,6 +6,8 @@ from ._sklearn_compat import ConvergenceWarning, NotFittedError
 from .models import GaussianMixture, MultivariateNormal, Normal
 from .models.family_mixture import Mixture
 from . import em
+from . import hmm
+from .hmm import CategoricalHMM, GaussianHMM, PoissonHMM
 
 __version__ = "0.1.0"
 
@@ -21,4 +23,5 @@ def load(path):
 
     return load_model_file(path)
 __all__ = ["Normal", "MultivariateNormal", "GaussianMixture", "fit_mle", "gaussian_stats", "GaussianStats", "load",
-           "kl_divergence", "cross_entropy", "KLResult", "NotFittedError", "ConvergenceWarning", "Mixture", "em", "entropy"]
+           "kl_divergence", "cross_entropy", "KLResult", "NotFittedError", "ConvergenceWarning", "Mixture", "em", "entropy",
+           "hmm", "GaussianHMM", "PoissonHMM", "CategoricalHMM"]

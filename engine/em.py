@@ -54,7 +54,7 @@ class EMResult:
 
 def run_em(*, initialize, statistics, m_step, base_key, n_init=1, max_iter=100, tol=1e-3, start=None,
            start_bound=-np.inf, lower_bound=mean_log_likelihood, install=None, on_iteration=None, verbose=0,
-           verbose_interval=10):
+           verbose_interval=10, stop=None):
     """Best of ``n_init`` EM runs.
 
     initialize(key) -> params: a start for run i, keyed by SeedSequence([base_key, i]) (skipped when ``start``
@@ -66,6 +66,8 @@ def run_em(*, initialize, statistics, m_step, base_key, n_init=1, max_iter=100, 
     stops a run (default: the mean log-likelihood under the E-step's parameters; a variational fit puts
     its ELBO here). install(params, where) validates/installs each new parameter set (raising a clear
     error for a degenerate one); on_iteration(init, iteration, bound) is called after every iteration.
+    stop(bound, previous) -> bool: the stopping rule (default: |bound - previous| < tol; hmmlearn's HMMs stop on
+    the signed change).
     """
     best = None
     for init in range(1 if start is not None else n_init):
@@ -93,7 +95,7 @@ def run_em(*, initialize, statistics, m_step, base_key, n_init=1, max_iter=100, 
                 on_iteration(init, n_iter, bound)
             if verbose >= 2 and n_iter % verbose_interval == 0:
                 print(f"  iteration {n_iter}: lower bound {bound:.8f} (change {change:.3g})", file=sys.stderr)
-            if abs(change) < tol:
+            if (stop(bound, previous) if stop is not None else abs(change) < tol):
                 converged = True
                 break
         if verbose:

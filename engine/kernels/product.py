@@ -309,6 +309,69 @@ def product_log_density(X, kinds, cat_sizes, cat_offsets, a, b_, c, cat_logp, lo
     return first_bad_row(bad)
 
 
+@njit(inline="always", **SERIAL)
+def accumulate_moments(xt, m, terms_all, kinds, cat_offsets, shift, marginalize, linear, g_cols, g_shift, xg, dg,
+                       rdg, nobs, s1, s2, counts, g_s1, g_s2):
+    """Fold one block's weighted responsibilities terms_all[:K, :m] (row K: the weights, for the dense block's
+    tied scatter) into the moment accumulators of one part (shapes in the module docstring). The E-step
+    (responsibilities from the terms) and an HMM (posteriors from forward-backward) share it."""
+    K = terms_all.shape[0] - 1
+    D = xt.shape[0]
+    terms = terms_all[:K]
+    if linear:
+        linear_moments(xt, m, terms, s1)
+        return
+    if g_cols.shape[0] > 0:
+        for a in range(g_cols.shape[0]):
+            src = xt[g_cols[a]]
+            dst = xg[a]
+            for b in range(m):
+                dst[b] = src[b]
+        _accumulate_block(xg, m, terms_all, g_shift, g_s1, g_s2, dg, rdg)
+    for k in range(K):
+        rk = terms[k]
+        for j in range(D):
+            kind = kinds[j]
+            x = xt[j]
+            if kind == DENSE:
+                continue
+            if kind == CATEGORICAL:
+                row = counts[k, cat_offsets[j]:]
+                for b in range(m):
+                    v = x[b]
+                    if v == v:
+                        row[np.int64(v)] += rk[b]
+                if marginalize:
+                    o = 0.0
+                    for b in range(m):
+                        o += rk[b] if x[b] == x[b] else 0.0
+                    nobs[k, j] += o
+                continue
+            sh = shift[k, j]
+            a1 = 0.0
+            a2 = 0.0
+            o = 0.0
+            if kind == GAUSSIAN:
+                for b in range(m):
+                    v = x[b]
+                    obs = v == v
+                    d = (v - sh) if obs else 0.0
+                    rd = rk[b] * d
+                    a1 += rd
+                    a2 += rd * d
+                    o += rk[b] if obs else 0.0
+                s2[k, j] += a2
+            else:
+                for b in range(m):
+                    v = x[b]
+                    obs = v == v
+                    a1 += rk[b] * v if obs else 0.0
+                    o += rk[b] if obs else 0.0
+            s1[k, j] += a1
+            if marginalize:
+                nobs[k, j] += o
+
+
 @njit(**PARALLEL)
 def product_statistics(X, sample_weight, kinds, cat_sizes, cat_offsets, a, b_, c, cat_logp, log_w, shift,
                        marginalize, n_counts, mode, key, row0, W, const, g_cols, g_prec, g_shifted, g_lognorm,
@@ -387,55 +450,10 @@ def product_statistics(X, sample_weight, kinds, cat_sizes, cat_offsets, a, b_, c
                     rk[b] = v
                     acc += v
                 nk[p, k] += acc
-            if linear:
-                linear_moments(xt, m, terms, s1[p])
-                continue
-            if Dg > 0:
-                for b in range(m):
-                    terms_all[K, b] = wb[b]
-                _accumulate_block(xg, m, terms_all, g_shift, g_s1[p], g_s2p, dg, rdg)
-            for k in range(K):
-                rk = terms[k]
-                for j in range(D):
-                    kind = kinds[j]
-                    x = xt[j]
-                    if kind == DENSE:
-                        continue
-                    if kind == CATEGORICAL:
-                        row = counts[p, k, cat_offsets[j]:]
-                        for b in range(m):
-                            v = x[b]
-                            if v == v:
-                                row[np.int64(v)] += rk[b]
-                        if marginalize:
-                            o = 0.0
-                            for b in range(m):
-                                o += rk[b] if x[b] == x[b] else 0.0
-                            nobs[p, k, j] += o
-                        continue
-                    sh = shift[k, j]
-                    a1 = 0.0
-                    a2 = 0.0
-                    o = 0.0
-                    if kind == GAUSSIAN:
-                        for b in range(m):
-                            v = x[b]
-                            obs = v == v
-                            d = (v - sh) if obs else 0.0
-                            rd = rk[b] * d
-                            a1 += rd
-                            a2 += rd * d
-                            o += rk[b] if obs else 0.0
-                        s2[p, k, j] += a2
-                    else:
-                        for b in range(m):
-                            v = x[b]
-                            obs = v == v
-                            a1 += rk[b] * v if obs else 0.0
-                            o += rk[b] if obs else 0.0
-                    s1[p, k, j] += a1
-                    if marginalize:
-                        nobs[p, k, j] += o
+            for b in range(m):
+                terms_all[K, b] = wb[b]
+            accumulate_moments(xt, m, terms_all, kinds, cat_offsets, shift, marginalize, linear, g_cols, g_shift,
+                               xg, dg, rdg, nobs[p], s1[p], s2[p], counts[p], g_s1[p], g_s2p)
     return nk, nobs, s1, s2, counts, ll, wt, first_bad_row(bad), g_s1, g_s2
 
 

@@ -1,0 +1,7 @@
+"""Hidden Markov models: hmmlearn-compatible estimators (``GaussianHMM``, ``PoissonHMM``, ``CategoricalHMM``),
+``HMM`` over any family's emissions, and fully observed ``MarkovChain``s, on the additive Baum–Welch
+statistics of ``engine.hmm.core``."""
+from .core import HMMParams, HMMStats
+from .models import CategoricalHMM, ConvergenceMonitor, GaussianHMM, PoissonHMM
+
+__all__ = ["GaussianHMM", "PoissonHMM", "CategoricalHMM", "ConvergenceMonitor", "HMMParams", "HMMStats"]

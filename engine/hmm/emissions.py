@@ -1,0 +1,176 @@
+"""Emissions of hidden Markov models: the families, seen from the HMM seam.
+
+An emission brings, for a span of rows of the data (float64 (n, D); product families: their code matrix):
+
+* ``log_frame(params, data, lo, hi, out)`` — per-state log-densities (hi - lo, K);
+* ``statistics(params, data, lo, hi, post)`` — the family's additive statistics weighted by the given state
+  posteriors (hi - lo, K) instead of a mixture's responsibilities (``SufficientStats`` for Gaussians,
+  ``ProductStats`` for product families: the very types of their mixtures' E-steps);
+* ``sample(params, states, key)`` — one draw per row from the row's state, counter-based.
+
+The M-steps live with the estimators (hmmlearn's MAP updates for GaussianHMM/PoissonHMM/CategoricalHMM; the
+family's own M-step for ``engine.HMM``).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..estimation.em_stats import SufficientStats
+from ..families.product import ProductStats
+from ..kernels import emissions as ek
+from ..kernels import product as pk
+from ..kernels.sampling import mixture_sample
+from ..models import _covariance as cov
+
+
+@dataclass(frozen=True)
+class GaussianEmissionParams:
+    """means (K, D); covars in hmmlearn's compressed layout: (K,) spherical, (K, D) diag, (K, D, D) full,
+    (D, D) tied."""
+
+    means: np.ndarray
+    covars: np.ndarray
+
+
+class GaussianEmission:
+    def __init__(self, covariance_type):
+        self.covariance_type = covariance_type
+        self._cache = (None, None)
+
+    def kernel_params(self, params):
+        if self._cache[0] is params:
+            return self._cache[1]
+        ct = self.covariance_type
+        K = params.means.shape[0]
+        _, prec_chol = cov.cholesky_factors(params.covars, ct, name="covars_")
+        g = cov.kernel_params(np.zeros(K), np.asarray(params.means, dtype=np.float64), prec_chol, ct)
+        g = g._replace(prec_chol=np.array(g.prec_chol, order="C"))
+        self._cache = (params, g)
+        return g
+
+    def log_frame(self, params, data, lo, hi, out):
+        g = self.kernel_params(params)
+        bad = ek.gaussian_log_frame(data[lo:hi], g.prec_chol, g.shifted_means, g.log_norm, out)
+        if bad >= 0:
+            row = lo + int(bad)
+            raise ValueError(f"X row {row}: non-finite value {data[row].tolist()} (a GaussianHMM step is either "
+                             "complete or entirely missing, all NaN; for per-column missing values use "
+                             "engine.HMM(emission={'col': 'gaussian', ...}, missing='marginalize'))")
+
+    def shift(self, params):
+        means = np.asarray(params.means, dtype=np.float64)
+        if self.covariance_type == "tied":
+            return np.array(np.broadcast_to(means.mean(axis=0), means.shape), order="C")
+        return np.array(means, order="C")
+
+    def statistics(self, params, data, lo, hi, post):
+        ct = self.covariance_type
+        g = self.kernel_params(params)
+        shift = self.shift(params)
+        nk, s1, s2 = ek.gaussian_posterior_moments(data[lo:hi], post, g.prec_chol, shift, ct == "tied")
+        nk, s1, s2 = nk.sum(axis=0), s1.sum(axis=0), s2.sum(axis=0)
+        if ct in ("full", "tied"):
+            s2 = np.tril(s2) + np.swapaxes(np.tril(s2, -1), -1, -2)
+            if ct == "tied":
+                s2 = s2[0]
+        else:
+            s2 = s2[:, 0, :]
+        return SufficientStats(ct, nk, s1, s2, shift, 0.0, float(nk.sum()))
+
+    def sample(self, params, states, key):
+        """(n, D) draws, row i from state states[i]: each state's rows come from its own stream."""
+        ct = self.covariance_type
+        K, D = params.means.shape
+        cov_chol, _ = cov.cholesky_factors(params.covars, ct, name="covars_")
+        layout = cov.sampling_layout(cov_chol, ct, D)
+        out = np.empty((states.size, D))
+        for k in range(K):
+            idx = np.flatnonzero(states == k)
+            if not idx.size:
+                continue
+            part = np.empty((idx.size, D))
+            lab = np.empty(idx.size, dtype=np.int64)
+            L = layout[k:k + 1] if layout.shape[0] == K else layout
+            mixture_sample(np.uint64(key + np.uint64(k + 1)), 0, np.ones(1), np.ascontiguousarray(params.means[k:k + 1]),
+                           np.ascontiguousarray(L), part, lab)
+            out[idx] = part
+        return out
+
+
+class ProductEmission:
+    """Any product family (Bernoulli, categorical, Poisson, exponential, diagonal and dense Gaussian columns,
+    mixed; missing entries marginalised when the family says so). params: ``ProductParams`` (weights unused)."""
+
+    def __init__(self, family):
+        self.family = family
+        self._cache = (None, None)
+
+    def kernel_params(self, params):
+        if self._cache[0] is params:
+            return self._cache[1]
+        from dataclasses import replace
+
+        K = params.loc.shape[0]
+        kp = self.family.kernel_params(replace(params, weights=np.ones(K)))
+        self._cache = (params, kp)
+        return kp
+
+    def log_frame(self, params, data, lo, hi, out):
+        fam = self.family
+        kp = self.kernel_params(params)
+        bad = ek.product_log_frame(data[lo:hi], fam.kinds, fam.encoder.cat_sizes, fam.encoder.cat_offsets, kp.a, kp.b,
+                                   kp.c, kp.cat_logp, kp.log_w, fam.kernel_marginalize, kp.W, kp.const, kp.g_cols,
+                                   kp.g_prec, kp.g_shifted, kp.g_lognorm, out)
+        if bad >= 0:
+            row = lo + int(bad)
+            raise self.describe_bad_row(data, row)
+
+    def describe_bad_row(self, data, row):
+        fam = self.family
+        for j, col in enumerate(fam.columns):
+            v = data[row, j]
+            if not pk._valid(fam.kinds[j], np.float64(fam.encoder.cat_sizes[j]), v, fam.kernel_marginalize):
+                what = {"bernoulli": "0 or 1", "poisson": "a non-negative integer count",
+                        "exponential": "a non-negative number", "categorical": "a known category",
+                        "gaussian": "a finite number", "dense": "a finite number"}.get(col.kind, "a valid value")
+                missing = " (missing values: missing='marginalize')" if v != v else ""
+                return ValueError(f"column {col.key!r}, input row {row}: value {v!r} is not {what}{missing}")
+        return ValueError(f"input row {row}: a value outside its column's domain")
+
+    def statistics(self, params, data, lo, hi, post):
+        fam = self.family
+        K, D = params.loc.shape
+        shift = np.array(np.where(fam.kinds[None, :] == pk.GAUSSIAN, params.loc, 0.0), order="C")
+        g_shift = np.array(fam._dense_shift(params), order="C") if fam.dense_cols.size else np.zeros((K, 0))
+        linear = (not fam.kernel_marginalize) and bool(np.isin(fam.kinds, (pk.BERNOULLI, pk.POISSON,
+                                                                           pk.EXPONENTIAL)).all())
+        nk, nobs, s1, s2, counts, g_s1, g_s2 = ek.product_posterior_moments(
+            data[lo:hi], post, fam.kinds, fam.encoder.cat_sizes, fam.encoder.cat_offsets, shift,
+            fam.kernel_marginalize, fam.encoder.n_counts, linear, fam.dense_cols, g_shift, fam.dense_type == "tied")
+        Dg = fam.dense_cols.size
+        g_s2 = g_s2.sum(axis=0)
+        if Dg:
+            g_s2 = np.tril(g_s2) + np.swapaxes(np.tril(g_s2, -1), -1, -2)
+            g_s2 = g_s2[0] if fam.dense_type == "tied" else g_s2
+        nk = nk.sum(axis=0)
+        return ProductStats(nk, nobs.sum(axis=0) if fam.kernel_marginalize else None, s1.sum(axis=0),
+                            s2.sum(axis=0), counts.sum(axis=0)[:, :fam.encoder.n_counts], shift, 0.0, float(nk.sum()),
+                            g_s1.sum(axis=0) if Dg else None, g_s2 if Dg else None, g_shift if Dg else None)
+
+    def sample(self, params, states, key):
+        from dataclasses import replace
+
+        K, D = params.loc.shape
+        out = np.empty((states.size, D))
+        for k in range(K):
+            idx = np.flatnonzero(states == k)
+            if not idx.size:
+                continue
+            one = replace(params, weights=np.ones(1), loc=params.loc[k:k + 1], var=params.var[k:k + 1],
+                          cat_probs=params.cat_probs[k:k + 1],
+                          dense_means=None if params.dense_means is None else params.dense_means[k:k + 1],
+                          dense_cov=None if params.dense_cov is None else (
+                              params.dense_cov if self.family.dense_type == "tied" else params.dense_cov[k:k + 1]))
+            x, _ = self.family.sample(one, idx.size, np.uint64(key + np.uint64(k + 1)))
+            out[idx] = x
+        return out

@@ -1,0 +1,819 @@
+"""hmmlearn-compatible hidden Markov model estimators on the HMM seam (``engine.hmm.core``).
+
+``GaussianHMM``, ``PoissonHMM`` and ``CategoricalHMM`` take hmmlearn 0.3.3's constructor arguments, attributes
+and methods (an hmmlearn user changes one import); ``HMM`` takes any family of ``engine.Mixture`` as its
+emission. Every fit runs ``engine.em.run_em`` over additive ``HMMStats``; ``sample_weight`` in ``fit`` weights
+whole sequences. Where hmmlearn's numbers are defined behaviour they are matched; where they are defects they
+are not (README, "HMMs: decisions against hmmlearn"):
+
+* a scalar ``covars_prior`` for full/tied covariances is the inverse-Wishart scale ``covars_prior * I``
+  (hmmlearn adds it to every entry, off-diagonals included);
+* ``covars_`` of a spherical model is a well-formed (K, D, D) array (hmmlearn's is (K*D, D, D) after a fit);
+* ``decode(algorithm="map")`` returns sum_t log max_k p(z_t = k | x) (hmmlearn returns the sum of the
+  posteriors themselves, not a log-probability);
+* ``PoissonHMM``'s prior uses each state's own posterior mass (hmmlearn uses the total over all states);
+* a state that receives no posterior mass keeps its previous emission parameters (hmmlearn divides 0 by 0);
+* forward-backward is always scaled *and* safe: ``implementation`` is accepted and ignored ("scaling"
+  never raises an underflow error here).
+
+Kept as hmmlearn does it: ``min_covar`` acts at initialisation only, ``monitor_.history`` holds each
+iteration's log-likelihood before its M-step, ``monitor_.converged`` is also true when ``n_iter`` ran out,
+and the stopping rule is ``history[-1] - history[-2] < tol`` (signed).
+"""
+import logging
+import numbers
+import sys
+from collections import deque
+from dataclasses import replace
+
+import numpy as np
+
+from .. import _random
+from .._registry import register
+from .._sklearn_compat import EstimatorParams
+from ..em import run_em
+from ..estimation.em_stats import SufficientStats
+from ..families.columns import Column
+from ..families.product import ProductFamily, ProductParams
+from ..kernels import hmm as hk
+from ..models import _covariance as cov
+from . import core
+from .emissions import GaussianEmission, GaussianEmissionParams, ProductEmission
+
+_log = logging.getLogger(__name__)
+
+DECODER_ALGORITHMS = frozenset(("viterbi", "map"))
+COVARIANCE_TYPES = frozenset(("spherical", "diag", "full", "tied"))
+
+
+class ConvergenceMonitor:
+    """hmmlearn's convergence monitor: ``history`` (the last two log-likelihoods), ``iter``, ``converged``."""
+
+    _template = "{iter:>10d} {log_prob:>16.8f} {delta:>+16.8f}"
+
+    def __init__(self, tol, n_iter, verbose):
+        self.tol = tol
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.history = deque()
+        self.iter = 0
+
+    def __repr__(self):
+        params = sorted(dict(vars(self), history=list(self.history)).items())
+        return f"{type(self).__name__}(\n" + "".join(f"    {k}={v},\n" for k, v in params) + ")"
+
+    def _reset(self):
+        self.iter = 0
+        self.history.clear()
+
+    def report(self, log_prob):
+        if self.verbose:
+            delta = log_prob - self.history[-1] if self.history else np.nan
+            print(self._template.format(iter=self.iter + 1, log_prob=log_prob, delta=delta), file=sys.stderr)
+        precision = np.finfo(float).eps ** 0.5
+        if self.history and (log_prob - self.history[-1]) < -precision:
+            _log.warning(f"Model is not converging.  Current: {log_prob} is not greater than {self.history[-1]}. "
+                         f"Delta is {log_prob - self.history[-1]}")
+        self.history.append(log_prob)
+        self.iter += 1
+
+    @property
+    def converged(self):
+        return (self.iter == self.n_iter or
+                (len(self.history) >= 2 and self.history[-1] - self.history[-2] < self.tol))
+
+
+def _check_random_state(seed):
+    """hmmlearn's (scikit-learn's) ``check_random_state`` for the initialisation draws."""
+    if seed is None or seed is np.random:
+        return np.random.mtrand._rand
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return np.random.RandomState(int(seed))
+    if isinstance(seed, (np.random.RandomState, np.random.Generator)):
+        return seed
+    raise ValueError(f"random_state must be None, an int, a RandomState or a Generator, got {seed!r}")
+
+
+def _normalize(a, axis=None):
+    """hmmlearn's ``normalize``: divide by the sum along ``axis``; a zero sum stays zero."""
+    s = a.sum(axis=axis, keepdims=axis is not None)
+    if axis is None:
+        return a / s if s != 0 else a
+    s = np.where(s == 0, 1.0, s)
+    return a / s
+
+
+def _as_2d_float(X, name="X"):
+    X = np.asarray(X)
+    if X.dtype == object:
+        raise ValueError(f"{name} must be numeric, got an object array")
+    if X.ndim == 1:
+        raise ValueError(f"Expected 2D array, got 1D array instead: reshape {name} with X.reshape(-1, 1) for one "
+                         "feature")
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} has 0 rows; an HMM needs at least one observation")
+    return np.ascontiguousarray(X, dtype=np.float64)
+
+
+def _all_missing_rows(data):
+    """Rows whose every value is NaN (unobserved steps), and a copy of data with them zero-filled."""
+    nan = np.isnan(data)
+    if not nan.any():
+        return None, data
+    rows = np.flatnonzero(nan.all(axis=1))
+    if not rows.size:
+        return None, data
+    filled = data.copy()
+    filled[rows] = 0.0
+    return rows, filled
+
+
+class _BaseHMM(EstimatorParams):
+    """The shared fit/score/decode/sample of every HMM; subclasses bring the emission."""
+
+    _emission_codes = ""
+
+    # ------------------------------------------------------------------ subclass hooks
+    def _emission(self):
+        raise NotImplementedError
+
+    def _prepare(self, X):
+        """(data float64 (n, D), all-missing row indices or None)."""
+        raise NotImplementedError
+
+    def _emission_params(self):
+        raise NotImplementedError
+
+    def _set_emission_params(self, eparams):
+        raise NotImplementedError
+
+    def _emission_m_step(self, stats, eparams):
+        raise NotImplementedError
+
+    def _init_emission(self, X, lengths, random_state):
+        raise NotImplementedError
+
+    def _check_emission(self):
+        pass
+
+    # ------------------------------------------------------------------ hmmlearn's protocol
+    def _needs_init(self, code, name):
+        if code in self.init_params:
+            if hasattr(self, name):
+                _log.warning("Even though the %r attribute is set, it will be overwritten during initialization "
+                             "because 'init_params' contains %r", name, code)
+            return True
+        return not hasattr(self, name)
+
+    def _init(self, X, lengths=None):
+        """hmmlearn's ``_init``: draw the parameters named in ``init_params`` (and any not yet set)."""
+        X = self._init_input(X)
+        self._check_and_set_n_features(X)
+        init = 1.0 / self.n_components
+        random_state = _check_random_state(self.random_state)
+        if self._needs_init("s", "startprob_"):
+            self.startprob_ = random_state.dirichlet(np.full(self.n_components, init))
+        if self._needs_init("t", "transmat_"):
+            self.transmat_ = random_state.dirichlet(np.full(self.n_components, init), size=self.n_components)
+        self._init_emission(X, lengths, random_state)
+        counts = self._get_n_fit_scalars_per_param()
+        n_fit_scalars = sum(counts[p] for p in self.params if p in counts)
+        if X.size < n_fit_scalars:
+            _log.warning("Fitting a model with %d free scalar parameters with only %d data points will result in a "
+                         "degenerate solution.", n_fit_scalars, X.size)
+
+    def _init_input(self, X):
+        return _as_2d_float(X)
+
+    def _check_and_set_n_features(self, X):
+        n_features = X.shape[1]
+        if getattr(self, "n_features", None) is not None:
+            if self.n_features != n_features:
+                raise ValueError(f"Unexpected number of dimensions, got {n_features} but expected {self.n_features}")
+        else:
+            self.n_features = n_features
+
+    def _check_sum_1(self, name):
+        s = getattr(self, name).sum(axis=-1)
+        if not np.allclose(s, 1):
+            raise ValueError(f"{name} must sum to 1 (got {s:.4f})" if s.ndim == 0
+                             else f"{name} rows must sum to 1 (got row sums of {s})")
+
+    def _check(self):
+        K = self.n_components
+        self.startprob_ = np.asarray(self.startprob_, dtype=np.float64)
+        if self.startprob_.shape != (K,):
+            raise ValueError(f"startprob_ must have length n_components ({K}), got shape {self.startprob_.shape}")
+        if np.any(~np.isfinite(self.startprob_)) or np.any(self.startprob_ < 0):
+            raise ValueError("startprob_ must hold finite probabilities >= 0")
+        self._check_sum_1("startprob_")
+        self.transmat_ = np.asarray(self.transmat_, dtype=np.float64)
+        if self.transmat_.shape != (K, K):
+            raise ValueError(f"transmat_ must have shape (n_components, n_components) = ({K}, {K}), got "
+                             f"{self.transmat_.shape}")
+        if np.any(~np.isfinite(self.transmat_)) or np.any(self.transmat_ < 0):
+            raise ValueError("transmat_ must hold finite probabilities >= 0")
+        self._check_sum_1("transmat_")
+        self._check_emission()
+
+    def _check_hyper(self):
+        K = self.n_components
+        if isinstance(K, bool) or not isinstance(K, numbers.Integral) or K < 1:
+            raise ValueError(f"parameter 'n_components' must be an integer >= 1, got {K!r}")
+        n_iter = self.n_iter
+        if isinstance(n_iter, bool) or not isinstance(n_iter, numbers.Integral) or n_iter < 0:
+            raise ValueError(f"parameter 'n_iter' must be an integer >= 0, got {n_iter!r}")
+        if not isinstance(self.tol, numbers.Real) or np.isnan(self.tol):
+            raise ValueError(f"parameter 'tol' must be a number (-inf: run all n_iter iterations), got {self.tol!r}")
+        if self.algorithm not in DECODER_ALGORITHMS:
+            raise ValueError(f"parameter 'algorithm' must be 'viterbi' or 'map', got {self.algorithm!r}")
+        if self.implementation not in ("log", "scaling"):
+            raise ValueError(f"parameter 'implementation' must be 'log' or 'scaling', got {self.implementation!r}")
+
+    def _hmm_params(self):
+        return core.HMMParams(np.asarray(self.startprob_, dtype=np.float64),
+                              np.asarray(self.transmat_, dtype=np.float64), self._emission_params())
+
+    def _install(self, params):
+        self.startprob_ = params.startprob
+        self.transmat_ = params.transmat
+        self._set_emission_params(params.emission)
+
+    def _transition_m_step(self, stats, params):
+        startprob, transmat = params.startprob, params.transmat
+        if "s" in self.params:
+            new = np.maximum(self.startprob_prior - 1 + stats.start, 0)
+            startprob = _normalize(np.where(params.startprob == 0, 0, new))
+        if "t" in self.params:
+            new = np.maximum(self.transmat_prior - 1 + stats.trans, 0)
+            transmat = _normalize(np.where(params.transmat == 0, 0, new), axis=1)
+        return startprob, transmat
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, lengths=None, sample_weight=None):
+        """Baum–Welch (EM) from the parameters drawn by ``_init`` (or set by the user, ``init_params=""``).
+
+        X: (n, D) concatenated sequences; lengths: their lengths (None: one sequence); sample_weight: one
+        non-negative weight per sequence (a weight of 2 counts as the sequence twice)."""
+        self._check_hyper()
+        data, missing = self._prepare(X)
+        seqs = core.sequences(data.shape[0], lengths, sample_weight)
+        self._init(self._observed_for_init(X, data, missing), lengths)
+        self._check()
+        self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        emission = self._emission()
+        K = self.n_components
+        chunks, max_rows = core.plan(seqs, K)
+        work = core.Work(max_rows, K, data.shape[0])
+        last = {}
+
+        def statistics(params):
+            last["params"] = params
+            return core.statistics(emission, params, data, seqs, chunks, max_rows, missing, work)
+
+        def m_step(stats):
+            before = last["params"]
+            startprob, transmat = self._transition_m_step(stats, before)
+            return core.HMMParams(startprob, transmat, self._emission_m_step(stats.emission, before.emission))
+
+        def install(params, where):
+            if (params.transmat.sum(axis=1) == 0).any():
+                _log.warning("Some rows of transmat_ have zero sum because no transition from the state was ever "
+                             "observed.")
+
+        result = run_em(initialize=None, statistics=statistics, m_step=m_step, base_key=0, max_iter=self.n_iter,
+                        tol=self.tol, start=self._hmm_params(), lower_bound=lambda s, b, a: s.log_likelihood,
+                        stop=lambda bound, previous: bound - previous < self.tol, install=install,
+                        on_iteration=lambda init, it, bound: self.monitor_.report(bound))
+        self._install(result.params)
+        return self
+
+    def _observed_for_init(self, X, data, missing):
+        if missing is None:
+            return X
+        keep = np.ones(data.shape[0], dtype=bool)
+        keep[missing] = False
+        return np.asarray(X)[keep]
+
+    # ------------------------------------------------------------------ scoring and decoding
+    def _check_fitted(self):
+        if not hasattr(self, "startprob_"):
+            from .._sklearn_compat import NotFittedError
+
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet: call fit, or set "
+                                 "startprob_, transmat_ and the emission parameters")
+        self._check()
+
+    def _setup(self, X, lengths):
+        self._check_fitted()
+        data, missing = self._prepare(X)
+        seqs = core.sequences(data.shape[0], lengths)
+        chunks, max_rows = core.plan(seqs, self.n_components)
+        return data, missing, seqs, chunks, max_rows
+
+    def _score_sequences(self, X, lengths=None, posteriors=False):
+        data, missing, seqs, chunks, max_rows = self._setup(X, lengths)
+        post = np.empty((data.shape[0], self.n_components)) if posteriors else None
+        ll = core.score(self._emission(), self._hmm_params(), data, seqs, chunks, max_rows, missing, post)
+        return ll, post
+
+    def score(self, X, lengths=None):
+        """Total log-likelihood of the sequences (forward algorithm)."""
+        return float(self._score_sequences(X, lengths)[0].sum())
+
+    def score_samples(self, X, lengths=None):
+        """(total log-likelihood, state posteriors (n, K))."""
+        ll, post = self._score_sequences(X, lengths, posteriors=True)
+        return float(ll.sum()), post
+
+    def score_sequences(self, X, lengths=None):
+        """Per-sequence log-likelihoods (S,) (engine's addition: anomaly scores per sequence)."""
+        return self._score_sequences(X, lengths)[0]
+
+    def predict_proba(self, X, lengths=None):
+        return self.score_samples(X, lengths)[1]
+
+    def decode(self, X, lengths=None, algorithm=None):
+        """(log-probability, states (n,)): Viterbi's best path and its joint log-probability, or ("map") the
+        per-step posterior modes and sum_t log max_k p(z_t = k | x)."""
+        self._check_fitted()
+        algorithm = algorithm or self.algorithm
+        if algorithm not in DECODER_ALGORITHMS:
+            raise ValueError(f"Unknown decoder {algorithm!r}")
+        if algorithm == "map":
+            _, post = self.score_samples(X, lengths)
+            with np.errstate(divide="ignore"):
+                return float(np.log(post.max(axis=1)).sum()), post.argmax(axis=1)
+        data, missing, seqs, chunks, max_rows = self._setup(X, lengths)
+        lp, path = core.viterbi(self._emission(), self._hmm_params(), data, seqs, chunks, max_rows, missing)
+        return float(lp.sum()), path
+
+    def predict(self, X, lengths=None):
+        return self.decode(X, lengths)[1]
+
+    # ------------------------------------------------------------------ sampling
+    def sample(self, n_samples=1, random_state=None, currstate=None, lengths=None):
+        """(X (n, D), states (n,)): state paths from ``startprob_`` (or from ``currstate``) through
+        ``transmat_``, one emission per step. ``lengths`` (engine's addition): several independent sequences.
+        Counter-based: the same seed gives the same numbers at any thread count."""
+        self._check_fitted()
+        if lengths is None:
+            if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+                raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}")
+            lengths = [n_samples]
+        seqs = core.sequences(int(np.sum(lengths)), lengths)
+        key = _random.stream_key(self.random_state if random_state is None else random_state)
+        K = self.n_components
+        cum_start = np.cumsum(self.startprob_)
+        cum_start[-1] = 1.0
+        cum_trans = np.cumsum(self.transmat_, axis=1)
+        cum_trans[:, -1] = 1.0
+        first = np.full(seqs.bounds.size - 1, -1, dtype=np.int64)
+        if currstate is not None:
+            if not 0 <= int(currstate) < K:
+                raise ValueError(f"currstate must be a state in 0..{K - 1}, got {currstate!r}")
+            first[0] = int(currstate)
+        n = int(seqs.bounds[-1])
+        states = np.empty(n, dtype=np.int64)
+        hk.sample_states(np.uint64(key), seqs.bounds, np.ascontiguousarray(cum_start), np.ascontiguousarray(cum_trans),
+                         first, states)
+        emission_key = np.random.SeedSequence([int(key), 1]).generate_state(1, np.uint64)[0]
+        X = self._emission().sample(self._emission_params(), states, emission_key)
+        return self._sample_output(X), states
+
+    def _sample_output(self, X):
+        return X
+
+    # ------------------------------------------------------------------ model selection and the rest
+    def _get_n_fit_scalars_per_param(self):
+        raise NotImplementedError
+
+    @property
+    def n_parameters(self):
+        return int(sum(self._get_n_fit_scalars_per_param().values()))
+
+    def aic(self, X, lengths=None):
+        return -2 * self.score(X, lengths=lengths) + 2 * self.n_parameters
+
+    def bic(self, X, lengths=None):
+        return -2 * self.score(X, lengths=lengths) + self.n_parameters * np.log(len(X))
+
+    def get_stationary_distribution(self):
+        """The stationary distribution of ``transmat_`` (left eigenvector of eigenvalue 1)."""
+        if not hasattr(self, "transmat_"):
+            from .._sklearn_compat import NotFittedError
+
+            raise NotFittedError("transmat_ is not set")
+        eigvals, eigvecs = np.linalg.eig(np.asarray(self.transmat_).T)
+        v = np.real_if_close(eigvecs[:, np.argmax(eigvals.real)])
+        return np.real(v / v.sum()).astype(float)
+
+    def save(self, path):
+        from ..io.model_file import save
+
+        self._check_fitted()
+        save(self, path)
+
+
+# ---------------------------------------------------------------------------------------------- Gaussian
+@register
+class GaussianHMM(_BaseHMM):
+    """Hidden Markov model with Gaussian emissions (hmmlearn's ``GaussianHMM``, same arguments and MAP updates)."""
+
+    _PARAM_NAMES = ("n_components", "covariance_type", "min_covar", "startprob_prior", "transmat_prior",
+                    "means_prior", "means_weight", "covars_prior", "covars_weight", "algorithm", "random_state",
+                    "n_iter", "tol", "verbose", "params", "init_params", "implementation")
+
+    def __init__(self, n_components=1, covariance_type="diag", min_covar=1e-3, startprob_prior=1.0,
+                 transmat_prior=1.0, means_prior=0, means_weight=0, covars_prior=1e-2, covars_weight=1,
+                 algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False, params="stmc",
+                 init_params="stmc", implementation="log"):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.min_covar = min_covar
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+
+    def _check_hyper(self):
+        super()._check_hyper()
+        if self.covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type must be one of {sorted(COVARIANCE_TYPES)}, got {self.covariance_type!r}")
+
+    @property
+    def covars_(self):
+        """Covariances as full matrices (K, D, D), whatever the covariance type (hmmlearn's convention);
+        ``_covars_`` holds the compressed form."""
+        c = np.asarray(self._covars_)
+        K, D = self.n_components, self.n_features
+        ct = self.covariance_type
+        if ct == "full":
+            return c
+        if ct == "diag":
+            return np.array([np.diag(v) for v in c])
+        if ct == "tied":
+            return np.tile(c, (K, 1, 1))
+        return np.array([np.eye(D) * v for v in c.reshape(K)])
+
+    @covars_.setter
+    def covars_(self, covars):
+        covars = np.array(covars, dtype=np.float64, copy=True)
+        ct = self.covariance_type
+        K = self.n_components
+        if ct == "spherical":
+            if covars.size != K:
+                raise ValueError(f"'spherical' covars have length n_components ({K}), got shape {covars.shape}")
+            covars = covars.reshape(K)
+            if np.any(covars <= 0):
+                raise ValueError("'spherical' covars must be positive")
+        elif ct == "diag":
+            if covars.ndim != 2 or covars.shape[0] != K:
+                raise ValueError(f"'diag' covars must have shape (n_components, n_features), got {covars.shape}")
+            if np.any(covars <= 0):
+                raise ValueError("'diag' covars must be positive")
+        elif ct == "tied":
+            if covars.ndim != 2 or covars.shape[0] != covars.shape[1]:
+                raise ValueError(f"'tied' covars must have shape (n_features, n_features), got {covars.shape}")
+            cov.cholesky_factors(covars, "tied", name="covars_")
+        elif ct == "full":
+            if covars.ndim != 3 or covars.shape[0] != K or covars.shape[1] != covars.shape[2]:
+                raise ValueError(f"'full' covars must have shape (n_components, n_features, n_features), got "
+                                 f"{covars.shape}")
+            cov.cholesky_factors(covars, "full", name="covars_")
+        else:
+            raise ValueError(f"covariance_type must be one of {sorted(COVARIANCE_TYPES)}, got {ct!r}")
+        self._covars_ = covars
+
+    def _get_n_fit_scalars_per_param(self):
+        nc, nf = self.n_components, self.n_features
+        return {"s": nc - 1, "t": nc * (nc - 1), "m": nc * nf,
+                "c": {"spherical": nc, "diag": nc * nf, "full": nc * nf * (nf + 1) // 2,
+                      "tied": nf * (nf + 1) // 2}[self.covariance_type]}
+
+    def _prepare(self, X):
+        data = _as_2d_float(X)
+        if hasattr(self, "n_features") and self.n_features is not None and data.shape[1] != self.n_features:
+            raise ValueError(f"X has {data.shape[1]} features, but the model has {self.n_features}")
+        missing, data = _all_missing_rows(data)
+        return data, missing
+
+    def _init_emission(self, X, lengths, random_state):
+        if self._needs_init("m", "means_"):
+            from ..estimation.kmeans import kmeans
+
+            key = _random.stream_key(random_state)
+            self.means_ = kmeans(np.ascontiguousarray(X), self.n_components, np.empty(0), key)
+        if self._needs_init("c", "covars_"):
+            D = X.shape[1]
+            cv = np.atleast_2d(np.cov(X.T)) + self.min_covar * np.eye(D)
+            ct = self.covariance_type
+            K = self.n_components
+            if ct == "spherical":
+                self._covars_ = np.full(K, np.trace(cv) / D)
+            elif ct == "diag":
+                self._covars_ = np.tile(np.diag(cv), (K, 1))
+            elif ct == "tied":
+                self._covars_ = cv
+            else:
+                self._covars_ = np.tile(cv, (K, 1, 1))
+
+    def _check_emission(self):
+        ct = self.covariance_type
+        if ct not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type must be one of {sorted(COVARIANCE_TYPES)}, got {ct!r}")
+        self.means_ = np.asarray(self.means_, dtype=np.float64)
+        if self.means_.ndim != 2 or self.means_.shape[0] != self.n_components:
+            raise ValueError(f"means_ must have shape (n_components, n_features), got {self.means_.shape}")
+        if not np.all(np.isfinite(self.means_)):
+            raise ValueError("means_ must be finite")
+        self.n_features = self.means_.shape[1]
+        if not hasattr(self, "_covars_"):
+            raise ValueError("covars_ is not set")
+        self.covars_ = self._covars_  # validates the compressed shape
+        K, D = self.n_components, self.n_features
+        expected = {"spherical": (K,), "diag": (K, D), "tied": (D, D), "full": (K, D, D)}[ct]
+        if np.shape(self._covars_) != expected:
+            raise ValueError(f"'{ct}' covars must have shape {expected}, got {np.shape(self._covars_)}")
+
+    def _emission(self):
+        return GaussianEmission(self.covariance_type)
+
+    def _emission_params(self):
+        return GaussianEmissionParams(np.asarray(self.means_, dtype=np.float64), np.asarray(self._covars_))
+
+    def _set_emission_params(self, eparams):
+        self.means_ = eparams.means
+        self._covars_ = eparams.covars
+
+    def _emission_m_step(self, stats: SufficientStats, eparams):
+        """hmmlearn's MAP update (Huang, Acero & Hon, Spoken Language Processing, pp. 443-445), from moments
+        about the shift (no cancellation of raw second moments)."""
+        ct = self.covariance_type
+        K, D = eparams.means.shape
+        nk = stats.nk
+        w = np.broadcast_to(np.asarray(self.means_weight, dtype=np.float64), (K,))
+        mu0 = np.asarray(self.means_prior, dtype=np.float64)
+        # a state with no posterior mass and no prior weight keeps its parameters (hmmlearn: 0 / 0)
+        seen = (nk + w) > 0
+        means = eparams.means
+        if "m" in self.params:
+            raw = stats.s1 + nk[:, None] * stats.shift
+            with np.errstate(invalid="ignore", divide="ignore"):
+                new = (w[:, None] * mu0 + raw) / (w[:, None] + nk[:, None])
+            means = np.where(seen[:, None], new, means)
+        covars = eparams.covars
+        if "c" in self.params:
+            prior = self.covars_prior
+            cw = self.covars_weight
+            delta = means - stats.shift
+            meandiff = means - mu0
+            if ct in ("spherical", "diag"):
+                # sum_t g (x - m)^2 = s2 - 2 d s1 + n d^2, d = m - shift
+                scatter = stats.s2 - 2 * delta * stats.s1 + nk[:, None] * delta ** 2
+                c_n = w[:, None] * meandiff ** 2 + scatter
+                c_d = np.maximum(cw - 1, 0) + nk[:, None]
+                new = (prior + c_n) / np.maximum(c_d, 1e-5)
+                if ct == "spherical":
+                    new = new.mean(axis=1)
+                    covars = np.where(seen, new, covars)
+                else:
+                    covars = np.where(seen[:, None], new, covars)
+            else:
+                eye = np.eye(D)
+                psi = np.asarray(prior, dtype=np.float64)
+                if psi.ndim == 0:
+                    psi = psi * eye  # the inverse-Wishart scale: covars_prior * I (hmmlearn: every entry)
+                cvweight = max(cw - D, 0) if np.ndim(cw) == 0 else np.maximum(cw - D, 0)
+                outer = np.einsum("ki,kj->kij", meandiff, meandiff)
+                if ct == "full":
+                    s1d = np.einsum("ki,kj->kij", stats.s1, delta)
+                    scatter = stats.s2 - s1d - np.swapaxes(s1d, 1, 2) + nk[:, None, None] * np.einsum(
+                        "ki,kj->kij", delta, delta)
+                    c_n = w[:, None, None] * outer + scatter
+                    cvw = cvweight if np.ndim(cvweight) == 0 else np.asarray(cvweight)[:, None, None]
+                    new = (psi + c_n) / (cvw + nk[:, None, None])
+                    covars = np.where(seen[:, None, None], new, covars)
+                else:
+                    # sum_k sum_t g_k (x - m_k)(x - m_k)^T from the shared scatter about one shift c
+                    s1d = np.einsum("ki,kj->ij", stats.s1, delta)
+                    scatter = stats.s2 - s1d - s1d.T + np.einsum("k,ki,kj->ij", nk, delta, delta)
+                    c_n = np.einsum("k,kij->ij", w, outer) + scatter
+                    covars = (psi + c_n) / (cvweight + nk.sum())
+        return GaussianEmissionParams(means, covars)
+
+
+# ---------------------------------------------------------------------------------------------- Poisson
+def _product_params(loc, K, cat_probs=None):
+    D = loc.shape[1]
+    return ProductParams(np.ones(K), np.asarray(loc, dtype=np.float64), np.ones((K, D)),
+                         np.zeros((K, 0)) if cat_probs is None else np.asarray(cat_probs, dtype=np.float64))
+
+
+@register
+class PoissonHMM(_BaseHMM):
+    """Hidden Markov model with independent Poisson emissions per feature (hmmlearn's ``PoissonHMM``)."""
+
+    _PARAM_NAMES = ("n_components", "startprob_prior", "transmat_prior", "lambdas_prior", "lambdas_weight",
+                    "algorithm", "random_state", "n_iter", "tol", "verbose", "params", "init_params",
+                    "implementation")
+
+    def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, lambdas_prior=0.0,
+                 lambdas_weight=0.0, algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False,
+                 params="stl", init_params="stl", implementation="log"):
+        self.n_components = n_components
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.lambdas_prior = lambdas_prior
+        self.lambdas_weight = lambdas_weight
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+
+    def _get_n_fit_scalars_per_param(self):
+        nc, nf = self.n_components, self.n_features
+        return {"s": nc - 1, "t": nc * (nc - 1), "l": nc * nf}
+
+    def _prepare(self, X):
+        data = _as_2d_float(X)
+        if getattr(self, "n_features", None) is not None and data.shape[1] != self.n_features:
+            raise ValueError(f"X has {data.shape[1]} features, but the model has {self.n_features}")
+        missing, data = _all_missing_rows(data)
+        return data, missing
+
+    def _init_emission(self, X, lengths, random_state):
+        if self._needs_init("l", "lambdas_"):
+            mean_X = X.mean()
+            var_X = X.var()
+            self.lambdas_ = random_state.gamma(shape=mean_X ** 2 / var_X, scale=var_X / mean_X,
+                                               size=(self.n_components, self.n_features))
+
+    def _check_emission(self):
+        self.lambdas_ = np.atleast_2d(np.asarray(self.lambdas_, dtype=np.float64))
+        n_features = getattr(self, "n_features", None) or self.lambdas_.shape[1]
+        if self.lambdas_.shape != (self.n_components, n_features):
+            raise ValueError("lambdas_ must have shape (n_components, n_features)")
+        if np.any(~np.isfinite(self.lambdas_)) or np.any(self.lambdas_ < 0):
+            raise ValueError("lambdas_ must be finite rates >= 0")
+        self.n_features = n_features
+
+    def _emission(self):
+        return ProductEmission(ProductFamily([Column(j, "poisson") for j in range(self.n_features)]))
+
+    def _emission_params(self):
+        return _product_params(self.lambdas_, self.n_components)
+
+    def _set_emission_params(self, eparams):
+        self.lambdas_ = eparams.loc
+
+    def _emission_m_step(self, stats, eparams):
+        if "l" not in self.params:
+            return eparams
+        nk = stats.nk[:, None]
+        alphas, betas = self.lambdas_prior, self.lambdas_weight
+        with np.errstate(invalid="ignore", divide="ignore"):
+            new = (alphas + stats.s1) / (betas + nk)  # = (alpha + n_k ybar_k) / (beta + n_k), per state
+        loc = np.where(np.isfinite(new), new, eparams.loc)
+        return replace(eparams, loc=loc)
+
+
+# ---------------------------------------------------------------------------------------------- categorical
+@register
+class CategoricalHMM(_BaseHMM):
+    """Hidden Markov model with categorical emissions: X (n, 1) integer symbols 0..n_features-1
+    (hmmlearn's ``CategoricalHMM``)."""
+
+    _PARAM_NAMES = ("n_components", "startprob_prior", "transmat_prior", "emissionprob_prior", "n_features",
+                    "algorithm", "random_state", "n_iter", "tol", "verbose", "params", "init_params",
+                    "implementation")
+
+    def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, *, emissionprob_prior=1.0,
+                 n_features=None, algorithm="viterbi", random_state=None, n_iter=10, tol=1e-2, verbose=False,
+                 params="ste", init_params="ste", implementation="log"):
+        self.n_components = n_components
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.emissionprob_prior = emissionprob_prior
+        self.n_features = n_features
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+
+    def _get_n_fit_scalars_per_param(self):
+        nc, nf = self.n_components, self.n_features
+        return {"s": nc - 1, "t": nc * (nc - 1), "e": nc * (nf - 1)}
+
+    def _init_input(self, X):
+        X = np.asarray(X)
+        if X.ndim == 1:
+            X = X[:, None]
+        return X
+
+    def _check_and_set_n_features(self, X):
+        X = np.asarray(X)
+        if not np.issubdtype(X.dtype, np.integer):
+            raise ValueError("Symbols should be integers")
+        if X.min() < 0:
+            raise ValueError("Symbols should be nonnegative")
+        if self.n_features is not None:
+            if self.n_features - 1 < X.max():
+                raise ValueError(f"Largest symbol is {X.max()} but the model only emits symbols up to "
+                                 f"{self.n_features - 1}")
+        else:
+            self.n_features = int(X.max()) + 1
+
+    def _prepare(self, X):
+        X = np.asarray(X)
+        if X.ndim == 1:
+            X = X[:, None]
+        if X.ndim != 2 or X.shape[1] != 1:
+            raise ValueError(f"CategoricalHMM takes X of shape (n_samples, 1) (one symbol per step), got {X.shape}")
+        if X.shape[0] == 0:
+            raise ValueError("X has 0 rows; an HMM needs at least one observation")
+        if X.dtype.kind == "f":
+            nan = np.isnan(X[:, 0])
+            ok = ~nan
+            if np.any(X[ok] != np.round(X[ok])):
+                row = int(np.flatnonzero(ok & (X[:, 0] != np.round(X[:, 0])))[0])
+                raise ValueError(f"X row {row}: symbol {X[row, 0]!r} is not an integer")
+            missing = np.flatnonzero(nan) if nan.any() else None
+        elif X.dtype.kind in "iub":
+            missing = None
+        else:
+            raise ValueError(f"Symbols should be integers, got dtype {X.dtype}")
+        data = np.ascontiguousarray(X, dtype=np.float64)
+        if missing is not None:
+            data = data.copy()
+            data[missing] = 0.0
+        nf = self.n_features
+        if nf is not None:
+            bad = np.flatnonzero((data[:, 0] < 0) | (data[:, 0] >= nf))
+            if bad.size:
+                r = int(bad[0])
+                raise ValueError(f"X row {r}: symbol {X[r, 0]!r} is outside 0..{nf - 1} (n_features = {nf})")
+        return data, missing
+
+    def _observed_for_init(self, X, data, missing):
+        X = np.asarray(X)
+        X = X[:, None] if X.ndim == 1 else X
+        if missing is None:
+            return X
+        keep = np.ones(data.shape[0], dtype=bool)
+        keep[missing] = False
+        return X[keep].astype(np.int64)
+
+    def _init_emission(self, X, lengths, random_state):
+        if self._needs_init("e", "emissionprob_"):
+            shape = (self.n_components, self.n_features)
+            draw = random_state.rand(*shape) if hasattr(random_state, "rand") else random_state.random(shape)
+            self.emissionprob_ = _normalize(draw, axis=1)
+
+    def _check_emission(self):
+        self.emissionprob_ = np.atleast_2d(np.asarray(self.emissionprob_, dtype=np.float64))
+        if self.n_features is None:
+            self.n_features = self.emissionprob_.shape[1]
+        if self.emissionprob_.shape != (self.n_components, self.n_features):
+            raise ValueError(f"emissionprob_ must have shape({self.n_components}, {self.n_features})")
+        if np.any(~np.isfinite(self.emissionprob_)) or np.any(self.emissionprob_ < 0):
+            raise ValueError("emissionprob_ must hold finite probabilities >= 0")
+        self._check_sum_1("emissionprob_")
+
+    def _emission(self):
+        return ProductEmission(ProductFamily([Column(0, "categorical", np.arange(self.n_features))]))
+
+    def _emission_params(self):
+        return _product_params(np.zeros((self.n_components, 1)), self.n_components, self.emissionprob_)
+
+    def _set_emission_params(self, eparams):
+        self.emissionprob_ = eparams.cat_probs
+
+    def _emission_m_step(self, stats, eparams):
+        if "e" not in self.params:
+            return eparams
+        probs = _normalize(np.maximum(self.emissionprob_prior - 1 + stats.counts, 0), axis=1)
+        return replace(eparams, cat_probs=probs)
+
+    def _sample_output(self, X):
+        return X.astype(np.int64)

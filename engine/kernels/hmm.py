@@ -1,0 +1,288 @@
+"""Hidden Markov model recursions: scaled forward-backward reduced into Baum–Welch statistics, Viterbi,
+and state-path sampling.
+
+The emission model enters only through ``frame`` (m, K): the per-state emission log-densities of a span of
+rows (an all-missing step holds 0 = log 1). The recursions are Rabiner's scaled ones, in probabilities:
+
+    b_t(k)   = exp(log p(x_t | k) - M_t),       M_t = max_k log p(x_t | k)
+    a_t      = (a_{t-1} A  or  pi) * b_t,      c_t = sum_k a_t(k),   a_t /= c_t
+    log p(x_1..T) = sum_t (log c_t + M_t)
+    beta_T = 1,   beta_{t-1} = A (b_t * beta_t) / c_t
+    gamma_t  = a_t * beta_t                     (sums to 1)
+    xi_{t-1,t}(i, j) = a_{t-1}(i) A(i, j) b_t(j) beta_t(j) / c_t
+
+so nothing underflows whatever T (every vector is renormalised at every step), and the cost per step is
+one exp per state plus O(K^2). A *segment* is a span of one sequence: it may start the sequence (then the
+start distribution is used) or continue it from a carried forward vector ``alpha_in``, and it may end the
+sequence (beta = 1) or hand its backward vector to the segment before (``beta_in``). A long sequence is run
+segment by segment with forward checkpoints, so memory is one segment, never T x K.
+
+On return from the backward pass ``frame`` holds the weighted posteriors w * gamma_t (the emission
+statistics' responsibilities), and the start and transition counts have been added to the accumulators.
+Accumulators are per *part* over a fixed partition of the sequences (a function of the lengths only), so
+results are bit-identical at any thread count.
+"""
+import numpy as np
+from numba import njit, prange
+
+from ._config import PARALLEL, SERIAL
+from .sampling import uniform_open
+
+
+@njit(**SERIAL)
+def segment_forward(frame, alpha, scale, lo, hi, startprob, transmat, has_in, alpha_in):
+    """Forward pass over rows lo..hi-1 of ``frame`` (log-densities, turned into shifted probabilities
+    b_t in place); alpha[t] the scaled forward vectors, scale[t] = c_t. Returns the segment's
+    log-likelihood, or -inf at the first step t with c_t = 0 (then ``scale[lo]`` holds -(t + 1))."""
+    K = startprob.shape[0]
+    ll = 0.0
+    pred = np.empty(K)
+    for t in range(lo, hi):
+        f = frame[t]
+        mx = f[0]
+        for k in range(1, K):
+            mx = max(mx, f[k])
+        if not mx > -np.inf:
+            scale[lo] = -(t + 1.0)
+            return -np.inf
+        for k in range(K):
+            f[k] = np.exp(f[k] - mx)
+        if t == lo and not has_in:
+            for k in range(K):
+                pred[k] = startprob[k]
+        else:
+            prev = alpha_in if t == lo else alpha[t - 1]
+            for j in range(K):
+                pred[j] = 0.0
+            for i in range(K):
+                ai = prev[i]
+                if ai != 0.0:
+                    row = transmat[i]
+                    for j in range(K):
+                        pred[j] += ai * row[j]
+        c = 0.0
+        a = alpha[t]
+        for k in range(K):
+            v = pred[k] * f[k]
+            a[k] = v
+            c += v
+        if not c > 0.0:
+            scale[lo] = -(t + 1.0)
+            return -np.inf
+        inv = 1.0 / c
+        for k in range(K):
+            a[k] *= inv
+        scale[t] = c
+        ll += np.log(c) + mx
+    return ll
+
+
+@njit(**SERIAL)
+def segment_backward(frame, alpha, scale, lo, hi, transmat, has_in, alpha_in, beta_in, weight, start_acc,
+                     trans_acc, beta_out):
+    """Backward pass over a segment whose forward pass has run: frame[t] becomes weight * gamma_t, the
+    transition counts of every step inside the segment (and of the step entering it, when ``has_in``) go to
+    trans_acc, the start counts to start_acc when the segment starts its sequence; beta_out receives the
+    backward vector of the step before ``lo`` (for the previous segment of a long sequence)."""
+    K = transmat.shape[0]
+    beta = np.empty(K)
+    bb = np.empty(K)
+    for k in range(K):
+        beta[k] = beta_in[k]
+    for t in range(hi - 1, lo - 1, -1):
+        f = frame[t]
+        a = alpha[t]
+        inv_c = 1.0 / scale[t]
+        for k in range(K):
+            bb[k] = f[k] * beta[k] * inv_c  # b_t * beta_t / c_t
+        # gamma_t, renormalised against rounding
+        g = 0.0
+        for k in range(K):
+            g += a[k] * beta[k]
+        gw = weight / g if g > 0.0 else 0.0
+        for k in range(K):
+            f[k] = a[k] * beta[k] * gw
+        if t > lo or has_in:
+            prev = alpha[t - 1] if t > lo else alpha_in
+            for i in range(K):
+                ai = prev[i] * weight
+                row = transmat[i]
+                acc = trans_acc[i]
+                s = 0.0
+                for j in range(K):
+                    v = row[j] * bb[j]
+                    acc[j] += ai * v
+                    s += v
+                beta[i] = s
+        else:
+            for k in range(K):
+                start_acc[k] += f[k]
+            for i in range(K):
+                s = 0.0
+                row = transmat[i]
+                for j in range(K):
+                    s += row[j] * bb[j]
+                beta[i] = s
+    for k in range(K):
+        beta_out[k] = beta[k]
+
+
+@njit(**PARALLEL)
+def forward_backward_sequences(frame, alpha, scale, bounds, weights, part_bounds, part_seqs, startprob,
+                               transmat, backward):
+    """Whole sequences: sequence s occupies rows bounds[s]..bounds[s+1]-1 of ``frame``/``alpha``/``scale``.
+    Parts p = 0..P-1 (a fixed, length-balanced partition: part_seqs[part_bounds[p]:part_bounds[p+1]]) run
+    in parallel. With ``backward`` the frame rows become the weighted posteriors and the counts accumulate.
+
+    Returns the per-sequence log-likelihoods (S,), start counts (P, K) and transition counts (P, K, K)."""
+    S = bounds.shape[0] - 1
+    K = startprob.shape[0]
+    P = part_bounds.shape[0] - 1
+    loglik = np.zeros(S)
+    start = np.zeros((P, K))
+    trans = np.zeros((P, K, K))
+    ones = np.ones(K)
+    for p in prange(P):
+        beta_out = np.empty(K)
+        for q in range(part_bounds[p], part_bounds[p + 1]):
+            s = part_seqs[q]
+            lo = bounds[s]
+            hi = bounds[s + 1]
+            if hi == lo:
+                continue
+            ll = segment_forward(frame, alpha, scale, lo, hi, startprob, transmat, False, ones)
+            loglik[s] = ll
+            if backward and ll > -np.inf:
+                segment_backward(frame, alpha, scale, lo, hi, transmat, False, ones, ones, weights[s], start[p],
+                                 trans[p], beta_out)
+    return loglik, start, trans
+
+
+@njit(**SERIAL)
+def viterbi_forward(frame, lo, hi, log_start, log_trans, has_in, delta, back, back_row0):
+    """Max-product forward pass over rows lo..hi-1 of the log-density ``frame``: delta (K,) holds the
+    carried best log-probabilities on entry when ``has_in`` (a continued segment) and the last step's on
+    return; back[t - back_row0] (uint16, K) the best predecessors."""
+    K = log_start.shape[0]
+    nxt = np.empty(K)
+    for t in range(lo, hi):
+        f = frame[t]
+        if t == lo and not has_in:
+            for k in range(K):
+                delta[k] = log_start[k] + f[k]
+            continue
+        bt = back[t - back_row0]
+        for j in range(K):
+            best = -np.inf
+            arg = 0
+            for i in range(K):
+                v = delta[i] + log_trans[i, j]
+                if v > best:
+                    best = v
+                    arg = i
+            nxt[j] = best + f[j]
+            bt[j] = arg
+        for k in range(K):
+            delta[k] = nxt[k]
+
+
+@njit(**SERIAL)
+def viterbi_backtrack(delta, back, lo, hi, back_row0, path):
+    """The best final state from delta, then the path back through back[lo+1..hi-1] into path[lo:hi];
+    returns the best log-probability."""
+    K = delta.shape[0]
+    best = -np.inf
+    arg = 0
+    for k in range(K):
+        if delta[k] > best:
+            best = delta[k]
+            arg = k
+    path[hi - 1] = arg
+    for t in range(hi - 1, lo, -1):
+        arg = back[t - back_row0, arg]
+        path[t - 1] = arg
+    return best
+
+
+@njit(**PARALLEL)
+def viterbi_sequences(frame, bounds, part_bounds, part_seqs, log_start, log_trans, path):
+    """The Viterbi path (into ``path``) and its log-probability (returned, per sequence) of every sequence
+    (rows bounds[s]..bounds[s+1]-1 of the log-density ``frame``), parts in parallel."""
+    S = bounds.shape[0] - 1
+    K = log_start.shape[0]
+    P = part_bounds.shape[0] - 1
+    out = np.zeros(S)
+    back = np.empty((frame.shape[0], K), dtype=np.uint16)
+    for p in prange(P):
+        delta = np.empty(K)
+        for q in range(part_bounds[p], part_bounds[p + 1]):
+            s = part_seqs[q]
+            lo = bounds[s]
+            hi = bounds[s + 1]
+            if hi > lo:
+                viterbi_forward(frame, lo, hi, log_start, log_trans, False, delta, back, 0)
+                out[s] = viterbi_backtrack(delta, back, lo, hi, 0, path)
+    return out
+
+
+@njit(**PARALLEL)
+def sample_states(key, bounds, cum_start, cum_trans, first_state, states):
+    """State paths of sequences (rows bounds[s]..bounds[s+1]-1), sequences in parallel: step t of the whole
+    output draws from word t of stream ``key`` (inverse CDF), so a path depends only on (key, row), never on
+    the thread count. first_state[s] >= 0 fixes the first state of sequence s (hmmlearn's ``currstate``)."""
+    S = bounds.shape[0] - 1
+    K = cum_start.shape[0]
+    for s in prange(S):
+        lo = bounds[s]
+        hi = bounds[s + 1]
+        prev = -1
+        for t in range(lo, hi):
+            if t == lo and first_state[s] >= 0:
+                prev = first_state[s]
+                states[t] = prev
+                continue
+            u = uniform_open(key, np.uint64(t)) - 1e-300
+            cdf = cum_start if t == lo else cum_trans[prev]
+            k = 0
+            while k < K - 1 and cdf[k] < u:
+                k += 1
+            states[t] = k
+            prev = k
+
+
+@njit(**SERIAL)
+def transition_counts(codes, bounds, weights, n_states, counts, start):
+    """Fully observed Markov chains: counts[i, j] += w_s * #(x_t = i, x_{t+1} = j) within each sequence,
+    start[i] += w_s * [x_first = i]. Returns the first row with a code outside 0..n_states-1, or -1."""
+    S = bounds.shape[0] - 1
+    for s in range(S):
+        lo = bounds[s]
+        hi = bounds[s + 1]
+        w = weights[s]
+        for t in range(lo, hi):
+            c = codes[t]
+            if c < 0 or c >= n_states:
+                return t
+            if t == lo:
+                start[c] += w
+            else:
+                counts[codes[t - 1], c] += w
+    return -1
+
+
+@njit(**SERIAL)
+def chain_log_likelihood(codes, bounds, log_start, log_trans, out):
+    """out[s] = log p(x of sequence s) of a fully observed Markov chain. Returns the first bad row or -1."""
+    S = bounds.shape[0] - 1
+    K = log_start.shape[0]
+    for s in range(S):
+        lo = bounds[s]
+        hi = bounds[s + 1]
+        acc = 0.0
+        for t in range(lo, hi):
+            c = codes[t]
+            if c < 0 or c >= K:
+                return t
+            acc += log_start[c] if t == lo else log_trans[codes[t - 1], c]
+        out[s] = acc
+    return -1
