@@ -2,6 +2,6 @@
 ``HMM`` over any family's emissions, and fully observed ``MarkovChain``s, on the additive Baum–Welch
 statistics of ``engine.hmm.core``."""
 from .core import HMMParams, HMMStats
-from .models import CategoricalHMM, ConvergenceMonitor, GaussianHMM, PoissonHMM
+from .models import DECODER_ALGORITHMS, BaseHMM, CategoricalHMM, ConvergenceMonitor, GaussianHMM, PoissonHMM
 
-__all__ = ["GaussianHMM", "PoissonHMM", "CategoricalHMM", "ConvergenceMonitor", "HMMParams", "HMMStats"]
+__all__ = ["GaussianHMM", "PoissonHMM", "CategoricalHMM", "BaseHMM", "ConvergenceMonitor", "DECODER_ALGORITHMS", "HMMParams", "HMMStats"]

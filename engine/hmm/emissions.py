@@ -174,3 +174,32 @@ class ProductEmission:
             x, _ = self.family.sample(one, idx.size, np.uint64(key + np.uint64(k + 1)))
             out[idx] = x
         return out
+
+
+@dataclass(frozen=True)
+class NoStats:
+    """The statistics of an emission without learnable parameters (they add as nothing)."""
+
+    def __add__(self, other):
+        return self
+
+
+class CallableEmission:
+    """hmmlearn's extension point: an emission given by a model's ``_compute_log_likelihood(X) -> (n, K)``
+    (and, for sampling, ``_generate_sample_from_state(state, random_state)``); nothing of it is learned."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def log_frame(self, params, data, lo, hi, out):
+        out[:] = np.asarray(self.model._compute_log_likelihood(data[lo:hi]), dtype=np.float64)
+
+    def statistics(self, params, data, lo, hi, post):
+        return NoStats()
+
+    def sample(self, params, states, key):
+        rs = np.random.RandomState(np.uint32(key % np.uint64(2 ** 32)))
+        rows = [np.atleast_1d(np.asarray(self.model._generate_sample_from_state(int(s), rs), dtype=np.float64))
+                for s in states]
+        width = rows[0].size if rows else 0
+        return np.array(rows, dtype=np.float64).reshape(len(rows), width)

@@ -38,7 +38,7 @@ from ..families.product import ProductFamily, ProductParams
 from ..kernels import hmm as hk
 from ..models import _covariance as cov
 from . import core
-from .emissions import GaussianEmission, GaussianEmissionParams, ProductEmission
+from .emissions import CallableEmission, GaussianEmission, GaussianEmissionParams, ProductEmission
 
 _log = logging.getLogger(__name__)
 
@@ -415,6 +415,58 @@ class _BaseHMM(EstimatorParams):
 
         self._check_fitted()
         save(self, path)
+
+
+class BaseHMM(_BaseHMM):
+    """hmmlearn's ``BaseHMM``: subclass it and define ``_compute_log_likelihood(X) -> (n, K)`` (and
+    ``_generate_sample_from_state`` to sample); ``startprob_`` and ``transmat_`` are learned, the emission is
+    whatever the method computes."""
+
+    _PARAM_NAMES = ("n_components", "startprob_prior", "transmat_prior", "algorithm", "random_state", "n_iter",
+                    "tol", "verbose", "params", "init_params", "implementation")
+
+    def __init__(self, n_components=1, startprob_prior=1.0, transmat_prior=1.0, algorithm="viterbi",
+                 random_state=None, n_iter=10, tol=1e-2, verbose=False, params="st", init_params="st",
+                 implementation="log"):
+        self.n_components = n_components
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+
+    def _compute_log_likelihood(self, X):
+        raise NotImplementedError("a BaseHMM subclass defines _compute_log_likelihood(X) -> (n_samples, K)")
+
+    def _generate_sample_from_state(self, state, random_state):
+        return ()
+
+    def _get_n_fit_scalars_per_param(self):
+        nc = self.n_components
+        return {"s": nc - 1, "t": nc * (nc - 1)}
+
+    def _prepare(self, X):
+        return _as_2d_float(X), None
+
+    def _init_emission(self, X, lengths, random_state):
+        pass
+
+    def _emission(self):
+        return CallableEmission(self)
+
+    def _emission_params(self):
+        return None
+
+    def _set_emission_params(self, eparams):
+        pass
+
+    def _emission_m_step(self, stats, eparams):
+        return eparams
 
 
 # ---------------------------------------------------------------------------------------------- Gaussian
