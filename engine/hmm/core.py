@@ -18,8 +18,8 @@ import numpy as np
 
 from ..kernels import hmm as hk
 
-#: rows x states of one chunk's buffers (frame and forward vectors): 2**21 float64 = 16 MiB each
-CHUNK_CELLS = 1 << 21
+#: rows x states of one chunk's buffers (frame and forward vectors): 2**18 float64 = 2 MiB each (cache-sized)
+CHUNK_CELLS = 1 << 18
 #: at most this many parts per chunk (a function of the lengths only, so results do not depend on threads)
 MAX_PARTS = 64
 
@@ -167,13 +167,24 @@ def _long_runs(chunks):
 
 
 class Work:
-    """The reusable buffers of one pass (frame, forward vectors, scales) for chunks of up to max_rows."""
+    """The reusable buffers of one pass (frame, forward vectors, scales) for chunks of up to max_rows. An
+    estimator keeps one between calls (``Work.reuse``): a batch job scoring many batches touches fresh pages
+    once, not at every call (allocating and faulting 2 x 16 MiB costs more than the forward pass itself)."""
 
     def __init__(self, max_rows, K, n_rows):
         rows = min(max_rows, max(n_rows, 1))
+        self.rows = rows
+        self.K = K
         self.frame = np.empty((rows, K))
         self.alpha = np.empty((rows, K))
         self.scale = np.empty(rows)
+
+    @staticmethod
+    def reuse(previous, max_rows, K, n_rows):
+        rows = min(max_rows, max(n_rows, 1))
+        if previous is not None and previous.K == K and previous.rows >= rows:
+            return previous
+        return Work(max_rows, K, n_rows)
 
 
 def _frame(emission, eparams, data, lo, hi, work, missing):
@@ -197,7 +208,7 @@ def _zero_sequence_error(seqs, s, params_where=""):
 def statistics(emission, params, data, seqs, chunks, max_rows, missing=None, work=None):
     """Baum–Welch statistics (HMMStats) of every sequence under ``params``."""
     K = params.startprob.shape[0]
-    work = work or Work(max_rows, K, int(seqs.bounds[-1]))
+    work = Work.reuse(work, max_rows, K, int(seqs.bounds[-1]))
     start = np.zeros(K)
     trans = np.zeros((K, K))
     est = None
@@ -259,10 +270,10 @@ def statistics(emission, params, data, seqs, chunks, max_rows, missing=None, wor
     return HMMStats(start, trans, est, ll_total, float(seqs.weights.sum()), int(seqs.bounds[-1]))
 
 
-def score(emission, params, data, seqs, chunks, max_rows, missing=None, posteriors=None):
+def score(emission, params, data, seqs, chunks, max_rows, missing=None, posteriors=None, work=None):
     """Per-sequence log-likelihoods (S,); with ``posteriors`` (n, K) given, the state posteriors too."""
     K = params.startprob.shape[0]
-    work = Work(max_rows, K, int(seqs.bounds[-1]))
+    work = Work.reuse(work, max_rows, K, int(seqs.bounds[-1]))
     out = np.zeros(seqs.bounds.size - 1)
     pi = np.ascontiguousarray(params.startprob, dtype=np.float64)
     A = np.ascontiguousarray(params.transmat, dtype=np.float64)
@@ -316,13 +327,13 @@ def score(emission, params, data, seqs, chunks, max_rows, missing=None, posterio
     return out
 
 
-def viterbi(emission, params, data, seqs, chunks, max_rows, missing=None):
+def viterbi(emission, params, data, seqs, chunks, max_rows, missing=None, work=None):
     """(per-sequence best-path log-probabilities (S,), the state paths (n,) int64)."""
     K = params.startprob.shape[0]
     if K > np.iinfo(np.uint16).max:
         raise ValueError(f"Viterbi decoding supports up to {np.iinfo(np.uint16).max} states, got {K}")
     n = int(seqs.bounds[-1])
-    work = Work(max_rows, K, n)
+    work = Work.reuse(work, max_rows, K, n)
     path = np.zeros(n, dtype=np.int64)
     out = np.zeros(seqs.bounds.size - 1)
     with np.errstate(divide="ignore"):
@@ -332,8 +343,9 @@ def viterbi(emission, params, data, seqs, chunks, max_rows, missing=None):
         if run[0] == "whole":
             c = run[1]
             frame, _ = _frame(emission, params.emission, data, c.row_lo, c.row_hi, work, missing)
-            out[c.seq_lo:c.seq_hi] = hk.viterbi_sequences(frame, c.local_bounds, c.part_bounds, c.part_seqs,
-                                                          log_pi, log_A, path[c.row_lo:c.row_hi])
+            out[c.seq_lo:c.seq_hi] = hk.viterbi_sequences(frame, work.alpha[:c.row_hi - c.row_lo], c.local_bounds,
+                                                          c.part_bounds, c.part_seqs, log_pi, log_A,
+                                                          path[c.row_lo:c.row_hi])
             continue
         # a long sequence: back-pointers for all of it (uint16, 2 K bytes per step), frames per segment
         _, s, segs = run

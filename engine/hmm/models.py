@@ -266,7 +266,7 @@ class _BaseHMM(EstimatorParams):
         emission = self._emission()
         K = self.n_components
         chunks, max_rows = core.plan(seqs, K)
-        work = core.Work(max_rows, K, data.shape[0])
+        work = self._work = core.Work.reuse(getattr(self, "_work", None), max_rows, K, data.shape[0])
         last = {}
 
         def statistics(params):
@@ -316,7 +316,8 @@ class _BaseHMM(EstimatorParams):
     def _score_sequences(self, X, lengths=None, posteriors=False):
         data, missing, seqs, chunks, max_rows = self._setup(X, lengths)
         post = np.empty((data.shape[0], self.n_components)) if posteriors else None
-        ll = core.score(self._emission(), self._hmm_params(), data, seqs, chunks, max_rows, missing, post)
+        self._work = core.Work.reuse(getattr(self, "_work", None), max_rows, self.n_components, data.shape[0])
+        ll = core.score(self._emission(), self._hmm_params(), data, seqs, chunks, max_rows, missing, post, self._work)
         return ll, post
 
     def score(self, X, lengths=None):
@@ -347,7 +348,9 @@ class _BaseHMM(EstimatorParams):
             with np.errstate(divide="ignore"):
                 return float(np.log(post.max(axis=1)).sum()), post.argmax(axis=1)
         data, missing, seqs, chunks, max_rows = self._setup(X, lengths)
-        lp, path = core.viterbi(self._emission(), self._hmm_params(), data, seqs, chunks, max_rows, missing)
+        self._work = core.Work.reuse(getattr(self, "_work", None), max_rows, self.n_components, data.shape[0])
+        lp, path = core.viterbi(self._emission(), self._hmm_params(), data, seqs, chunks, max_rows, missing,
+                                self._work)
         return float(lp.sum()), path
 
     def predict(self, X, lengths=None):

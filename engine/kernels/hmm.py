@@ -26,40 +26,93 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import PARALLEL, SERIAL
+from ._fastmath import fast_exp
 from .sampling import uniform_open
+
+
+@njit(inline="always", **SERIAL)
+def _row_max(f, K):
+    """max_k f[k] as two interleaved chains (half the latency of one; K is small and the loop is
+    latency-bound)."""
+    m0 = f[0]
+    m1 = f[K - 1]
+    for k in range(1, K // 2 + 1):
+        m0 = max(m0, f[k])
+        m1 = max(m1, f[K - 1 - k])
+    return max(m0, m1)
+
+
+@njit(inline="always", **SERIAL)
+def _tree_predict(prev, M, cand, out, use_max):
+    """out[j] = sum_i prev[i] M[i, j] (or, with use_max, max_i prev[i] + M[i, j]): the K candidate rows
+    are independent vector operations, then a pairwise tree over i of depth log2 K. A K-state recursion is
+    bound by the latency of its dependent chain, not by arithmetic: the tree shortens the chain from K to
+    log2 K steps."""
+    K = prev.shape[0]
+    for i in range(K):
+        pi_ = prev[i]
+        row = M[i]
+        c = cand[i]
+        if use_max:
+            for j in range(K):
+                c[j] = pi_ + row[j]
+        else:
+            for j in range(K):
+                c[j] = pi_ * row[j]
+    n = K
+    while n > 1:
+        half = n // 2
+        odd = n - 2 * half
+        for i in range(half):
+            a = cand[i]
+            b = cand[i + half + odd]
+            if use_max:
+                for j in range(K):
+                    a[j] = max(a[j], b[j])
+            else:
+                for j in range(K):
+                    a[j] += b[j]
+        n = half + odd
+    c0 = cand[0]
+    for j in range(K):
+        out[j] = c0[j]
 
 
 @njit(**SERIAL)
 def segment_forward(frame, alpha, scale, lo, hi, startprob, transmat, has_in, alpha_in):
     """Forward pass over rows lo..hi-1 of ``frame`` (log-densities, turned into shifted probabilities
     b_t in place); alpha[t] the scaled forward vectors, scale[t] = c_t. Returns the segment's
-    log-likelihood, or -inf at the first step t with c_t = 0 (then ``scale[lo]`` holds -(t + 1))."""
+    log-likelihood, or -inf at the first step with c_t = 0 (no state path can emit it).
+
+    Every inner loop runs over the K states without branches (it vectorises): the prediction
+    a_{t-1} A as K axpy's over A's rows, the exps with the branch-free ``fast_exp``."""
     K = startprob.shape[0]
     ll = 0.0
     pred = np.empty(K)
+    pred2 = np.empty(K)
     for t in range(lo, hi):
         f = frame[t]
         mx = f[0]
         for k in range(1, K):
             mx = max(mx, f[k])
         if not mx > -np.inf:
-            scale[lo] = -(t + 1.0)
             return -np.inf
         for k in range(K):
-            f[k] = np.exp(f[k] - mx)
+            f[k] = fast_exp(f[k] - mx)
         if t == lo and not has_in:
             for k in range(K):
                 pred[k] = startprob[k]
         else:
             prev = alpha_in if t == lo else alpha[t - 1]
+            a0 = prev[0]
+            row = transmat[0]
             for j in range(K):
-                pred[j] = 0.0
-            for i in range(K):
+                pred[j] = a0 * row[j]
+            for i in range(1, K):
                 ai = prev[i]
-                if ai != 0.0:
-                    row = transmat[i]
-                    for j in range(K):
-                        pred[j] += ai * row[j]
+                row = transmat[i]
+                for j in range(K):
+                    pred[j] += ai * row[j]
         c = 0.0
         a = alpha[t]
         for k in range(K):
@@ -67,7 +120,6 @@ def segment_forward(frame, alpha, scale, lo, hi, startprob, transmat, has_in, al
             a[k] = v
             c += v
         if not c > 0.0:
-            scale[lo] = -(t + 1.0)
             return -np.inf
         inv = 1.0 / c
         for k in range(K):
@@ -93,12 +145,11 @@ def segment_backward(frame, alpha, scale, lo, hi, transmat, has_in, alpha_in, be
         f = frame[t]
         a = alpha[t]
         inv_c = 1.0 / scale[t]
-        for k in range(K):
-            bb[k] = f[k] * beta[k] * inv_c  # b_t * beta_t / c_t
-        # gamma_t, renormalised against rounding
         g = 0.0
         for k in range(K):
+            bb[k] = f[k] * beta[k] * inv_c  # b_t * beta_t / c_t
             g += a[k] * beta[k]
+        # gamma_t (renormalised against rounding), weighted
         gw = weight / g if g > 0.0 else 0.0
         for k in range(K):
             f[k] = a[k] * beta[k] * gw
@@ -162,28 +213,35 @@ def forward_backward_sequences(frame, alpha, scale, bounds, weights, part_bounds
 def viterbi_forward(frame, lo, hi, log_start, log_trans, has_in, delta, back, back_row0):
     """Max-product forward pass over rows lo..hi-1 of the log-density ``frame``: delta (K,) holds the
     carried best log-probabilities on entry when ``has_in`` (a continued segment) and the last step's on
-    return; back[t - back_row0] (uint16, K) the best predecessors."""
+    return; back[t - back_row0] (uint16, K) the best predecessors (the first maximiser, as a scan over i
+    with a strict comparison finds it). The inner loop runs over the K target states with selects, so it
+    vectorises."""
     K = log_start.shape[0]
-    nxt = np.empty(K)
+    best = np.empty(K)
+    arg = np.empty(K, dtype=np.int64)
     for t in range(lo, hi):
         f = frame[t]
         if t == lo and not has_in:
             for k in range(K):
                 delta[k] = log_start[k] + f[k]
             continue
+        d0 = delta[0]
+        row = log_trans[0]
+        for j in range(K):
+            best[j] = d0 + row[j]
+            arg[j] = 0
+        for i in range(1, K):
+            di = delta[i]
+            row = log_trans[i]
+            for j in range(K):
+                v = di + row[j]
+                better = v > best[j]
+                best[j] = v if better else best[j]
+                arg[j] = i if better else arg[j]
         bt = back[t - back_row0]
         for j in range(K):
-            best = -np.inf
-            arg = 0
-            for i in range(K):
-                v = delta[i] + log_trans[i, j]
-                if v > best:
-                    best = v
-                    arg = i
-            nxt[j] = best + f[j]
-            bt[j] = arg
-        for k in range(K):
-            delta[k] = nxt[k]
+            delta[j] = best[j] + f[j]
+            bt[j] = arg[j]
 
 
 @njit(**SERIAL)
@@ -204,24 +262,59 @@ def viterbi_backtrack(delta, back, lo, hi, back_row0, path):
     return best
 
 
-@njit(**PARALLEL)
-def viterbi_sequences(frame, bounds, part_bounds, part_seqs, log_start, log_trans, path):
-    """The Viterbi path (into ``path``) and its log-probability (returned, per sequence) of every sequence
-    (rows bounds[s]..bounds[s+1]-1 of the log-density ``frame``), parts in parallel."""
-    S = bounds.shape[0] - 1
+@njit(**SERIAL)
+def _viterbi_whole(frame, delta, lo, hi, log_start, log_trans, path):
+    """Viterbi over one whole sequence (rows lo..hi-1) keeping every step's best log-probabilities in
+    delta (rows lo..hi-1) instead of back-pointers: the forward pass is then a branch-free max (it
+    vectorises), and the backtrack recomputes one argmax of K sums per step, with the same arithmetic, so the
+    path is the one back-pointers would give (ties to the lowest state)."""
     K = log_start.shape[0]
+    d = delta[lo]
+    f = frame[lo]
+    for k in range(K):
+        d[k] = log_start[k] + f[k]
+    cand = np.empty((K, K))
+    for t in range(lo + 1, hi):
+        d = delta[t]
+        f = frame[t]
+        _tree_predict(delta[t - 1], log_trans, cand, d, True)
+        for j in range(K):
+            d[j] += f[j]
+    last = delta[hi - 1]
+    best = last[0]
+    arg = 0
+    for k in range(1, K):
+        if last[k] > best:
+            best = last[k]
+            arg = k
+    path[hi - 1] = arg
+    for t in range(hi - 1, lo, -1):
+        prev = delta[t - 1]
+        bv = prev[0] + log_trans[0, arg]
+        bi = 0
+        for i in range(1, K):
+            v = prev[i] + log_trans[i, arg]
+            if v > bv:
+                bv = v
+                bi = i
+        arg = bi
+        path[t - 1] = arg
+    return best
+
+
+@njit(**PARALLEL)
+def viterbi_sequences(frame, delta, bounds, part_bounds, part_seqs, log_start, log_trans, path):
+    """The Viterbi path (into ``path``) and its log-probability (returned, per sequence) of every sequence
+    (rows bounds[s]..bounds[s+1]-1 of the log-density ``frame``; delta: same-shaped scratch), parts in
+    parallel."""
+    S = bounds.shape[0] - 1
     P = part_bounds.shape[0] - 1
     out = np.zeros(S)
-    back = np.empty((frame.shape[0], K), dtype=np.uint16)
     for p in prange(P):
-        delta = np.empty(K)
         for q in range(part_bounds[p], part_bounds[p + 1]):
             s = part_seqs[q]
-            lo = bounds[s]
-            hi = bounds[s + 1]
-            if hi > lo:
-                viterbi_forward(frame, lo, hi, log_start, log_trans, False, delta, back, 0)
-                out[s] = viterbi_backtrack(delta, back, lo, hi, 0, path)
+            if bounds[s + 1] > bounds[s]:
+                out[s] = _viterbi_whole(frame, delta, bounds[s], bounds[s + 1], log_start, log_trans, path)
     return out
 
 
