@@ -7,7 +7,7 @@ from .models import GaussianMixture, MultivariateNormal, Normal
 from .models.family_mixture import Mixture
 from . import em
 from . import hmm
-from .hmm import CategoricalHMM, GaussianHMM, PoissonHMM
+from .hmm import HMM, CategoricalHMM, GaussianHMM, MarkovChain, PoissonHMM
 
 __version__ = "0.1.0"
 
@@ -24,4 +24,4 @@ def load(path):
     return load_model_file(path)
 __all__ = ["Normal", "MultivariateNormal", "GaussianMixture", "fit_mle", "gaussian_stats", "GaussianStats", "load",
            "kl_divergence", "cross_entropy", "KLResult", "NotFittedError", "ConvergenceWarning", "Mixture", "em", "entropy",
-           "hmm", "GaussianHMM", "PoissonHMM", "CategoricalHMM"]
+           "hmm", "GaussianHMM", "PoissonHMM", "CategoricalHMM", "HMM", "MarkovChain"]

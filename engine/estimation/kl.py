@@ -130,7 +130,7 @@ def _is_model(obj):
 
 
 def kl_divergence(p, q, method="auto", n_samples=1_000_000, random_state=None, confidence=0.95, device="cpu", *,
-                  k=1, bias_correction=True, n_subsamples=100, ties="error"):
+                  k=1, bias_correction=True, n_subsamples=100, ties="error", n_sequences=1000, length=100):
     """D_KL(p || q) between two engine models of the same dimension, as a ``KLResult``.
 
     The argument order is the direction (see the module docstring): ``kl_divergence(p, q)`` is the
@@ -142,11 +142,25 @@ def kl_divergence(p, q, method="auto", n_samples=1_000_000, random_state=None, c
     ``n_subsamples`` (the subsampling interval at ``confidence``) and ``ties`` apply there. For "mc", n_samples
     points of p are drawn (same seed => same estimate at any thread count) and evaluated in batches of
     at most 2**18 points; device="cuda" samples and evaluates them on the GPU (same stream).
+
+    Between two hidden Markov models (``engine.GaussianHMM`` … ``engine.HMM``) the value is the KL *rate* per
+    step, (1/T) E_p[log p(x_1:T) - log q(x_1:T)], by Monte Carlo over ``n_sequences`` sequences of ``length``
+    steps drawn from p, with its standard error (``engine.hmm.kl``).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    from ..hmm.models import _BaseHMM
+
+    if isinstance(p, _BaseHMM) or isinstance(q, _BaseHMM):
+        from ..hmm.kl import kl_rate
+
+        if not (isinstance(p, _BaseHMM) and isinstance(q, _BaseHMM)):
+            raise ValueError("a KL rate needs two hidden Markov models (p and q)")
+        if method not in ("mc", "auto"):
+            raise ValueError(f"between HMMs only method='mc' (the KL rate by Monte Carlo) exists, got {method!r}")
+        return kl_rate(p, q, n_sequences, length, random_state, confidence)
     if method == "knn" or not _is_model(p):
         # p known only by samples (an array, table or Parquet path): nearest-neighbour estimators
         from . import entropy as knn_est

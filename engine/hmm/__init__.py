@@ -2,6 +2,7 @@
 ``HMM`` over any family's emissions, and fully observed ``MarkovChain``s, on the additive Baum–Welch
 statistics of ``engine.hmm.core``."""
 from .core import HMMParams, HMMStats
-from .models import DECODER_ALGORITHMS, BaseHMM, CategoricalHMM, ConvergenceMonitor, GaussianHMM, PoissonHMM
+from .markov import MarkovChain
+from .models import DECODER_ALGORITHMS, HMM, BaseHMM, CategoricalHMM, ConvergenceMonitor, GaussianHMM, PoissonHMM
 
-__all__ = ["GaussianHMM", "PoissonHMM", "CategoricalHMM", "BaseHMM", "ConvergenceMonitor", "DECODER_ALGORITHMS", "HMMParams", "HMMStats"]
+__all__ = ["GaussianHMM", "PoissonHMM", "CategoricalHMM", "HMM", "MarkovChain", "BaseHMM", "ConvergenceMonitor", "DECODER_ALGORITHMS", "HMMParams", "HMMStats"]

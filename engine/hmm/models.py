@@ -23,6 +23,7 @@ and the stopping rule is ``history[-1] - history[-2] < tol`` (signed).
 import logging
 import numbers
 import sys
+import warnings
 from collections import deque
 from dataclasses import replace
 
@@ -414,10 +415,44 @@ class _BaseHMM(EstimatorParams):
         return np.real(v / v.sum()).astype(float)
 
     def save(self, path):
+        """Write the model file (engine's verified, pickle-free format; read it with ``engine.load``)."""
         from ..io.model_file import save
 
         self._check_fitted()
         save(self, path)
+
+    # ------------------------------------------------------------------ model files
+    def _model_record(self):
+        self._check_fitted()
+        hyper = {}
+        arrays = {"startprob": self.startprob_, "transmat": self.transmat_}
+        for name in self._PARAM_NAMES:
+            v = getattr(self, name)
+            if name in ("random_state", "emission"):
+                continue
+            if isinstance(v, np.generic):
+                v = v.item()
+            if v is None or isinstance(v, (bool, int, float, str)):
+                hyper[name] = v
+            else:
+                arrays["hyper_" + name] = np.asarray(v, dtype=np.float64)
+        e_header, e_arrays = self._emission_record()
+        return {"hyper": hyper, "emission": e_header, "n_features": int(self.n_features)}, {**arrays, **e_arrays}
+
+    @classmethod
+    def _from_model_record(cls, header, arrays):
+        attrs = header.get("attributes") or {}
+        hyper = dict(attrs["hyper"])
+        for k, v in arrays.items():
+            if k.startswith("hyper_"):
+                hyper[k[len("hyper_"):]] = v
+        m = cls(**hyper)
+        m.startprob_ = arrays["startprob"]
+        m.transmat_ = arrays["transmat"]
+        m.n_features = int(attrs["n_features"])
+        m._emission_from_record(attrs.get("emission") or {}, arrays)
+        m._check()
+        return m
 
 
 class BaseHMM(_BaseHMM):
@@ -513,7 +548,8 @@ class GaussianHMM(_BaseHMM):
         """Covariances as full matrices (K, D, D), whatever the covariance type (hmmlearn's convention);
         ``_covars_`` holds the compressed form."""
         c = np.asarray(self._covars_)
-        K, D = self.n_components, self.n_features
+        K = self.n_components
+        D = getattr(self, "n_features", None) or np.shape(self.means_)[1]
         ct = self.covariance_type
         if ct == "full":
             return c
@@ -605,6 +641,13 @@ class GaussianHMM(_BaseHMM):
 
     def _emission(self):
         return GaussianEmission(self.covariance_type)
+
+    def _emission_record(self):
+        return {}, {"means": self.means_, "covars": self._covars_}
+
+    def _emission_from_record(self, header, arrays):
+        self.means_ = arrays["means"]
+        self._covars_ = arrays["covars"]
 
     def _emission_params(self):
         return GaussianEmissionParams(np.asarray(self.means_, dtype=np.float64), np.asarray(self._covars_))
@@ -735,6 +778,12 @@ class PoissonHMM(_BaseHMM):
     def _emission_params(self):
         return _product_params(self.lambdas_, self.n_components)
 
+    def _emission_record(self):
+        return {}, {"lambdas": self.lambdas_}
+
+    def _emission_from_record(self, header, arrays):
+        self.lambdas_ = arrays["lambdas"]
+
     def _set_emission_params(self, eparams):
         self.lambdas_ = eparams.loc
 
@@ -827,7 +876,7 @@ class CategoricalHMM(_BaseHMM):
             bad = np.flatnonzero((data[:, 0] < 0) | (data[:, 0] >= nf))
             if bad.size:
                 r = int(bad[0])
-                raise ValueError(f"X row {r}: symbol {X[r, 0]!r} is outside 0..{nf - 1} (n_features = {nf})")
+                raise ValueError(f"X row {r}: symbol {X[r, 0]} is outside 0..{nf - 1} (n_features = {nf})")
         return data, missing
 
     def _observed_for_init(self, X, data, missing):
@@ -861,6 +910,12 @@ class CategoricalHMM(_BaseHMM):
     def _emission_params(self):
         return _product_params(np.zeros((self.n_components, 1)), self.n_components, self.emissionprob_)
 
+    def _emission_record(self):
+        return {}, {"emissionprob": self.emissionprob_}
+
+    def _emission_from_record(self, header, arrays):
+        self.emissionprob_ = arrays["emissionprob"]
+
     def _set_emission_params(self, eparams):
         self.emissionprob_ = eparams.cat_probs
 
@@ -872,3 +927,236 @@ class CategoricalHMM(_BaseHMM):
 
     def _sample_output(self, X):
         return X.astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------- any family
+@register
+class HMM(_BaseHMM):
+    """A hidden Markov model whose emissions are any family of ``engine.Mixture``: ``emission="gaussian"``
+    (with ``covariance_type``), ``"bernoulli"``, ``"categorical"``, ``"poisson"``, ``"exponential"``, or a dict
+    {column | (columns…): family | ("gaussian", covariance_type)} for mixed-type rows (tables, DataFrames or
+    arrays). ``missing="marginalize"`` leaves missing entries out of a step's emission (an all-missing step
+    has emission probability 1); ``unknown="ignore"`` scores unseen categories as missing.
+
+    Emission parameters after a fit: ``emission_params_`` (the family's parameters: for a product family
+    ``ProductParams`` with ``loc``, ``var``, ``cat_probs`` per state; for Gaussians ``means_``/``covars_``).
+    The emission M-step is the family's maximum-likelihood update (``reg_covar`` added to variances); the
+    transitions take the same Dirichlet MAP update as hmmlearn's (``startprob_prior``, ``transmat_prior``).
+    """
+
+    _PARAM_NAMES = ("n_components", "emission", "covariance_type", "missing", "unknown", "reg_covar",
+                    "startprob_prior", "transmat_prior", "algorithm", "random_state", "n_iter", "tol", "verbose",
+                    "params", "init_params", "implementation")
+
+    def __init__(self, n_components=1, *, emission="gaussian", covariance_type="diag", missing="error",
+                 unknown="error", reg_covar=1e-6, startprob_prior=1.0, transmat_prior=1.0, algorithm="viterbi",
+                 random_state=None, n_iter=100, tol=1e-2, verbose=False, params="ste", init_params="ste",
+                 implementation="log"):
+        self.n_components = n_components
+        self.emission = emission
+        self.covariance_type = covariance_type
+        self.missing = missing
+        self.unknown = unknown
+        self.reg_covar = reg_covar
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.algorithm = algorithm
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+
+    # ------------------------------------------------------------------ the family
+    def _gaussian(self):
+        return self.emission == "gaussian" and self.missing == "error"
+
+    def _family_spec(self):
+        from ..models.family_mixture import Mixture
+
+        if self.emission in ("student_t", "student-t") or (
+                isinstance(self.emission, dict) and any(v in ("student_t", "student-t") for v in self.emission.values())):
+            raise ValueError("emission='student_t' is not supported by HMM yet (its E-step weights need the "
+                             "per-row Mahalanobis distance under each state); use 'gaussian' or a product family")
+        return Mixture(self.n_components, family=self.emission, covariance_type=self.covariance_type,
+                       missing=self.missing, unknown=self.unknown)
+
+    def _check_hyper(self):
+        super()._check_hyper()
+        if self.missing not in ("error", "marginalize"):
+            raise ValueError(f"parameter 'missing' must be 'error' or 'marginalize', got {self.missing!r}")
+        if self.unknown not in ("error", "ignore"):
+            raise ValueError(f"parameter 'unknown' must be 'error' or 'ignore', got {self.unknown!r}")
+        if self._gaussian() and self.covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type must be one of {sorted(COVARIANCE_TYPES)}, got {self.covariance_type!r}")
+        if not isinstance(self.reg_covar, numbers.Real) or not self.reg_covar >= 0:
+            raise ValueError(f"parameter 'reg_covar' must be a number >= 0, got {self.reg_covar!r}")
+
+    def _get_n_fit_scalars_per_param(self):
+        nc = self.n_components
+        counts = {"s": nc - 1, "t": nc * (nc - 1)}
+        if self._gaussian():
+            nf = self.n_features
+            counts["e"] = nc * nf + {"spherical": nc, "diag": nc * nf, "full": nc * nf * (nf + 1) // 2,
+                                     "tied": nf * (nf + 1) // 2}[self.covariance_type]
+        else:
+            counts["e"] = self._family_obj.n_parameters(nc) - (nc - 1)  # the family counts mixture weights
+        return counts
+
+    def _prepare(self, X):
+        if self._gaussian():
+            data = _as_2d_float(X)
+            if getattr(self, "n_features", None) is not None and data.shape[1] != self.n_features:
+                raise ValueError(f"X has {data.shape[1]} features, but the model has {self.n_features}")
+            missing, data = _all_missing_rows(data)
+            return data, None if missing is None else missing
+        fam = self._family_obj
+        X = self._input(X)
+        chunks = [c for _, c in fam._chunks(X)]
+        data = np.ascontiguousarray(np.concatenate(chunks) if len(chunks) != 1 else chunks[0], dtype=np.float64)
+        return data, None
+
+    def _input(self, X):
+        from ..families.columns import NamedArray, is_frame, is_table
+
+        if is_table(X) or is_frame(X):
+            return X
+        X = np.asarray(X)
+        if X.ndim == 1:
+            X = X[:, None]
+        keys = getattr(self, "_fit_keys", None)
+        if keys is not None and not all(isinstance(k, numbers.Integral) for k in keys):
+            return NamedArray(X, keys)
+        return X
+
+    def _init_input(self, X):
+        return X
+
+    def _check_and_set_n_features(self, X):
+        from ..families.columns import column_keys
+
+        keys = column_keys(self._input(X) if not self._gaussian() else _as_2d_float(X))
+        if getattr(self, "n_features", None) is not None and len(keys) != self.n_features:
+            raise ValueError(f"Unexpected number of dimensions, got {len(keys)} but expected {self.n_features}")
+        self.n_features = len(keys)
+
+    def fit(self, X, lengths=None, sample_weight=None):
+        self._check_hyper()
+        if not self._gaussian() and ("emission_params_" not in self.__dict__ or "e" in self.init_params):
+            from ..families.columns import column_keys
+
+            X = self._input(X)
+            self._fit_keys = column_keys(X)
+            self._mixture_spec = self._family_spec()
+            self._family_obj = self._mixture_spec._build_family(X)
+        return super().fit(X, lengths, sample_weight)
+
+    def _init(self, X, lengths=None):
+        """Unlike hmmlearn's random Dirichlet draws (which often start EM in a poor optimum), an HMM starts
+        from a mixture fit of its emission family (k-means seeded), uniform start probabilities and a
+        transition matrix that stays in a state with probability 1/2: the usual sequence-agnostic start."""
+        X = self._init_input(X)
+        self._check_and_set_n_features(X)
+        K = self.n_components
+        if self._needs_init("s", "startprob_"):
+            self.startprob_ = np.full(K, 1.0 / K)
+        if self._needs_init("t", "transmat_"):
+            self.transmat_ = 0.5 * np.eye(K) + 0.5 / K
+        self._init_emission(X, lengths, _check_random_state(self.random_state))
+
+    def _init_emission(self, X, lengths, random_state):
+        if not self._needs_init("e", "emission_params_"):
+            return
+        key = _random.stream_key(random_state)
+        if self._gaussian():
+            from ..models.mixture import GaussianMixture
+
+            data = _as_2d_float(X)
+            nan = np.isnan(data).any(axis=1)
+            gm = GaussianMixture(self.n_components, covariance_type=self.covariance_type, reg_covar=self.reg_covar,
+                                 max_iter=20, random_state=int(key % np.uint64(2 ** 31)))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a start, not a fit: 20 iterations are enough either way
+                gm.fit(data[~nan])
+            self.emission_params_ = GaussianEmissionParams(np.asarray(gm.means_, dtype=np.float64),
+                                                           np.asarray(gm.covariances_, dtype=np.float64))
+        else:
+            fam = self._family_obj
+            params = fam.initialize(self._input(X), np.empty(0), self.n_components, "kmeans", key, self.reg_covar)
+            self.emission_params_ = replace(params, weights=np.full(self.n_components, 1.0 / self.n_components))
+
+    def _check_emission(self):
+        if not hasattr(self, "emission_params_"):
+            raise ValueError("emission_params_ is not set (fit the model first)")
+        if self._gaussian():
+            p = self.emission_params_
+            cov.cholesky_factors(p.covars, self.covariance_type, name="covars_")
+            self.n_features = p.means.shape[1]
+        else:
+            self._family_obj.check_params(self.emission_params_)
+
+    def _emission(self):
+        if self._gaussian():
+            return GaussianEmission(self.covariance_type)
+        return ProductEmission(self._family_obj)
+
+    def _emission_params(self):
+        return self.emission_params_
+
+    def _set_emission_params(self, eparams):
+        self.emission_params_ = eparams
+
+    def _emission_m_step(self, stats, eparams):
+        if "e" not in self.params:
+            return eparams
+        if self._gaussian():
+            from ..estimation.em import m_step as gaussian_m_step
+
+            seen = stats.nk > 0
+            _, means, covariances = gaussian_m_step(stats, self.covariance_type, self.reg_covar)
+            means = np.where(seen[:, None], means, eparams.means)
+            if self.covariance_type != "tied":
+                covariances = np.where(seen.reshape((-1,) + (1,) * (covariances.ndim - 1)), covariances,
+                                       eparams.covars)
+            return GaussianEmissionParams(means, covariances)
+        new = self._family_obj.m_step(stats, self.reg_covar)
+        return replace(new, weights=np.full(self.n_components, 1.0 / self.n_components))
+
+    def _emission_record(self):
+        p = self.emission_params_
+        if self._gaussian():
+            return {"emission": "gaussian"}, {"means": p.means, "covars": p.covars}
+        mix = self._mixture_spec
+        mix._family_obj = self._family_obj
+        mix._fit_keys = self._fit_keys
+        mix._install(self._family_obj, p)
+        header, arrays = mix._model_record()
+        return {"mixture": header}, {"emission_" + k: v for k, v in arrays.items()}
+
+    def _emission_from_record(self, header, arrays):
+        if "mixture" not in header:
+            self.emission = "gaussian"
+            self.emission_params_ = GaussianEmissionParams(arrays["means"], arrays["covars"])
+            return
+        from ..models.family_mixture import Mixture
+
+        sub = {k[len("emission_"):]: v for k, v in arrays.items() if k.startswith("emission_")}
+        mix = Mixture._from_model_record({"attributes": header["mixture"], "covariance_type": None}, sub)
+        self.emission = mix.family
+        self._mixture_spec = mix
+        self._family_obj = mix._family_obj
+        self._fit_keys = mix._fit_keys
+        self.emission_params_ = mix._params
+
+    # hmmlearn-style views of the emission parameters
+    @property
+    def means_(self):
+        p = self.emission_params_
+        return p.means if isinstance(p, GaussianEmissionParams) else p.loc
+
+    @property
+    def covars_(self):
+        p = self.emission_params_
+        return p.covars if isinstance(p, GaussianEmissionParams) else p.var
