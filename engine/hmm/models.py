@@ -12,7 +12,9 @@ are not (README, "HMMs: decisions against hmmlearn"):
 * ``decode(algorithm="map")`` returns sum_t log max_k p(z_t = k | x) (hmmlearn returns the sum of the
   posteriors themselves, not a log-probability);
 * ``PoissonHMM``'s prior uses each state's own posterior mass (hmmlearn uses the total over all states);
-* a state that receives no posterior mass keeps its previous emission parameters (hmmlearn divides 0 by 0);
+* a state that receives no posterior mass keeps its previous emission parameters (hmmlearn divides 0 by 0),
+  and a state never left keeps its ``transmat_`` row (hmmlearn leaves a row of zeros, which its own check
+  then rejects);
 * forward-backward is always scaled *and* safe: ``implementation`` is accepted and ignored ("scaling"
   never raises an underflow error here).
 
@@ -248,8 +250,13 @@ class _BaseHMM(EstimatorParams):
             new = np.maximum(self.startprob_prior - 1 + stats.start, 0)
             startprob = _normalize(np.where(params.startprob == 0, 0, new))
         if "t" in self.params:
-            new = np.maximum(self.transmat_prior - 1 + stats.trans, 0)
-            transmat = _normalize(np.where(params.transmat == 0, 0, new), axis=1)
+            new = np.where(params.transmat == 0, 0, np.maximum(self.transmat_prior - 1 + stats.trans, 0))
+            # a state never left (no expected transitions out of it) keeps its row: hmmlearn leaves a row of
+            # zeros, a model that then fails its own check
+            empty = new.sum(axis=1) == 0
+            transmat = np.where(empty[:, None], params.transmat, _normalize(new, axis=1))
+        if "s" in self.params and startprob.sum() == 0:
+            startprob = params.startprob
         return startprob, transmat
 
     # ------------------------------------------------------------------ fitting
@@ -279,14 +286,9 @@ class _BaseHMM(EstimatorParams):
             startprob, transmat = self._transition_m_step(stats, before)
             return core.HMMParams(startprob, transmat, self._emission_m_step(stats.emission, before.emission))
 
-        def install(params, where):
-            if (params.transmat.sum(axis=1) == 0).any():
-                _log.warning("Some rows of transmat_ have zero sum because no transition from the state was ever "
-                             "observed.")
-
         result = run_em(initialize=None, statistics=statistics, m_step=m_step, base_key=0, max_iter=self.n_iter,
                         tol=self.tol, start=self._hmm_params(), lower_bound=lambda s, b, a: s.log_likelihood,
-                        stop=lambda bound, previous: bound - previous < self.tol, install=install,
+                        stop=lambda bound, previous: bound - previous < self.tol,
                         on_iteration=lambda init, it, bound: self.monitor_.report(bound))
         self._install(result.params)
         return self
