@@ -156,6 +156,10 @@ def cmd_fit(args):
         raise ValueError("--nulls keep is for scoring; a fit needs --nulls error or drop")
     if args.components == "auto" and args.max_components < 1:
         raise ValueError(f"--max-components must be >= 1, got {args.max_components}")
+    if getattr(args, "model", "mixture") == "hmm":
+        from .hmm import fit_hmm
+
+        return fit_hmm(args, rep)
     if getattr(args, "family", "gaussian") != "gaussian" or getattr(args, "missing", "error") != "error":
         from .families import fit_family
 
@@ -329,6 +333,12 @@ def cmd_score(args):
 
     rep = Reporter(args)
     model = engine.load(args.model)
+    from ..hmm.models import _BaseHMM
+
+    if isinstance(model, _BaseHMM):
+        from .hmm import score_hmm
+
+        return score_hmm(args, rep, model)
     if isinstance(model, engine.Mixture):
         if hasattr(model, "_gm"):
             model = model._gm

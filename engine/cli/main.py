@@ -89,6 +89,11 @@ def build_parser():
                    help="load the features (auto: when they fit in --memory-limit-mb) or stream every EM pass")
     f.add_argument("--memory-limit-mb", type=float, default=2048)
     f.add_argument("--model-out", required=True, help="model file to write")
+    f.add_argument("--model", default="mixture", choices=["mixture", "hmm"],
+                   help="mixture (default) or hmm: a hidden Markov model over sequences (--sequence-column, --order-by)")
+    f.add_argument("--sequence-column", help="--model hmm: the column that identifies a row's sequence")
+    f.add_argument("--order-by", help="--model hmm: the column that orders the rows within a sequence")
+    f.add_argument("--states", type=int, help="--model hmm: the number of hidden states")
     f.add_argument("--overwrite", action="store_true")
     f.add_argument("--scheduler", help="run on Dask: a scheduler ADDRESS, or local[:N] for a local cluster of N workers")
     _common(f, device=True)

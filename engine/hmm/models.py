@@ -137,6 +137,7 @@ class _BaseHMM(EstimatorParams):
     """The shared fit/score/decode/sample of every HMM; subclasses bring the emission."""
 
     _emission_codes = ""
+    _feature_names_as_array = True
 
     # ------------------------------------------------------------------ subclass hooks
     def _emission(self):
@@ -439,14 +440,23 @@ class _BaseHMM(EstimatorParams):
             else:
                 arrays["hyper_" + name] = np.asarray(v, dtype=np.float64)
         e_header, e_arrays = self._emission_record()
-        return {"hyper": hyper, "emission": e_header, "n_features": int(self.n_features)}, {**arrays, **e_arrays}
+        header = {"hyper": hyper, "emission": e_header, "n_features": int(self.n_features)}
+        # what ``engine fit --model hmm`` adds: the sequence/order columns and per-sequence training quantiles
+        for name in ("sequence_column_", "order_by_"):
+            if getattr(self, name, None) is not None:
+                header[name] = str(getattr(self, name))
+        training = getattr(self, "training_", None)
+        if training:
+            for k, v in training.items():
+                arrays["training_" + k] = np.asarray(v, dtype=np.float64)
+        return header, {**arrays, **e_arrays}
 
     @classmethod
     def _from_model_record(cls, header, arrays):
         attrs = header.get("attributes") or {}
         hyper = dict(attrs["hyper"])
         for k, v in arrays.items():
-            if k.startswith("hyper_"):
+            if k.startswith("hyper_") and not k.startswith("training_"):
                 hyper[k[len("hyper_"):]] = v
         m = cls(**hyper)
         m.startprob_ = arrays["startprob"]
@@ -454,6 +464,12 @@ class _BaseHMM(EstimatorParams):
         m.n_features = int(attrs["n_features"])
         m._emission_from_record(attrs.get("emission") or {}, arrays)
         m._check()
+        for name in ("sequence_column_", "order_by_"):
+            if name in attrs:
+                setattr(m, name, attrs[name])
+        training = {k[len("training_"):]: v.tolist() for k, v in arrays.items() if k.startswith("training_")}
+        if training:
+            m.training_ = training
         return m
 
 
