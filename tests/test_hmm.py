@@ -405,3 +405,31 @@ def test_hmm_kl_rate_monte_carlo():
     d = (p.score_sequences(X, ls) - q.score_sequences(X, ls)) / 200
     assert abs(r.estimate - d.mean()) < 4 * np.hypot(r.stderr, d.std(ddof=1) / np.sqrt(d.size))
     assert r.estimate > 0
+
+
+def test_dask_fit_equals_local_fit():
+    dd = pytest.importorskip("dask.dataframe")
+    import pandas as pd
+
+    m = _tiny(K=2, D=2, seed=17)
+    lengths = [150, 90, 200, 60, 120]
+    X, _ = m.sample(lengths=lengths, random_state=3)
+    seq = np.repeat(np.arange(len(lengths)), lengths)
+    t = np.concatenate([np.arange(n) for n in lengths])
+    df = pd.DataFrame({"id": seq, "t": t, "x": X[:, 0], "y": X[:, 1]}).sample(frac=1.0, random_state=0)
+    ddf = dd.from_pandas(df, npartitions=3)
+
+    def start():
+        h = engine.GaussianHMM(2, init_params="", n_iter=6, tol=-np.inf)
+        for name in ("startprob_", "transmat_", "means_", "_covars_"):
+            setattr(h, name, getattr(m, name).copy())
+        return h
+
+    local = start().fit(X, lengths)
+    from engine.dask import fit_hmm
+
+    dist = fit_hmm(start(), ddf, "id", "t", columns=["x", "y"], scheduler="sync")
+    np.testing.assert_allclose(list(dist.monitor_.history), list(local.monitor_.history), rtol=1e-12)
+    np.testing.assert_allclose(dist.means_, local.means_, rtol=1e-10)
+    np.testing.assert_allclose(dist.transmat_, local.transmat_, rtol=1e-10)
+    np.testing.assert_allclose(dist._covars_, local._covars_, rtol=1e-10)

@@ -17,6 +17,6 @@ cores // (Dask threads on this worker), so a worker with T threads on C cores ru
 threads in total (no oversubscription). With processes=True and threads_per_worker=1 (the default of
 ``local_cluster``), each task's kernel uses all the cores of its worker's share.
 """
-from .core import fit, kl_divergence, local_cluster, score
+from .core import fit, fit_hmm, kl_divergence, local_cluster, score
 
-__all__ = ["score", "fit", "kl_divergence", "local_cluster"]
+__all__ = ["score", "fit", "fit_hmm", "kl_divergence", "local_cluster"]

@@ -385,3 +385,75 @@ def local_cluster(n_workers=None, threads_per_worker=1, processes=True):
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=processes,
                            dashboard_address=None, **kwargs)
     return cluster, Client(cluster)
+
+
+# --------------------------------------------------------------------------------------------- HMMs
+def _hmm_partition_sequences(block, model, columns, sequence_column, order_by):
+    """A partition of whole sequences: (data, missing rows, Sequences), rows ordered by (sequence, order)."""
+    from ..hmm import core as hmm_core
+
+    block = block.sort_values([sequence_column, order_by], kind="stable")
+    lengths = block.groupby(sequence_column, sort=True, observed=True).size().to_numpy()
+    X = block[list(columns)].to_numpy(dtype=np.float64)
+    data, missing = model._prepare(X)
+    return data, missing, hmm_core.sequences(data.shape[0], lengths)
+
+
+def _hmm_stats(block, model, columns, sequence_column, order_by, params):
+    from ..hmm import core as hmm_core
+
+    _numba_threads_for_this_task()
+    if len(block) == 0:
+        return None
+    data, missing, seqs = _hmm_partition_sequences(block, model, columns, sequence_column, order_by)
+    chunks, max_rows = hmm_core.plan(seqs, model.n_components)
+    return hmm_core.statistics(model._emission(), params, data, seqs, chunks, max_rows, missing)
+
+
+def fit_hmm(model, data, sequence_column, order_by, columns=None, split_every=8, scheduler=None,
+            init_sample_size=1 << 18):
+    """Exact distributed Baum–Welch for an HMM (``GaussianHMM``, ``PoissonHMM``, ``HMM`` with numeric columns),
+    fitted in place and returned.
+
+    ``data``: a dask DataFrame with a sequence-id column and an order column. The rows are shuffled so that
+    every sequence lies whole in one partition (``shuffle(on=sequence_column)``); each iteration computes
+    the additive ``HMMStats`` of every partition under the current parameters and tree-reduces them
+    (``split_every`` per task); the M-step runs here. With the same starting parameters (``init_params=""``)
+    the fit equals the in-memory fit (to rounding: the sums are taken in another order). Otherwise the
+    parameters named in ``init_params`` start from whole sequences of the first partitions (about
+    ``init_sample_size`` rows)."""
+    if not isinstance(data, dd.DataFrame):
+        raise TypeError(f"data must be a dask DataFrame with sequence and order columns, got {type(data).__name__}")
+    for c in (sequence_column, order_by):
+        if c not in data.columns:
+            raise ValueError(f"the data has no column {c!r} (columns: {list(data.columns)})")
+    columns = list(columns) if columns else [c for c in data.columns if c not in (sequence_column, order_by)]
+    model._check_hyper()
+    data = data[[sequence_column, order_by] + columns].shuffle(on=sequence_column)
+    blocks = data.to_delayed()
+    needs = [code for code in model.init_params] + [
+        code for code, name in (("s", "startprob_"), ("t", "transmat_")) if not hasattr(model, name)]
+    if needs or not hasattr(model, "n_features"):
+        taken, n = [], 0
+        for b in blocks:
+            part = dask.compute(b, scheduler=scheduler)[0]
+            taken.append(part)
+            n += len(part)
+            if n >= init_sample_size:
+                break
+        import pandas as pd
+
+        sample = pd.concat(taken)
+        X, _, seqs = _hmm_partition_sequences(sample, model, columns, sequence_column, order_by)
+        model._init(X, seqs.lengths)
+    model._check()
+    model.feature_names_in_ = np.asarray(columns, dtype=object)
+
+    def statistics(params):
+        parts = [dask.delayed(_hmm_stats)(b, model, columns, sequence_column, order_by, params) for b in blocks]
+        total = dask.compute(_tree_reduce(parts, split_every), scheduler=scheduler)[0]
+        if total is None:
+            raise ValueError("the data has no rows")
+        return total
+
+    return model._baum_welch(statistics)

@@ -271,28 +271,39 @@ class _BaseHMM(EstimatorParams):
         seqs = core.sequences(data.shape[0], lengths, sample_weight)
         self._init(self._observed_for_init(X, data, missing), lengths)
         self._check()
-        self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
         emission = self._emission()
         K = self.n_components
         chunks, max_rows = core.plan(seqs, K)
         work = self._work = core.Work.reuse(getattr(self, "_work", None), max_rows, K, data.shape[0])
+        return self._baum_welch(lambda params: core.statistics(emission, params, data, seqs, chunks, max_rows,
+                                                                missing, work))
+
+    def _baum_welch(self, statistics):
+        """EM from the current parameters: ``statistics(params) -> HMMStats`` of all the data (in memory here,
+        per Dask partition in ``engine.dask``); the loop is ``engine.em.run_em``."""
+        self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
         last = {}
 
-        def statistics(params):
+        def stats_of(params):
             last["params"] = params
-            return core.statistics(emission, params, data, seqs, chunks, max_rows, missing, work)
+            return statistics(params)
 
         def m_step(stats):
             before = last["params"]
             startprob, transmat = self._transition_m_step(stats, before)
             return core.HMMParams(startprob, transmat, self._emission_m_step(stats.emission, before.emission))
 
-        result = run_em(initialize=None, statistics=statistics, m_step=m_step, base_key=0, max_iter=self.n_iter,
+        result = run_em(initialize=None, statistics=stats_of, m_step=m_step, base_key=0, max_iter=self.n_iter,
                         tol=self.tol, start=self._hmm_params(), lower_bound=lambda s, b, a: s.log_likelihood,
                         stop=lambda bound, previous: bound - previous < self.tol,
                         on_iteration=lambda init, it, bound: self.monitor_.report(bound))
         self._install(result.params)
         return self
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_work", None)  # scratch buffers: not part of the model (nor worth shipping to Dask workers)
+        return state
 
     def _observed_for_init(self, X, data, missing):
         if missing is None:
