@@ -3,7 +3,6 @@ across files, equal to the in-memory fit; per-row states, per-sequence log-likel
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 import engine
 from engine.cli.main import main

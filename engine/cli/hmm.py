@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .commands import QUANTILE_LEVELS, Reporter, _columns
+from .commands import QUANTILE_LEVELS, _columns
 
 
 def _sequences(args, table, seq_col, order_col):

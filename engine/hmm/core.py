@@ -205,6 +205,42 @@ def _zero_sequence_error(seqs, s, params_where=""):
                       "startprob_/transmat_ or an emission of probability 0)")
 
 
+def _long_forward(emission, params, data, segs, work, missing, pi, A):
+    """The forward pass of one long sequence, segment by segment: (log-likelihood, the forward vector entering
+    each segment: the checkpoints). Stops at -inf (no path)."""
+    K = pi.shape[0]
+    checkpoints = []
+    alpha_in = np.ones(K)
+    ll = 0.0
+    for i, c in enumerate(segs):
+        frame, _ = _frame(emission, params.emission, data, c.row_lo, c.row_hi, work, missing)
+        m = c.row_hi - c.row_lo
+        checkpoints.append(alpha_in)
+        ll += hk.segment_forward(frame, work.alpha, work.scale, 0, m, pi, A, i > 0, alpha_in)
+        if not ll > -np.inf:
+            break
+        alpha_in = work.alpha[m - 1].copy()
+    return ll, checkpoints
+
+
+def _long_backward(emission, params, data, segs, work, missing, pi, A, checkpoints, weight, start, trans, each):
+    """The backward pass of one long sequence from its last segment: each segment's emissions and forward
+    vectors are recomputed from its checkpoint; each(chunk, frame, missing rows) receives its weighted
+    posteriors."""
+    K = pi.shape[0]
+    beta = np.ones(K)
+    beta_out = np.empty(K)
+    for i in range(len(segs) - 1, -1, -1):
+        c = segs[i]
+        frame, miss = _frame(emission, params.emission, data, c.row_lo, c.row_hi, work, missing)
+        m = c.row_hi - c.row_lo
+        hk.segment_forward(frame, work.alpha, work.scale, 0, m, pi, A, i > 0, checkpoints[i])
+        hk.segment_backward(frame, work.alpha, work.scale, 0, m, A, i > 0, checkpoints[i], beta, weight, start, trans,
+                            beta_out)
+        beta = beta_out.copy()
+        each(c, frame, miss)
+
+
 def statistics(emission, params, data, seqs, chunks, max_rows, missing=None, work=None):
     """Baum–Welch statistics (HMMStats) of every sequence under ``params``."""
     K = params.startprob.shape[0]
@@ -239,32 +275,17 @@ def statistics(emission, params, data, seqs, chunks, max_rows, missing=None, wor
             continue
         _, s, segs = run
         w = float(seqs.weights[s])
-        checkpoints = []
-        alpha_in = np.ones(K)
-        ll = 0.0
-        for i, c in enumerate(segs):
-            frame, _ = _frame(emission, params.emission, data, c.row_lo, c.row_hi, work, missing)
-            m = c.row_hi - c.row_lo
-            checkpoints.append(alpha_in)
-            part = hk.segment_forward(frame, work.alpha, work.scale, 0, m, pi, A, i > 0, alpha_in)
-            if not part > -np.inf:
-                raise _zero_sequence_error(seqs, s)
-            ll += part
-            alpha_in = work.alpha[m - 1].copy()
+        ll, checkpoints = _long_forward(emission, params, data, segs, work, missing, pi, A)
+        if not ll > -np.inf:
+            raise _zero_sequence_error(seqs, s)
         ll_total += w * ll
-        beta = np.ones(K)
-        beta_out = np.empty(K)
-        for i in range(len(segs) - 1, -1, -1):
-            c = segs[i]
-            frame, miss = _frame(emission, params.emission, data, c.row_lo, c.row_hi, work, missing)
-            m = c.row_hi - c.row_lo
-            hk.segment_forward(frame, work.alpha, work.scale, 0, m, pi, A, i > 0, checkpoints[i])
-            hk.segment_backward(frame, work.alpha, work.scale, 0, m, A, i > 0, checkpoints[i], beta, w, start, trans,
-                                beta_out)
-            beta = beta_out.copy()
+
+        def fold(c, frame, miss):
             if miss is not None and miss.size:
                 frame[miss] = 0.0
             add(emission.statistics(params.emission, data, c.row_lo, c.row_hi, frame))
+
+        _long_backward(emission, params, data, segs, work, missing, pi, A, checkpoints, w, start, trans, fold)
     if est is None:
         est = emission.statistics(params.emission, data, 0, 0, np.empty((0, K)))
     return HMMStats(start, trans, est, ll_total, float(seqs.weights.sum()), int(seqs.bounds[-1]))
@@ -296,34 +317,19 @@ def score(emission, params, data, seqs, chunks, max_rows, missing=None, posterio
                     posteriors[c.row_lo + c.local_bounds[b]:c.row_lo + c.local_bounds[b + 1]] = np.nan
             continue
         _, s, segs = run
-        checkpoints = []
-        alpha_in = np.ones(K)
-        ll = 0.0
-        for i, c in enumerate(segs):
-            frame, _ = _frame(emission, params.emission, data, c.row_lo, c.row_hi, work, missing)
-            m = c.row_hi - c.row_lo
-            checkpoints.append(alpha_in)
-            ll += hk.segment_forward(frame, work.alpha, work.scale, 0, m, pi, A, i > 0, alpha_in)
-            if not ll > -np.inf:
-                break
-            alpha_in = work.alpha[m - 1].copy()
+        ll, checkpoints = _long_forward(emission, params, data, segs, work, missing, pi, A)
         out[s] = ll
         if not want:
             continue
         if not ll > -np.inf:
             posteriors[segs[0].row_lo:segs[-1].row_hi] = np.nan
             continue
-        beta = np.ones(K)
-        beta_out = np.empty(K)
-        for i in range(len(segs) - 1, -1, -1):
-            c = segs[i]
-            frame, _ = _frame(emission, params.emission, data, c.row_lo, c.row_hi, work, missing)
-            m = c.row_hi - c.row_lo
-            hk.segment_forward(frame, work.alpha, work.scale, 0, m, pi, A, i > 0, checkpoints[i])
-            hk.segment_backward(frame, work.alpha, work.scale, 0, m, A, i > 0, checkpoints[i], beta, 1.0,
-                                scratch_start, scratch_trans, beta_out)
-            beta = beta_out.copy()
+
+        def keep(c, frame, miss):
             posteriors[c.row_lo:c.row_hi] = frame
+
+        _long_backward(emission, params, data, segs, work, missing, pi, A, checkpoints, 1.0, scratch_start,
+                       scratch_trans, keep)
     return out
 
 

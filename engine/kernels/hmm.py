@@ -31,18 +31,6 @@ from .sampling import uniform_open
 
 
 @njit(inline="always", **SERIAL)
-def _row_max(f, K):
-    """max_k f[k] as two interleaved chains (half the latency of one; K is small and the loop is
-    latency-bound)."""
-    m0 = f[0]
-    m1 = f[K - 1]
-    for k in range(1, K // 2 + 1):
-        m0 = max(m0, f[k])
-        m1 = max(m1, f[K - 1 - k])
-    return max(m0, m1)
-
-
-@njit(inline="always", **SERIAL)
 def _tree_predict(prev, M, cand, out, use_max):
     """out[j] = sum_i prev[i] M[i, j] (or, with use_max, max_i prev[i] + M[i, j]): the K candidate rows
     are independent vector operations, then a pairwise tree over i of depth log2 K. A K-state recursion is
@@ -89,7 +77,6 @@ def segment_forward(frame, alpha, scale, lo, hi, startprob, transmat, has_in, al
     K = startprob.shape[0]
     ll = 0.0
     pred = np.empty(K)
-    pred2 = np.empty(K)
     for t in range(lo, hi):
         f = frame[t]
         mx = f[0]
