@@ -120,6 +120,16 @@ def _as_2d_float(X, name="X"):
     return np.ascontiguousarray(X, dtype=np.float64)
 
 
+def _float_data(model, X):
+    """(float64 (n, D) data with all-missing rows zero-filled, their indices or None), D checked against the
+    model's n_features."""
+    data = _as_2d_float(X)
+    if getattr(model, "n_features", None) is not None and data.shape[1] != model.n_features:
+        raise ValueError(f"X has {data.shape[1]} features, but the model has {model.n_features}")
+    missing, data = _all_missing_rows(data)
+    return data, missing
+
+
 def _all_missing_rows(data):
     """Rows whose every value is NaN (unobserved steps), and a copy of data with them zero-filled."""
     nan = np.isnan(data)
@@ -624,11 +634,7 @@ class GaussianHMM(_BaseHMM):
                       "tied": nf * (nf + 1) // 2}[self.covariance_type]}
 
     def _prepare(self, X):
-        data = _as_2d_float(X)
-        if hasattr(self, "n_features") and self.n_features is not None and data.shape[1] != self.n_features:
-            raise ValueError(f"X has {data.shape[1]} features, but the model has {self.n_features}")
-        missing, data = _all_missing_rows(data)
-        return data, missing
+        return _float_data(self, X)
 
     def _init_emission(self, X, lengths, random_state):
         if self._needs_init("m", "means_"):
@@ -779,11 +785,7 @@ class PoissonHMM(_BaseHMM):
         return {"s": nc - 1, "t": nc * (nc - 1), "l": nc * nf}
 
     def _prepare(self, X):
-        data = _as_2d_float(X)
-        if getattr(self, "n_features", None) is not None and data.shape[1] != self.n_features:
-            raise ValueError(f"X has {data.shape[1]} features, but the model has {self.n_features}")
-        missing, data = _all_missing_rows(data)
-        return data, missing
+        return _float_data(self, X)
 
     def _init_emission(self, X, lengths, random_state):
         if self._needs_init("l", "lambdas_"):
@@ -1036,11 +1038,7 @@ class HMM(_BaseHMM):
 
     def _prepare(self, X):
         if self._gaussian():
-            data = _as_2d_float(X)
-            if getattr(self, "n_features", None) is not None and data.shape[1] != self.n_features:
-                raise ValueError(f"X has {data.shape[1]} features, but the model has {self.n_features}")
-            missing, data = _all_missing_rows(data)
-            return data, None if missing is None else missing
+            return _float_data(self, X)
         fam = self._family_obj
         X = self._input(X)
         chunks = [c for _, c in fam._chunks(X)]

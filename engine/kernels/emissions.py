@@ -11,10 +11,24 @@ E-step kernels): bit-identical at any thread count.
 import numpy as np
 from numba import njit, prange
 
-from ._config import BLOCK, CHUNK, PARALLEL
+from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
 from .em import MAX_PARTS, _accumulate_block
 from .gaussian import component_terms, first_bad_row, load_block
 from .product import POISSON, accumulate_moments, block_terms, load_product_block
+
+
+@njit(inline="always", **SERIAL)
+def load_posteriors(post, start, m, resp, K):
+    """resp[:K, :m] = post[start:start+m].T (the block's posteriors, in the E-step's (K, BLOCK) layout),
+    resp[K, :m] their row sums (the rows' weights, for a tied scatter); returns nothing, adds nothing."""
+    pb = post[start:start + m]
+    for b in range(m):
+        resp[K, b] = 0.0
+    for k in range(K):
+        for b in range(m):
+            v = pb[b, k]
+            resp[k, b] = v
+            resp[K, b] += v
 
 
 @njit(**PARALLEL)
@@ -69,17 +83,9 @@ def gaussian_posterior_moments(X, post, prec_chol, shift, tied):
         for start in range(lo, hi, BLOCK):
             m = min(BLOCK, hi - start)
             load_block(X, start, m, xt)
-            pb = post[start:start + m]
-            for b in range(m):
-                resp[K, b] = 0.0
+            load_posteriors(post, start, m, resp, K)
             for k in range(K):
-                acc = 0.0
-                for b in range(m):
-                    v = pb[b, k]
-                    resp[k, b] = v
-                    resp[K, b] += v
-                    acc += v
-                nk[p, k] += acc
+                nk[p, k] += resp[k, :m].sum()
             _accumulate_block(xt, m, resp, shift, s1[p], s2p, d, rd)
     return nk, s1, s2
 
@@ -149,17 +155,9 @@ def product_posterior_moments(X, post, kinds, cat_sizes, cat_offsets, shift, mar
         for start in range(lo, hi, BLOCK):
             m = min(BLOCK, hi - start)
             load_product_block(X, start, m, kinds, cat_sizes, marginalize, xt)
-            pb = post[start:start + m]
-            for b in range(m):
-                terms_all[K, b] = 0.0
+            load_posteriors(post, start, m, terms_all, K)
             for k in range(K):
-                acc = 0.0
-                for b in range(m):
-                    v = pb[b, k]
-                    terms_all[k, b] = v
-                    terms_all[K, b] += v
-                    acc += v
-                nk[p, k] += acc
+                nk[p, k] += terms_all[k, :m].sum()
             accumulate_moments(xt, m, terms_all, kinds, cat_offsets, shift, marginalize, linear, g_cols, g_shift,
                                xg, dg, rdg, nobs[p], s1[p], s2[p], counts[p], g_s1[p], g_s2[p])
     return nk, nobs, s1, s2, counts, g_s1, g_s2
