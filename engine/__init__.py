@@ -5,6 +5,8 @@ from .estimation.kl import KLResult, cross_entropy, kl_divergence
 from ._sklearn_compat import ConvergenceWarning, NotFittedError
 from .models import GaussianMixture, MultivariateNormal, Normal
 from .models.family_mixture import Mixture
+from .models.transformed import Transformed
+from . import transforms
 from . import em
 from . import hmm
 from .hmm import HMM, CategoricalHMM, GaussianHMM, MarkovChain, PoissonHMM
@@ -24,4 +26,4 @@ def load(path):
     return load_model_file(path)
 __all__ = ["Normal", "MultivariateNormal", "GaussianMixture", "fit_mle", "gaussian_stats", "GaussianStats", "load",
            "kl_divergence", "cross_entropy", "KLResult", "NotFittedError", "ConvergenceWarning", "Mixture", "em", "entropy",
-           "hmm", "GaussianHMM", "PoissonHMM", "CategoricalHMM", "HMM", "MarkovChain"]
+           "hmm", "GaussianHMM", "PoissonHMM", "CategoricalHMM", "HMM", "MarkovChain", "Transformed", "transforms"]

@@ -161,6 +161,18 @@ def kl_divergence(p, q, method="auto", n_samples=1_000_000, random_state=None, c
         if method not in ("mc", "auto"):
             raise ValueError(f"between HMMs only method='mc' (the KL rate by Monte Carlo) exists, got {method!r}")
         return kl_rate(p, q, n_sequences, length, random_state, confidence)
+    from ..models.transformed import Transformed
+
+    if isinstance(p, Transformed) or isinstance(q, Transformed):
+        if (isinstance(p, Transformed) and isinstance(q, Transformed) and p.outside == q.outside
+                and _same_map(p.transform, q.transform)):
+            # KL is invariant under a shared bijection: the divergence of the bases, exactly
+            return kl_divergence(p.base, q.base, method, n_samples, random_state, confidence, device,
+                                 n_sequences=n_sequences, length=length)
+        if method not in ("mc", "auto"):
+            raise ValueError("between models under different transforms only method='mc' exists "
+                             f"(got {method!r}); with the same transform the bases' KL is used")
+        return _monte_carlo(p, q, n_samples, random_state, confidence)
     if method == "knn" or not _is_model(p):
         # p known only by samples (an array, table or Parquet path): nearest-neighbour estimators
         from . import entropy as knn_est
@@ -227,6 +239,44 @@ def kl_divergence(p, q, method="auto", n_samples=1_000_000, random_state=None, c
     total, mean, acc = state
     var = acc / (total - 1)
     return _interval(mean, np.sqrt(var / total), total, "mc", confidence)
+
+
+def _same_map(t, u):
+    """Whether two transforms are the same map (a fitted lambda equals the same lambda given)."""
+    def strip(spec):
+        if isinstance(spec, dict):
+            return {k: strip(v) for k, v in spec.items() if k != "fitted"}
+        if isinstance(spec, list):
+            return [strip(v) for v in spec]
+        return spec
+
+    return strip(t._spec()) == strip(u._spec())
+
+
+def _monte_carlo(p, q, n_samples, random_state, confidence):
+    """E_p[log p(X) - log q(X)] over n_samples draws of p in batches, with its standard error: for any p
+    that samples and any q with a log-density (``score_samples``/``logpdf``)."""
+    n = check_n_samples(n_samples)
+    if n < 2:
+        raise ValueError(f"n_samples must be at least 2 for a Monte Carlo estimate with a standard error, got {n}")
+    if not hasattr(p, "sample"):
+        raise TypeError(f"p ({type(p).__name__}) cannot sample: Monte Carlo KL draws from p")
+    key = _random.stream_key(random_state)
+
+    def logd(model, X):
+        f = model.score_samples if hasattr(model, "score_samples") else model.logpdf
+        return np.asarray(f(X), dtype=np.float64)
+
+    state = [0.0, 0.0, 0.0]
+    for start in range(0, n, BATCH):
+        m = min(BATCH, n - start)
+        draw = p.sample(m, random_state=np.random.SeedSequence([int(key), start]))
+        X = draw[0] if isinstance(draw, tuple) else draw
+        d = logd(p, X) - logd(q, X)
+        mean = d.mean()
+        _merge_moments([m], [mean], [np.sum((d - mean) ** 2)], state)
+    total, mean, acc = state
+    return _interval(mean, np.sqrt(acc / (total - 1) / total), total, "mc", confidence)
 
 
 def cross_entropy(X, q, confidence=0.95):

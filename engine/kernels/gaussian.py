@@ -21,6 +21,7 @@ from numba import njit, prange
 from ._blocklinalg import upper_triangular_map
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
 from ._fastmath import fast_exp
+from .transforms import apply_block
 
 
 @njit(inline="always", **SERIAL)
@@ -151,16 +152,21 @@ def first_bad_row(bad):
 
 
 @njit(**PARALLEL)
-def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp):
+def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp, codes, tparams, zero_density):
     """out[i] = log sum_k w_k N(X[i] | mean_k, cov_k), and, if resp has n rows, the responsibilities
     resp[i, k] = p(component k | X[i]) (an output the caller asked for; pass an empty (0, K) array to skip).
 
     X: (n, D) float32/float64; prec_chol: (P, D, D) or (K, D); shifted_means: (K, D); log_norm: (K,);
-    out: (n,). Returns the first row of X holding NaN/inf, or -1 (then the outputs are complete).
+    out: (n,). codes (D, L), tparams (D, L, 2): a column-wise transform program (``kernels.transforms``;
+    pass (0, 0) arrays for none): the mixture is then a model of T(x), and out[i] is the density of x,
+    log p_Y(T(x)) + log|det J_T(x)|, with T applied to each block as it is loaded (no extra pass).
+    Returns the first row of X holding NaN/inf or a value outside T's domain, or -1 (then the outputs are
+    complete).
     """
     n, D = X.shape
     K = shifted_means.shape[0]
     want_resp = resp.shape[0] > 0
+    transformed = codes.shape[0] > 0
     n_chunks = (n + CHUNK - 1) // CHUNK
     bad = np.full(n_chunks, -1, dtype=np.int64)
     for c in prange(n_chunks):
@@ -169,6 +175,8 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp):
         terms = np.empty((K, BLOCK))
         mx = np.empty(BLOCK)
         acc = np.empty(BLOCK)
+        ld = np.zeros(BLOCK)
+        ok = np.empty(BLOCK)
         c_stop = min(n, (c + 1) * CHUNK)
         for start in range(c * CHUNK, c_stop, BLOCK):
             m = min(BLOCK, c_stop - start)
@@ -176,15 +184,20 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp):
             if r >= 0:
                 bad[c] = r
                 break
+            if transformed:
+                r = apply_block(xt, m, codes, tparams, ld, ok, zero_density)
+                if r >= 0:
+                    bad[c] = start + r
+                    break
             component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y)
             out_b = out[start:start + m]
             if K == 1 and not want_resp:
                 for b in range(m):
-                    out_b[b] = terms[0, b]
+                    out_b[b] = terms[0, b] + ld[b]
                 continue
             logsumexp_block(terms, m, mx, acc, want_resp)
             for b in range(m):
-                out_b[b] = acc[b]
+                out_b[b] = acc[b] + ld[b]
             if want_resp:
                 resp_b = resp[start:start + m]
                 for k in range(K):

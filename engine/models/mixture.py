@@ -17,6 +17,7 @@ from .._sklearn_compat import (ConvergenceWarning, EstimatorParams, check_em_num
                                not_fitted)
 from .._validation import as_float_array, as_param, check_n_samples, raise_bad_row
 from ..kernels.gaussian import mixture_log_density
+from ..kernels.transforms import no_program
 from ..kernels.sampling import mixture_sample
 from . import _covariance as cov
 
@@ -386,27 +387,40 @@ class GaussianMixture(EstimatorParams):
         self._check_fitted()
         return self._log_density(self._validate_data(X, reset=False), responsibilities=True)
 
-    def _log_density(self, X, responsibilities=False):
+    def _log_density(self, X, responsibilities=False, program=None, outside="error"):
         """log p(x) (and the responsibilities) of a validated ndarray X, outputs in X's dtype; no feature-name
         check (for engine's own callers: the CLI, Dask, KL). X that is not float64, C-contiguous and writeable
-        is staged through a float64 buffer, so the kernel has one compiled specialisation (see _staging)."""
+        is staged through a float64 buffer, so the kernel has one compiled specialisation (see _staging).
+
+        ``program`` (``engine.transforms.Program``): the mixture models T(x); the kernel applies T to each
+        block it loads and adds log|det J_T| (``engine.Transformed``); ``outside`` is its domain policy."""
         n = X.shape[0]
         K = self.weights_.shape[0]
         out = np.empty(n, dtype=X.dtype)
         resp = np.empty((n, K) if responsibilities else (0, 1), dtype=X.dtype)
+        codes, tparams = no_program() if program is None else (program.codes, program.params)
+        zero_density = outside == "zero-density"
+        kp = self._kernel_params
+
+        def check(bad, rows):
+            if bad < 0:
+                return
+            if program is not None and np.all(np.isfinite(rows[bad])):
+                raise ValueError(f"X is outside the transform's domain: {program.describe_bad(rows, bad)}")
+            raise_bad_row(bad)
+
         if kernel_ready(X):
-            kp = self._kernel_params
-            raise_bad_row(mixture_log_density(X, kp.prec_chol, kp.shifted_means, kp.log_norm, out, resp))
+            check(mixture_log_density(X, kp.prec_chol, kp.shifted_means, kp.log_norm, out, resp, codes, tparams,
+                                      zero_density), X)
         else:
             out64 = np.empty(min(n, STAGE_ROWS))
             resp64 = np.empty((len(out64), K) if responsibilities else (0, 1))
             for start, chunk in staged_rows(X, len(out64) or 1):
                 m = chunk.shape[0]
-                kp = self._kernel_params
                 bad = mixture_log_density(chunk, kp.prec_chol, kp.shifted_means, kp.log_norm, out64[:m],
-                                          resp64[:m] if responsibilities else resp64)
+                                          resp64[:m] if responsibilities else resp64, codes, tparams, zero_density)
                 if bad >= 0:
-                    raise_bad_row(start + bad)
+                    check(start + bad, X)
                 out[start:start + m] = out64[:m]
                 if responsibilities:
                     resp[start:start + m] = resp64[:m]
