@@ -28,17 +28,18 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import BLOCK, CHUNK
-from ._fastmath import fast_exp, fast_log
+from ._fastmath import (_EXP_ONE, _LN2, _LN2_HI, _LN2_LO, _LOG2E, _MANT_MASK, _SQRT2, fast_exp, fast_log,
+                        float64_bits_as_int64, int64_bits_as_float64)
 
 NONE, AFFINE, LOG, LOGIT, BOXCOX, YEOJOHNSON = 0, 1, 2, 3, 4, 5
 
-_EXACT = dict(nogil=True, cache=True, fastmath={"contract"}, error_model="numpy")
+_EXACT = dict(nogil=True, cache=True, fastmath={"contract", "nsz", "arcp"}, error_model="numpy")
 _EXACT_PARALLEL = dict(parallel=True, **_EXACT)
 
 _TINY = 2.2250738585072014e-308  # smallest normal float64
 _TWO54 = 18014398509481984.0
 _LN2_54 = 54.0 * 0.6931471805599453
-_HALF_LN2 = 0.34657359027997264
+_EXP_MAX = 709.0  # above this expm1 reports overflow (e**709 = 8.2e307)
 
 
 @njit(inline="always", **_EXACT)
@@ -51,19 +52,43 @@ def log_pos(x):
 
 @njit(inline="always", **_EXACT)
 def log1p_pos(a):
-    """log(1 + a) for a >= 0 to full relative precision: log u + (a - (u - 1))/u with u = 1 + a (the
-    correction recovers the bits of a lost in rounding 1 + a)."""
+    """log(1 + a) for a >= 0 to full relative precision, with one division: u = 1 + a rounds away
+    c = a - (u - 1); writing u = 2**e f, log(1 + a) = e ln 2 + log(f + c 2**-e), and the atanh series of
+    ``fast_log`` takes f + c' directly: s = (f - 1 + c') / (f + 1 + c')."""
     u = 1.0 + a
-    return fast_log(u) + (a - (u - 1.0)) / u
+    c = a - (u - 1.0)
+    b = float64_bits_as_int64(u)
+    f = int64_bits_as_float64((b & _MANT_MASK) | _EXP_ONE)
+    eb = b >> 52  # the biased exponent (u >= 1 is positive): u = 2**(eb - 1023) f
+    cp = c * int64_bits_as_float64((2046 - eb) << 52)  # c * 2**-e, exact (u >= 1 keeps 2046 - eb >= 0)
+    big = f > _SQRT2
+    f = f * 0.5 if big else f
+    cp = cp * 0.5 if big else cp
+    ef = np.float64(eb - 1023) + (1.0 if big else 0.0)
+    s = (f - 1.0 + cp) / (f + 1.0 + cp)
+    s2 = s * s
+    p = 1.0 / 21.0
+    p = p * s2 + 1.0 / 19.0
+    p = p * s2 + 1.0 / 17.0
+    p = p * s2 + 1.0 / 15.0
+    p = p * s2 + 1.0 / 13.0
+    p = p * s2 + 1.0 / 11.0
+    p = p * s2 + 1.0 / 9.0
+    p = p * s2 + 1.0 / 7.0
+    p = p * s2 + 1.0 / 5.0
+    p = p * s2 + 1.0 / 3.0
+    p = p * s2 + 1.0
+    return ef * _LN2 + 2.0 * s * p
 
 
 @njit(inline="always", **_EXACT)
 def expm1(z):
-    """e**z - 1 to full relative precision: the Taylor polynomial without its leading 1 for |z| <= ln2/2,
-    e**z - 1 beyond (where at most one bit cancels)."""
-    small = abs(z) <= _HALF_LN2
-    r = z if small else 0.0
-    # exp_poly(r) = 1 + r * q(r); recover r * q(r) without forming 1 + ...
+    """e**z - 1 to full relative precision, one polynomial: z = k ln 2 + r (|r| <= ln2/2),
+    e**z - 1 = 2**k (e**r - 1) + (2**k - 1), with e**r - 1 by its Taylor polynomial (no leading 1, so
+    small z keep every digit). -1 below z = -60, inf above 709.78."""
+    zc = min(max(z, -60.0), 709.0)
+    k = np.floor(zc * _LOG2E + 0.5)
+    r = (zc - k * _LN2_HI) - k * _LN2_LO
     p = 2.08767569878680989792e-09
     p = p * r + 2.50521083854417187751e-08
     p = p * r + 2.75573192239858906526e-07
@@ -76,18 +101,9 @@ def expm1(z):
     p = p * r + 1.66666666666666666667e-01
     p = p * r + 0.5
     p = p * r + 1.0
-    near = p * r
-    far = fast_exp(z) - 1.0
-    return near if small else far
-
-
-@njit(inline="always", **_EXACT)
-def _power_abs(a, lam):
-    """(expm1(lam log1p a)/lam, log1p a) for a >= 0 (log1p a itself at lam = 0)."""
-    L = log1p_pos(a)
-    q = lam if lam != 0.0 else 1.0
-    t = expm1(lam * L) / q
-    return (t if lam != 0.0 else L), L
+    two_k = int64_bits_as_float64((np.int64(k) + 1023) << 52)
+    out = two_k * (p * r) + (two_k - 1.0)
+    return np.inf if z > _EXP_MAX else out
 
 
 @njit(inline="always", **_EXACT)
@@ -104,8 +120,83 @@ def _inverse_power_abs(t, lam):
 
 
 @njit(**_EXACT)
-def forward_row(v, m, code, p0, p1, ld, ok):
-    """v[:m] = map(v[:m]) in place; ld[:m] += log|map'|; ok[:m] *= 0 where a point is invalid. NaN passes."""
+def _forward_row_fast(v, m, code, p0, p1, ldc):
+    """v[:m] = map(v[:m]) in place, ldc[:m] = log|map'| (assigned): no per-value checks but a count of
+    values that are NaN, infinite, outside the domain or overflow (an integer sum, which vectorises without
+    reassociation). Returns that count; the caller redoes a block with a bad value carefully."""
+    nbad = 0
+    if code == AFFINE:
+        lb = np.log(abs(p1))
+        for b in range(m):
+            x = v[b]
+            v[b] = p0 + p1 * x
+            ldc[b] = lb
+            nbad += 0 if abs(x) < np.inf else 1
+    elif code == LOG:
+        for b in range(m):
+            x = v[b]
+            y = log_pos(x)
+            v[b] = y
+            ldc[b] = -y
+            nbad += 0 if (x > 0.0) & (x < np.inf) else 1
+    elif code == LOGIT:
+        width = np.log(p1 - p0)
+        for b in range(m):
+            x = v[b]
+            lo = log_pos(x - p0)
+            hi = log_pos(p1 - x)
+            v[b] = lo - hi
+            ldc[b] = width - lo - hi
+            nbad += 0 if (x > p0) & (x < p1) else 1
+    elif code == BOXCOX:
+        inv = 1.0 / p0 if p0 != 0.0 else 1.0
+        for b in range(m):
+            x = v[b]
+            L = log_pos(x)
+            t = expm1(p0 * L) * inv
+            y = t if p0 != 0.0 else L
+            v[b] = y
+            ldc[b] = (p0 - 1.0) * L
+            nbad += 0 if (x > 0.0) & (x < np.inf) & (abs(y) < np.inf) else 1
+    elif code == YEOJOHNSON:
+        lam_neg = 2.0 - p0
+        inv_pos = 1.0 / p0 if p0 != 0.0 else 1.0
+        inv_neg = 1.0 / lam_neg if lam_neg != 0.0 else 1.0
+        for b in range(m):
+            x = v[b]
+            neg = x < 0.0
+            lam = lam_neg if neg else p0
+            L = log1p_pos(abs(x))
+            t = expm1(lam * L) * (inv_neg if neg else inv_pos)
+            t = t if lam != 0.0 else L
+            v[b] = -t if neg else t
+            ldc[b] = (p0 - 1.0) * (-L if neg else L)
+            nbad += 0 if abs(t) < np.inf else 1  # NaN or +-inf in x make t NaN or inf
+    return nbad
+
+
+@njit(**_EXACT)
+def forward_row(v, m, code, p0, p1, ld, ok, scratch):
+    """v[:m] = map(v[:m]) in place; ld[:m] += log|map'|; ok[:m] *= 0 where a point is invalid (NaN passes
+    through as missing). scratch: (2, >= m). The fast loop runs first; only a block holding a NaN, an
+    infinity, a value outside the domain or an overflow is redone value by value."""
+    save = scratch[0]
+    ldc = scratch[1]
+    for b in range(m):
+        save[b] = v[b]
+    if _forward_row_fast(v, m, code, p0, p1, ldc) == 0:
+        for b in range(m):
+            ld[b] += ldc[b]
+        return
+    for b in range(m):
+        v[b] = save[b]
+    _forward_row_careful(v, m, code, p0, p1, ld, ok)
+
+
+@njit(**_EXACT)
+def _forward_row_careful(v, m, code, p0, p1, ld, ok):
+    """v[:m] = map(v[:m]) in place; ld[:m] += log|map'|; ok[:m] *= 0 where a point is invalid. NaN passes.
+    Every value is checked (selects per value); ``forward_row`` runs this only for a block with a bad value."""
     if code == AFFINE:
         lb = np.log(abs(p1))
         for b in range(m):
@@ -115,45 +206,52 @@ def forward_row(v, m, code, p0, p1, ld, ok):
     elif code == LOG:
         for b in range(m):
             x = v[b]
-            good = x > 0.0 and x < np.inf
+            good = (x > 0.0) & (x < np.inf)
             y = log_pos(x if good else 1.0)
             v[b] = y if good else (x if x != x else 0.0)
             ld[b] -= y if good else 0.0
-            ok[b] *= 1.0 if (good or x != x) else 0.0
+            ok[b] *= 1.0 if (good | (x != x)) else 0.0
     elif code == LOGIT:
         width = np.log(p1 - p0)
         for b in range(m):
             x = v[b]
-            good = x > p0 and x < p1
+            good = (x > p0) & (x < p1)
             lo = log_pos((x - p0) if good else 1.0)
             hi = log_pos((p1 - x) if good else 1.0)
             v[b] = (lo - hi) if good else (x if x != x else 0.0)
             ld[b] += (width - lo - hi) if good else 0.0
-            ok[b] *= 1.0 if (good or x != x) else 0.0
+            ok[b] *= 1.0 if (good | (x != x)) else 0.0
     elif code == BOXCOX:
-        q = p0 if p0 != 0.0 else 1.0
+        inv = 1.0 / p0 if p0 != 0.0 else 1.0
         for b in range(m):
             x = v[b]
-            good = x > 0.0 and x < np.inf
+            good = (x > 0.0) & (x < np.inf)
             L = log_pos(x if good else 1.0)
-            t = expm1(p0 * L) / q
+            t = expm1(p0 * L) * inv
             y = t if p0 != 0.0 else L
-            good = good and abs(y) < np.inf
+            good = good & (abs(y) < np.inf)
             v[b] = y if good else (x if x != x else 0.0)
             ld[b] += (p0 - 1.0) * L if good else 0.0
-            ok[b] *= 1.0 if (good or x != x) else 0.0
+            ok[b] *= 1.0 if (good | (x != x)) else 0.0
     elif code == YEOJOHNSON:
+        # x >= 0 uses lambda, x < 0 uses 2 - lambda; reciprocals once per row, not a division per value
+        lam_neg = 2.0 - p0
+        inv_pos = 1.0 / p0 if p0 != 0.0 else 1.0
+        inv_neg = 1.0 / lam_neg if lam_neg != 0.0 else 1.0
         for b in range(m):
             x = v[b]
             finite = abs(x) < np.inf
             a = abs(x) if finite else 0.0
             neg = x < 0.0
-            lam = (2.0 - p0) if neg else p0
-            t, L = _power_abs(a, lam)
-            good = finite and abs(t) < np.inf
+            lam = lam_neg if neg else p0
+            L = log1p_pos(a)
+            t = expm1(lam * L) * (inv_neg if neg else inv_pos)
+            t = t if lam != 0.0 else L
+            # bitwise & / | (not and / or): short-circuit operators become branches and stop vectorisation
+            good = finite & (abs(t) < np.inf)
             v[b] = ((-t if neg else t) if good else 0.0) if x == x else x
             ld[b] += ((p0 - 1.0) * (-L if neg else L)) if good else 0.0
-            ok[b] *= 1.0 if (good or x != x) else 0.0
+            ok[b] *= 1.0 if (good | (x != x)) else 0.0
 
 
 @njit(**_EXACT)
@@ -200,6 +298,7 @@ def apply_block(xt, m, codes, params, ld, ok, zero_density):
     log-Jacobian of each point (summed over columns). Returns the index (in the block) of the first invalid
     point, or -1. With zero_density, invalid points get ld = -inf and values 0 instead, and -1 is returned."""
     D, L = codes.shape
+    scratch = np.empty((2, m))
     for b in range(m):
         ld[b] = 0.0
         ok[b] = 1.0
@@ -208,7 +307,7 @@ def apply_block(xt, m, codes, params, ld, ok, zero_density):
         for s in range(L):
             code = codes[j, s]
             if code != NONE:
-                forward_row(row, m, code, params[j, s, 0], params[j, s, 1], ld, ok)
+                forward_row(row, m, code, params[j, s, 0], params[j, s, 1], ld, ok, scratch)
     for b in range(m):
         if ok[b] == 0.0:
             if not zero_density:
@@ -336,11 +435,14 @@ def power_profile(X, kinds, lambdas):
                 continue
             for g in range(G):
                 lam = lambdas[j, g]
+                lam_neg = 2.0 - lam
+                inv_pos = 1.0 / lam if lam != 0.0 else 1.0
+                inv_neg = 1.0 / lam_neg if lam_neg != 0.0 else 1.0
                 s = 0.0
                 for b in range(m):
-                    ln = (2.0 - lam) if neg[b] > 0.0 else lam
-                    q = ln if ln != 0.0 else 1.0
-                    t = expm1(ln * L[b]) / q
+                    isneg = neg[b] > 0.0
+                    ln = lam_neg if isneg else lam
+                    t = expm1(ln * L[b]) * (inv_neg if isneg else inv_pos)
                     t = t if ln != 0.0 else L[b]
                     v = (-t if neg[b] > 0.0 else t) * w[b]
                     y[b] = v

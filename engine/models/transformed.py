@@ -122,7 +122,7 @@ class Transformed:
 
     def fit_stream(self, make_batches, keys=None, **fit_params):
         """Fit on a stream in bounded memory: ``make_batches()`` returns a fresh iterator of batches (arrays
-        or tables) and is called once per pass: the transform's passes (Standardize 1, a power transform 9),
+        or tables) and is called once per pass: the transform's passes (Standardize 1, a power transform typically 4),
         then the base's ``fit_stream`` over transformed batches."""
         if not hasattr(self.base, "fit_stream"):
             raise TypeError(f"{type(self.base).__name__} has no fit_stream")

@@ -10,7 +10,7 @@ Gaussian mixture scores with no extra pass over the data (``engine.Transformed``
 
 Free parameters (``BoxCox(lmbda=None)``, ``YeoJohnson(lmbda=None)``, ``Standardize()``) are fitted by
 ``fit(X)``; ``fit_stream(make_batches)`` fits them over a stream of batches with the same passes (one
-for ``Standardize``, ``POWER_PASSES`` for a power transform's lambda, all columns at once), so the streamed
+for ``Standardize``, typically 4 for a power transform's lambda, all columns at once), so the streamed
 and the in-memory fit are the same computation.
 """
 import json
@@ -23,12 +23,13 @@ from ..kernels import transforms as tk
 
 OUTSIDE = ("error", "zero-density")
 
-#: lambda grid: the first pass spans [-LAMBDA_SPAN, LAMBDA_SPAN] (widened if the best is at an edge);
-#: each later pass evaluates GRID points around the best, shrinking the bracket (GRID - 1)/2-fold.
+#: lambda search: the first pass evaluates COARSE points of [-LAMBDA_SPAN, LAMBDA_SPAN] (widened if the best
+#: is at an edge), then 5-point passes at each of REFINE_STEPS (see ``fit_power_lambdas``)
 LAMBDA_SPAN = 8.0
-GRID = 33
-#: passes over the data for a power transform's lambda: 1 coarse + refinements down to a bracket below 1e-9
-POWER_PASSES = 9
+COARSE = 17
+REFINE_STEPS = (0.1, 1e-3, 1e-5)
+#: at most this many passes over the data for a power transform's lambda (typically 4)
+POWER_PASSES = 16
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class Program:
             for step in chain:
                 before = v[0]
                 ld, ok = np.zeros(1), np.ones(1)
-                tk.forward_row(v, 1, step.code, step.p0, step.p1, ld, ok)
+                tk._forward_row_careful(v, 1, step.code, step.p0, step.p1, ld, ok)
                 if ok[0] == 0.0:
                     what = (f"value {float(x[j])!r}" if before == x[j]
                             else f"value {float(x[j])!r} (= {float(before)!r} at this step)")
@@ -188,7 +189,7 @@ class Transform:
     def fit_stream(self, make_batches, keys=None):
         """Fit on a stream: ``make_batches()`` returns a fresh iterator over batches (arrays, or tables with
         the columns ``keys``) and is called once per pass (Standardize: 1 pass; each power transform:
-        ``POWER_PASSES``). Returns self."""
+        typically 4, at most ``POWER_PASSES``). Returns self."""
         if keys is None:
             first = next(iter(make_batches()))
             keys = column_keys(first) if (is_table(first) or is_frame(first)) else _as_matrix(first)[1]
@@ -537,46 +538,55 @@ def _profile_pass(make_batches, keys, kind, lambdas, name):
     return tot
 
 
-def fit_power_lambdas(make_batches, keys, kind, name="power transform"):
-    """The maximum-likelihood lambda of every column in ``POWER_PASSES`` passes over the stream.
-
-    Pass 1 evaluates the profile log-likelihood on GRID points of [-8, 8] (widening by 8 while the best is
-    at an edge, at most 4 times); each later pass evaluates GRID points spanning the previous spacing on
-    both sides of the best, a (GRID - 1)/2 = 16-fold narrower bracket; a parabola through the last best
-    point and its neighbours gives the estimate. After 9 passes the bracket is 16 * 16**-8 ≈ 4e-9 wide:
-    the estimate is exact to that (the profile is smooth), far inside scipy's own Brent tolerance.
-    """
-    D = len(keys)
-    lo, hi = np.full(D, -LAMBDA_SPAN), np.full(D, LAMBDA_SPAN)
-    grid = np.linspace(lo, hi, GRID, axis=1)
-    stats = _profile_pass(make_batches, keys, kind, grid, name)
-    ll = _profile(stats, grid)
-    for _ in range(4):
-        best = np.argmax(ll, axis=1)
-        edge = (best == 0) | (best == GRID - 1)
-        if not edge.any():
-            break
-        lo = np.where(edge & (best == 0), lo - LAMBDA_SPAN, lo)
-        hi = np.where(edge & (best == GRID - 1), hi + LAMBDA_SPAN, hi)
-        grid = np.linspace(lo, hi, GRID, axis=1)
-        stats = _profile_pass(make_batches, keys, kind, grid, name)
-        ll = _profile(stats, grid)
-    for _ in range(POWER_PASSES - 1):
-        best = np.argmax(ll, axis=1)
-        centre = grid[np.arange(D), best]
-        step = grid[:, 1] - grid[:, 0]
-        grid = centre[:, None] + np.linspace(-1.0, 1.0, GRID)[None, :] * step[:, None]
-        stats = _profile_pass(make_batches, keys, kind, grid, name)
-        ll = _profile(stats, grid)
-    best = np.clip(np.argmax(ll, axis=1), 1, GRID - 2)
-    rows = np.arange(D)
+def _vertex(grid, ll, best):
+    """The vertex of the parabola through the best grid point and its two neighbours (clipped to them)."""
+    rows = np.arange(grid.shape[0])
+    best = np.clip(best, 1, grid.shape[1] - 2)
     y0, y1, y2 = ll[rows, best - 1], ll[rows, best], ll[rows, best + 1]
     h = grid[:, 1] - grid[:, 0]
     denom = y0 - 2 * y1 + y2
     with np.errstate(invalid="ignore", divide="ignore"):
         shift = np.where(denom < 0, 0.5 * h * (y0 - y2) / denom, 0.0)
-    shift = np.clip(np.nan_to_num(shift), -h, h)
-    return grid[rows, best] + shift
+    return grid[rows, best] + np.clip(np.nan_to_num(shift), -h, h)
+
+
+def fit_power_lambdas(make_batches, keys, kind, name="power transform"):
+    """The maximum-likelihood lambda of every column, all columns in the same passes over the stream.
+
+    Pass 1 evaluates the profile log-likelihood at COARSE points of [-8, 8] (step 1; the span widens while
+    the best is at an edge). Each refinement pass evaluates 5 points around the previous parabola vertex
+    at steps 0.1, 1e-3, 1e-5 (a pass whose best point is at the edge walks on at the same step). The answer
+    is the vertex of the parabola through the last pass's best point and its neighbours: a smooth maximum
+    is located to O(h**3) = 1e-15 by the last step, below the rounding noise of the log-likelihood, so the
+    estimate is exact to what float64 can resolve (compare scipy's Brent tolerance of 1.5e-8). Typically 4
+    passes (``POWER_PASSES`` bounds them).
+    """
+    D = len(keys)
+    lo, hi = np.full(D, -LAMBDA_SPAN), np.full(D, LAMBDA_SPAN)
+    for _ in range(5):
+        grid = np.linspace(lo, hi, COARSE, axis=1)
+        ll = _profile(_profile_pass(make_batches, keys, kind, grid, name), grid)
+        best = np.argmax(ll, axis=1)
+        low, high = best == 0, best == COARSE - 1
+        if not (low | high).any():
+            break
+        lo = np.where(low, lo - LAMBDA_SPAN, lo)
+        hi = np.where(high, hi + LAMBDA_SPAN, hi)
+    centre = _vertex(grid, ll, best)
+    offsets = np.arange(-2, 3, dtype=np.float64)
+    passes = 1
+    for step in REFINE_STEPS:
+        todo = np.ones(D, dtype=bool)
+        while todo.any() and passes < POWER_PASSES:
+            grid = centre[:, None] + step * offsets[None, :]
+            ll = _profile(_profile_pass(make_batches, keys, kind, grid, name), grid)
+            passes += 1
+            best = np.argmax(ll, axis=1)
+            edge = (best == 0) | (best == 4)
+            vertex = _vertex(grid, ll, best)
+            centre = np.where(todo & edge, grid[np.arange(D), best], np.where(todo, vertex, centre))
+            todo &= edge
+    return centre
 
 
 # ==================================================================== specs (model files, CLI)
