@@ -88,8 +88,11 @@ def _read_dask(args, columns, extra=()):
 
 
 # ----------------------------------------------------------------------------------------------- fit
-def _fit_one(args, K, source, in_memory_X, rep):
+def _fit_one(args, K, source, in_memory_X, rep, program=None):
+    """Fit K components; ``program`` (a fitted transform over the source's columns) maps each streamed batch
+    into the coordinates the mixture models (in-memory data arrive already transformed)."""
     import engine
+    from ..transforms.core import run_program
 
     model = engine.GaussianMixture(K, covariance_type=args.covariance_type, tol=args.tol, max_iter=args.max_iter,
                                    n_init=args.n_init, random_state=args.seed, reg_covar=args.reg_covar,
@@ -105,7 +108,7 @@ def _fit_one(args, K, source, in_memory_X, rep):
                 def batches():
                     for X in source.arrays():
                         bar.update(len(X))
-                        yield X
+                        yield X if program is None else run_program(program, X)[0]
 
                 try:
                     model.fit_stream(batches, on_iteration=lambda i, it, lb: bar.set_postfix(iteration=it, lower_bound=f"{lb:.5f}"))
@@ -133,15 +136,52 @@ def _first_use(rep, covariance_type, fit):
     return _warmup.compile_scoring_kernel_in_background(dense) if fit else None
 
 
-def _total_log_likelihood(model, source, in_memory_X):
+def engine_transformed(model, transform):
+    """The model file's model: the mixture under its transform (``engine.Transformed``)."""
+    from ..models.transformed import Transformed
+
+    return Transformed(model, transform)
+
+
+def _fit_transform(args, source, X, rep):
+    """--transform: parse it, fit its free parameters (in memory: on X; streamed: a few passes over the
+    source), and return (transform, program over the source's columns, X transformed (or None when
+    streaming), the total log|det J| over the data (for BIC in the data's units))."""
+    from ..transforms import parse
+    from ..transforms.core import run_program
+
+    if source.fixed_size_list:
+        raise ValueError("--transform needs named feature columns (not a FixedSizeList column)")
+    transform = parse(args.transform)
+    keys = list(source.columns)
+    t0 = time.perf_counter()
+    if X is not None:
+        transform.fit_stream(lambda: iter([X]), keys)
+    else:
+        transform.fit_stream(source.arrays, keys)
+    program = transform.program(keys)
+    if X is not None:
+        X, ld = run_program(program, X, name=args.input)
+        total = float(ld.sum())
+    else:
+        total = 0.0
+        if args.components == "auto":
+            for B in source.arrays():
+                total += float(run_program(program, B, name=args.input)[1].sum())
+    rep.note(f"transform {transform!r} fitted in {time.perf_counter() - t0:.2f} s")
+    return transform, program, X, total
+
+
+def _total_log_likelihood(model, source, in_memory_X, program=None):
     from ..estimation.em import e_step_stats
+    from ..transforms.core import run_program
 
     if in_memory_X is not None:
         s = e_step_stats(model, in_memory_X)
     else:
         s = None
         for X in source.arrays():
-            t = e_step_stats(model, X)
+            t = e_step_stats(model, X if program is None else run_program(program, X)[0])
             s = t if s is None else s + t
     return s.log_likelihood, s.weight
 
@@ -156,6 +196,11 @@ def cmd_fit(args):
         raise ValueError("--nulls keep is for scoring; a fit needs --nulls error or drop")
     if args.components == "auto" and args.max_components < 1:
         raise ValueError(f"--max-components must be >= 1, got {args.max_components}")
+    if getattr(args, "transform", None) and (getattr(args, "model", "mixture") == "hmm" or args.scheduler
+                                             or getattr(args, "family", "gaussian") != "gaussian"
+                                             or getattr(args, "missing", "error") != "error"):
+        raise ValueError("--transform fits Gaussian mixtures locally (no --model hmm, --family, --missing or "
+                         "--scheduler with it yet); in Python, engine.Transformed takes any model")
     if getattr(args, "model", "mixture") == "hmm":
         from .hmm import fit_hmm
 
@@ -193,13 +238,18 @@ def cmd_fit(args):
             candidates = [int(args.components)]
         except ValueError:
             raise ValueError(f"--components must be an integer or 'auto', got {args.components!r}") from None
+    transform = program = None
+    log_jacobian_total = 0.0
+    if getattr(args, "transform", None):
+        transform, program, X, log_jacobian_total = _fit_transform(args, source, X, rep)
     best = None
     bics = {}
     for K in candidates:
-        model, sample, not_converged = _fit_one(args, K, source, X, rep)
+        model, sample, not_converged = _fit_one(args, K, source, X, rep, program)
         if len(candidates) > 1:
-            ll, n = _total_log_likelihood(model, source, X)
-            bics[K] = -2 * ll + model.n_parameters * np.log(n)
+            ll, n = _total_log_likelihood(model, source, X, program)
+            ll += log_jacobian_total  # in the data's units (the same for every K)
+            bics[K] = -2 * ll + (model.n_parameters + (transform.n_fitted_parameters if transform else 0)) * np.log(n)
             rep.note(f"K={K}: BIC {bics[K]:.2f}")
             if best is None or bics[K] < bics[best[0]]:
                 best = (K, model, sample, not_converged)
@@ -210,7 +260,14 @@ def cmd_fit(args):
     input_rows = int(rows)
     rows = int(X.shape[0]) if X is not None else int(model.stream_rows_)
     quant_sample, _, _ = reservoir_sample([sample], 1 << 18, args.seed)
-    ll_sample = np.sort(model._log_density(quant_sample))
+    ll_sample = model._log_density(quant_sample)
+    if program is not None:
+        # the sample is in the mixture's coordinates: its log-densities in the data's units add log|det J|
+        from ..transforms.core import run_program
+
+        x_sample = run_program(program, quant_sample, inverse=True)[0]
+        ll_sample = ll_sample + run_program(program, x_sample)[1]
+    ll_sample = np.sort(ll_sample)
     model.feature_names_in_ = list(source.columns) if not source.fixed_size_list else [f"{source.columns[0]}[{j}]" for j in range(D)]
     model.training_ = {
         "rows": int(rows),
@@ -221,7 +278,7 @@ def cmd_fit(args):
         "logpdf_quantile_levels": QUANTILE_LEVELS.tolist(),
         "logpdf_quantiles": np.quantile(ll_sample, QUANTILE_LEVELS).tolist(),
     }
-    model.save(args.model_out)
+    (model if transform is None else engine_transformed(model, transform)).save(args.model_out)
     if helper is not None and helper.poll() is None:  # this process got there first: the helper is redundant
         helper.kill()
         helper.wait()
@@ -233,11 +290,16 @@ def cmd_fit(args):
         "converged": bool(model.converged_), "lower_bound": float(model.lower_bound_), "in_memory": bool(in_memory),
         "seconds": seconds, "bic": {int(k): float(v) for k, v in bics.items()} or None,
     }
+    if transform is not None:
+        summary["transform"] = repr(transform)
     text = (f"fitted K={K} {args.covariance_type} mixture to {rows:,} rows x {D} features "
             + (f"({input_rows - rows:,} rows with nulls dropped) " if input_rows != rows else "") +
             f"({'in memory' if in_memory else 'streamed'}) in {seconds:.1f} s: {model.n_iter_} EM iterations, "
             f"converged={model.converged_}, mean log-likelihood {model.lower_bound_:.6f}\n"
             f"model written to {os.path.abspath(args.model_out)}")
+    if transform is not None:
+        text += (f"\ntransform: {transform!r} (the EM log-likelihood above is in the transformed coordinates; "
+                 "scores, BIC and the anomaly quantiles are in the data's units)")
     if not_converged:
         text += "\nwarning: EM stopped at --max-iter before converging"
     rep.summary(summary, text)
@@ -348,9 +410,19 @@ def cmd_score(args):
             from .families import score_family
 
             return score_family(args, rep, model)
+    program = None
+    if isinstance(model, engine.Transformed):
+        # densities in the data's units: the kernel applies the transform to each block it loads
+        base = model.base._gm if isinstance(model.base, engine.Mixture) and hasattr(model.base, "_gm") else model.base
+        if not isinstance(base, engine.GaussianMixture) or args.scheduler:
+            raise ValueError(f"{args.model}: engine score takes transformed Gaussian mixtures (locally); use "
+                             "engine.Transformed in Python for other bases")
+        transformed, model = model, base
+    else:
+        transformed = None
     if not isinstance(model, engine.GaussianMixture):
         raise ValueError(f"{args.model} holds a {type(model).__name__}; engine score needs a GaussianMixture")
-    model.device = args.device
+    model.device = "cpu" if transformed is not None else args.device
     ids = _columns(args.id_column) or []
     if args.scheduler:
         threshold = _anomaly_threshold(model, args.anomaly_quantile) if args.anomaly_quantile is not None else None
@@ -370,6 +442,8 @@ def cmd_score(args):
         raise ValueError(f"the data has {source.n_features} feature columns ({', '.join(source.columns)}) but the "
                          f"model has {model.n_features_in_}")
     threshold = _anomaly_threshold(model, args.anomaly_quantile) if args.anomaly_quantile is not None else None
+    if transformed is not None:
+        program = transformed.transform.program(list(source.columns))
     if args.device == "cpu":
         _first_use(rep, model.covariance_type, fit=False)
     K = model.weights_.shape[0]
@@ -392,11 +466,17 @@ def cmd_score(args):
                 continue
             # the private entry point: batches are plain arrays of the model's own feature columns, so the
             # scikit-learn feature-name check (and its warning) does not apply
-            if args.responsibilities or args.labels:
-                logd, resp = model._log_density(b.X, responsibilities=True)
-                logd, resp = np.asarray(logd, dtype=np.float64), np.asarray(resp, dtype=np.float64)
-            else:
-                logd = np.asarray(model._log_density(b.X), dtype=np.float64)
+            try:
+                if args.responsibilities or args.labels:
+                    logd, resp = model._log_density(b.X, responsibilities=True, program=program)
+                    logd, resp = np.asarray(logd, dtype=np.float64), np.asarray(resp, dtype=np.float64)
+                else:
+                    logd = np.asarray(model._log_density(b.X, program=program), dtype=np.float64)
+            except ValueError as exc:
+                if program is None:
+                    raise
+                # the kernel names the row within the batch; the batch knows where it starts in the input
+                raise ValueError(f"{args.input}: " + _shift_rows(str(exc), b.first_row)) from None
             mask = None if b.valid is None else ~b.valid
             cols = [b.table.column(c) for c in ids] + [pa.array(logd, mask=mask)]
             if args.responsibilities:
@@ -443,6 +523,8 @@ def cmd_sample(args):
             from .families import sample_family
 
             return sample_family(args, rep, model)
+    if isinstance(model, engine.Transformed):
+        return _sample_transformed(args, rep, model)
     if not isinstance(model, engine.GaussianMixture):
         raise ValueError(f"{args.model} holds a {type(model).__name__}; engine sample needs a mixture or MVN")
     if args.n < 0:
@@ -469,6 +551,44 @@ def cmd_sample(args):
     rep.summary({"output": os.path.abspath(args.output), "rows": args.n, "seconds": seconds},
                 f"wrote {args.n:,} samples in {seconds:.2f} s to {os.path.abspath(args.output)}")
     return 0
+
+
+def _sample_transformed(args, rep, model):
+    """Samples of a transformed model, in the data's units: batch i is ``model.sample`` keyed by (seed, i),
+    so the output does not depend on anything but the seed and the batch size."""
+    from .. import _random
+    from ..io.writer import AtomicParquetWriter
+
+    if args.n < 0:
+        raise ValueError(f"-n must be >= 0, got {args.n}")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    base = model.base
+    own = getattr(base, "feature_names_in_", None)
+    D = base.n_features_in_ if hasattr(base, "n_features_in_") else len(own)
+    names = [str(c) for c in own] if own is not None and len(own) else [f"x{j}" for j in range(D)]
+    schema = pa.schema([pa.field(c, pa.float64()) for c in names] + [pa.field("component", pa.int64())])
+    key = int(_random.stream_key(args.seed))
+    t0 = time.perf_counter()
+    with rep.bar(total=args.n, desc="sample") as bar, \
+            AtomicParquetWriter(args.output, schema, overwrite=args.overwrite) as out:
+        for start in range(0, args.n, args.batch_size):
+            m = min(args.batch_size, args.n - start)
+            X, labels = model.sample(m, random_state=np.random.SeedSequence([key, start]))
+            out.write(pa.RecordBatch.from_arrays([pa.array(np.asarray(X[:, j], dtype=np.float64)) for j in range(D)]
+                                                 + [pa.array(np.asarray(labels, dtype=np.int64))], schema=schema))
+            bar.update(m)
+    seconds = time.perf_counter() - t0
+    rep.summary({"output": os.path.abspath(args.output), "rows": args.n, "seconds": seconds},
+                f"wrote {args.n:,} samples (in the data's units, through {model.transform!r}) in {seconds:.2f} s "
+                f"to {os.path.abspath(args.output)}")
+    return 0
+
+
+def _shift_rows(message, start):
+    import re
+
+    return re.sub(r"input row (\d+)", lambda m: f"input row {int(m.group(1)) + start}", message)
 
 
 # ----------------------------------------------------------------------------------------------- kl
@@ -606,12 +726,23 @@ def cmd_info(args):
         if training:
             info["training_rows"] = training.get("rows")
         text = [f"{path}: engine model, {header['kind']}"]
+        if isinstance(model, engine.Transformed):
+            info["transform"] = model.transform._spec()
+            text.append(f"  transform: {model.transform!r}")
+            text.append(f"  base: {model.base!r}")
+            base = model.base
+            if hasattr(base, "weights_"):
+                text.append(f"  weights: {np.array2string(base.weights_, precision=4)}")
+            training = ((header.get("attributes") or {}).get("base_attributes") or {}).get("training_")
+            if training:
+                info["training_rows"] = training.get("rows")
         if isinstance(model, engine.GaussianMixture):
             text.append(f"  {len(model.weights_)} components, {model.n_features_in_} features, {model.covariance_type} covariances")
             text.append(f"  features: {', '.join(info['feature_names'] or [])}")
             text.append(f"  weights: {np.array2string(model.weights_, precision=4)}")
         for k, v in info["attributes"].items():
-            text.append(f"  {k}: {v}")
+            if k not in ("transform", "base_attributes", "base_feature_names"):
+                text.append(f"  {k}: {v}")
         Reporter(args).summary(info, "\n".join(text))
         return 0
     dataset, paths = open_dataset(path)

@@ -88,6 +88,9 @@ def build_parser():
     f.add_argument("--in-memory", default="auto", choices=["auto", "yes", "no"],
                    help="load the features (auto: when they fit in --memory-limit-mb) or stream every EM pass")
     f.add_argument("--memory-limit-mb", type=float, default=2048)
+    f.add_argument("--transform", help="fit in transformed coordinates (Gaussian mixtures): a transform for every "
+                   "column ('yeo-johnson', 'box-cox', 'log', 'logit', 'standardize', stages joined by '+') or per "
+                   "column ('price=log,delay=yeo-johnson'); densities, scores and samples stay in the data's units")
     f.add_argument("--model-out", required=True, help="model file to write")
     f.add_argument("--model", default="mixture", choices=["mixture", "hmm"],
                    help="mixture (default) or hmm: a hidden Markov model over sequences (--sequence-column, --order-by)")

@@ -39,6 +39,8 @@ _EXACT_PARALLEL = dict(parallel=True, **_EXACT)
 _TINY = 2.2250738585072014e-308  # smallest normal float64
 _TWO54 = 18014398509481984.0
 _LN2_54 = 54.0 * 0.6931471805599453
+#: a power transform's lambda (or 2 - lambda) below this in magnitude is 0 (the log limit), as in scipy
+_LAMBDA_ZERO = 2.220446049250313e-16
 _EXP_MAX = 709.0  # above this expm1 reports overflow (e**709 = 8.2e307)
 
 
@@ -113,9 +115,9 @@ def _inverse_power_abs(t, lam):
     u = lam * t
     ok = u > -1.0
     uu = u if ok else 0.0
-    q = lam if lam != 0.0 else 1.0
+    q = lam if abs(lam) >= _LAMBDA_ZERO else 1.0
     L = log1p_pos(uu) if uu >= 0.0 else log_pos(1.0 + uu)
-    a = expm1(L / q) if lam != 0.0 else expm1(t)
+    a = expm1(L / q) if abs(lam) >= _LAMBDA_ZERO else expm1(t)
     return a if ok else np.nan
 
 
@@ -149,26 +151,26 @@ def _forward_row_fast(v, m, code, p0, p1, ldc):
             ldc[b] = width - lo - hi
             nbad += 0 if (x > p0) & (x < p1) else 1
     elif code == BOXCOX:
-        inv = 1.0 / p0 if p0 != 0.0 else 1.0
+        inv = 1.0 / p0 if abs(p0) >= _LAMBDA_ZERO else 1.0
         for b in range(m):
             x = v[b]
             L = log_pos(x)
             t = expm1(p0 * L) * inv
-            y = t if p0 != 0.0 else L
+            y = t if abs(p0) >= _LAMBDA_ZERO else L
             v[b] = y
             ldc[b] = (p0 - 1.0) * L
             nbad += 0 if (x > 0.0) & (x < np.inf) & (abs(y) < np.inf) else 1
     elif code == YEOJOHNSON:
         lam_neg = 2.0 - p0
-        inv_pos = 1.0 / p0 if p0 != 0.0 else 1.0
-        inv_neg = 1.0 / lam_neg if lam_neg != 0.0 else 1.0
+        inv_pos = 1.0 / p0 if abs(p0) >= _LAMBDA_ZERO else 1.0
+        inv_neg = 1.0 / lam_neg if abs(lam_neg) >= _LAMBDA_ZERO else 1.0
         for b in range(m):
             x = v[b]
             neg = x < 0.0
             lam = lam_neg if neg else p0
             L = log1p_pos(abs(x))
             t = expm1(lam * L) * (inv_neg if neg else inv_pos)
-            t = t if lam != 0.0 else L
+            t = t if abs(lam) >= _LAMBDA_ZERO else L
             v[b] = -t if neg else t
             ldc[b] = (p0 - 1.0) * (-L if neg else L)
             nbad += 0 if abs(t) < np.inf else 1  # NaN or +-inf in x make t NaN or inf
@@ -222,13 +224,13 @@ def _forward_row_careful(v, m, code, p0, p1, ld, ok):
             ld[b] += (width - lo - hi) if good else 0.0
             ok[b] *= 1.0 if (good | (x != x)) else 0.0
     elif code == BOXCOX:
-        inv = 1.0 / p0 if p0 != 0.0 else 1.0
+        inv = 1.0 / p0 if abs(p0) >= _LAMBDA_ZERO else 1.0
         for b in range(m):
             x = v[b]
             good = (x > 0.0) & (x < np.inf)
             L = log_pos(x if good else 1.0)
             t = expm1(p0 * L) * inv
-            y = t if p0 != 0.0 else L
+            y = t if abs(p0) >= _LAMBDA_ZERO else L
             good = good & (abs(y) < np.inf)
             v[b] = y if good else (x if x != x else 0.0)
             ld[b] += (p0 - 1.0) * L if good else 0.0
@@ -236,8 +238,8 @@ def _forward_row_careful(v, m, code, p0, p1, ld, ok):
     elif code == YEOJOHNSON:
         # x >= 0 uses lambda, x < 0 uses 2 - lambda; reciprocals once per row, not a division per value
         lam_neg = 2.0 - p0
-        inv_pos = 1.0 / p0 if p0 != 0.0 else 1.0
-        inv_neg = 1.0 / lam_neg if lam_neg != 0.0 else 1.0
+        inv_pos = 1.0 / p0 if abs(p0) >= _LAMBDA_ZERO else 1.0
+        inv_neg = 1.0 / lam_neg if abs(lam_neg) >= _LAMBDA_ZERO else 1.0
         for b in range(m):
             x = v[b]
             finite = abs(x) < np.inf
@@ -246,7 +248,7 @@ def _forward_row_careful(v, m, code, p0, p1, ld, ok):
             lam = lam_neg if neg else p0
             L = log1p_pos(a)
             t = expm1(lam * L) * (inv_neg if neg else inv_pos)
-            t = t if lam != 0.0 else L
+            t = t if abs(lam) >= _LAMBDA_ZERO else L
             # bitwise & / | (not and / or): short-circuit operators become branches and stop vectorisation
             good = finite & (abs(t) < np.inf)
             v[b] = ((-t if neg else t) if good else 0.0) if x == x else x
@@ -280,8 +282,8 @@ def inverse_row(v, m, code, p0, p1):
             u = p0 * y
             ok = u > -1.0
             uu = u if ok else 0.0
-            L = (log1p_pos(uu) if uu >= 0.0 else log_pos(1.0 + uu)) / (p0 if p0 != 0.0 else 1.0)
-            x = fast_exp(L if p0 != 0.0 else y)
+            L = (log1p_pos(uu) if uu >= 0.0 else log_pos(1.0 + uu)) / (p0 if abs(p0) >= _LAMBDA_ZERO else 1.0)
+            x = fast_exp(L if abs(p0) >= _LAMBDA_ZERO else y)
             v[b] = x if (ok and x < np.inf) else np.nan
     elif code == YEOJOHNSON:
         for b in range(m):
@@ -436,14 +438,14 @@ def power_profile(X, kinds, lambdas):
             for g in range(G):
                 lam = lambdas[j, g]
                 lam_neg = 2.0 - lam
-                inv_pos = 1.0 / lam if lam != 0.0 else 1.0
-                inv_neg = 1.0 / lam_neg if lam_neg != 0.0 else 1.0
+                inv_pos = 1.0 / lam if abs(lam) >= _LAMBDA_ZERO else 1.0
+                inv_neg = 1.0 / lam_neg if abs(lam_neg) >= _LAMBDA_ZERO else 1.0
                 s = 0.0
                 for b in range(m):
                     isneg = neg[b] > 0.0
                     ln = lam_neg if isneg else lam
                     t = expm1(ln * L[b]) * (inv_neg if isneg else inv_pos)
-                    t = t if ln != 0.0 else L[b]
+                    t = t if abs(ln) >= _LAMBDA_ZERO else L[b]
                     v = (-t if neg[b] > 0.0 else t) * w[b]
                     y[b] = v
                     s += v

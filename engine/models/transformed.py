@@ -79,14 +79,21 @@ class Transformed:
 
     # ------------------------------------------------------------------ helpers
     def _keys(self, X):
+        """X's columns: names for tables; for arrays, the base's feature names when it was fitted on named
+        columns (scikit-learn's rule: arrays are then taken positionally), else indices."""
         if is_table(X) or is_frame(X):
             return column_keys(X)
         A = np.asarray(X)
-        return list(range(1 if A.ndim == 1 else A.shape[1]))
+        D = 1 if A.ndim == 1 else A.shape[1]
+        names = getattr(self.base, "feature_names_in_", None)
+        if names is not None and len(names) == D:
+            return [str(c) for c in names]
+        return list(range(D))
 
     def _forward(self, X):
         """(T(X), log|det J|(X)) under this model's domain policy."""
-        return self.transform._run(X, inverse=False, outside=self.outside)
+        keys = None if (is_table(X) or is_frame(X)) else self._keys(X)
+        return self.transform._run(X, inverse=False, outside=self.outside, keys=keys)
 
     def _fast_gaussian(self, X):
         """The GaussianMixture scoring T(X) in its kernel, when X is an array it can take; else None."""
@@ -140,8 +147,9 @@ class Transformed:
             return logprob + float(np.sum(ld)), post
         gm = self._fast_gaussian(X)
         if gm is not None:
+            keys = self._keys(X)
             A = gm._validate_data(X, reset=False)
-            return gm._log_density(A, program=self.transform.program(self._keys(A)), outside=self.outside)
+            return gm._log_density(A, program=self.transform.program(keys), outside=self.outside)
         return self._chunked(X, self._base_log_density)
 
     logpdf = score_samples

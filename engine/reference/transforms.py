@@ -3,6 +3,8 @@
 import numpy as np
 
 NONE, AFFINE, LOG, LOGIT, BOXCOX, YEOJOHNSON = 0, 1, 2, 3, 4, 5
+#: scipy's rule: |lambda| below machine epsilon is the log limit
+_EPS = np.spacing(1.0)
 
 
 def _forward(code, p0, p1, x):
@@ -17,18 +19,18 @@ def _forward(code, p0, p1, x):
             y = np.log((x - p0) / (p1 - x))
             return y, np.log(p1 - p0) - np.log(x - p0) - np.log(p1 - x)
         if code == BOXCOX:
-            y = np.log(x) if p0 == 0 else np.expm1(p0 * np.log(x)) / p0
+            y = np.log(x) if abs(p0) < _EPS else np.expm1(p0 * np.log(x)) / p0
             return y, (p0 - 1.0) * np.log(x)
         if code == YEOJOHNSON:
             lam = p0
             y = np.empty_like(x)
             pos = x >= 0
             # scipy's formulas (expm1/log1p keep the digits of small x and small lambda)
-            if lam == 0:
+            if abs(lam) < _EPS:
                 y[pos] = np.log1p(x[pos])
             else:
                 y[pos] = np.expm1(lam * np.log1p(x[pos])) / lam
-            if lam == 2:
+            if abs(2.0 - lam) < _EPS:
                 y[~pos] = -np.log1p(-x[~pos])
             else:
                 y[~pos] = -np.expm1((2.0 - lam) * np.log1p(-x[~pos])) / (2.0 - lam)
@@ -45,13 +47,13 @@ def _inverse(code, p0, p1, y):
         if code == LOGIT:
             return p0 + (p1 - p0) / (1.0 + np.exp(-y))
         if code == BOXCOX:
-            return np.exp(y) if p0 == 0 else np.exp(np.log1p(p0 * y) / p0)
+            return np.exp(y) if abs(p0) < _EPS else np.exp(np.log1p(p0 * y) / p0)
         if code == YEOJOHNSON:
             lam = p0
             x = np.empty_like(y)
             pos = y >= 0
-            x[pos] = np.expm1(y[pos]) if lam == 0 else np.expm1(np.log1p(lam * y[pos]) / lam)
-            x[~pos] = (-np.expm1(-y[~pos]) if lam == 2 else
+            x[pos] = np.expm1(y[pos]) if abs(lam) < _EPS else np.expm1(np.log1p(lam * y[pos]) / lam)
+            x[~pos] = (-np.expm1(-y[~pos]) if abs(2.0 - lam) < _EPS else
                        -np.expm1(np.log1p(-(2.0 - lam) * y[~pos]) / (2.0 - lam)))
             return x
     raise ValueError(code)

@@ -213,7 +213,9 @@ class Transform:
         return describe(self._spec())
 
     # ---------------------------------------------------------------- running
-    def _run(self, X, inverse, outside="error"):
+    def _run(self, X, inverse, outside="error", keys=None):
+        """(T(X) or T^-1(X), log-Jacobian or None). ``keys``: the columns' names for an array whose model
+        was fitted on named columns (tables bring their own)."""
         if outside not in OUTSIDE:
             raise ValueError(f"outside must be one of {OUTSIDE}, got {outside!r}")
         if is_table(X) or is_frame(X):
@@ -225,8 +227,8 @@ class Transform:
             sub = Program([prog.chains[j] for j in act], [keys[j] for j in act])
             out, ld = run_program(sub, A, inverse, outside)
             return _replace_columns(X, [keys[j] for j in act], list(out.T)), ld
-        A, keys, one_d = _as_matrix(X)
-        out, ld = run_program(self.program(keys), A, inverse, outside)
+        A, index_keys, one_d = _as_matrix(X)
+        out, ld = run_program(self.program(index_keys if keys is None else keys), A, inverse, outside)
         return (out[:, 0] if one_d else out), ld
 
 
