@@ -27,7 +27,7 @@ simplified to 0 by it. Contraction (FMA) only.
 import numpy as np
 from numba import njit, prange
 
-from ._config import BLOCK, CHUNK
+from ._config import BLOCK, CHUNK, FASTMATH
 from ._fastmath import (_EXP_ONE, _LN2, _LN2_HI, _LN2_LO, _LOG2E, _MANT_MASK, _SQRT2, fast_exp, fast_log,
                         float64_bits_as_int64, int64_bits_as_float64)
 
@@ -295,12 +295,13 @@ def inverse_row(v, m, code, p0, p1):
 
 
 @njit(**_EXACT)
-def apply_block(xt, m, codes, params, ld, ok, zero_density):
+def apply_block(xt, m, codes, params, ld, ok, scratch, zero_density):
     """Forward program over the m points of a transposed block xt (D, BLOCK), in place; ld[:m] = the
     log-Jacobian of each point (summed over columns). Returns the index (in the block) of the first invalid
-    point, or -1. With zero_density, invalid points get ld = -inf and values 0 instead, and -1 is returned."""
+    point, or -1. With zero_density, invalid points get ld = -inf and values 0 instead, and -1 is returned.
+    ld, ok: (>= m,); scratch: (2, >= m), allocated once per chunk by the caller (an allocation per block,
+    from every thread at once, cost more than the maps themselves)."""
     D, L = codes.shape
-    scratch = np.empty((2, m))
     for b in range(m):
         ld[b] = 0.0
         ok[b] = 1.0
@@ -344,6 +345,7 @@ def transform_rows(X, codes, params, inverse, zero_density, out, logdet):
         xt = np.empty((D, BLOCK))
         ld = np.empty(BLOCK)
         ok = np.empty(BLOCK)
+        scratch = np.empty((2, BLOCK))
         c_stop = min(n, (c + 1) * CHUNK)
         for start in range(c * CHUNK, c_stop, BLOCK):
             m = min(BLOCK, c_stop - start)
@@ -354,7 +356,7 @@ def transform_rows(X, codes, params, inverse, zero_density, out, logdet):
             if inverse:
                 inverse_block(xt, m, codes, params)
             else:
-                r = apply_block(xt, m, codes, params, ld, ok, zero_density)
+                r = apply_block(xt, m, codes, params, ld, ok, scratch, zero_density)
                 if r >= 0:
                     bad[c] = start + r
                     break
@@ -370,6 +372,16 @@ def transform_rows(X, codes, params, inverse, zero_density, out, logdet):
         if bad[c] >= 0:
             return bad[c]
     return -1
+
+
+@njit(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy")
+def _sum(y, m):
+    """sum(y[:m]) with reassociation (vectorised): this module's own flags exclude it, which would make every
+    sum a serial chain."""
+    s = 0.0
+    for b in range(m):
+        s += y[b]
+    return s
 
 
 #: rows per chunk of the lambda profile (moments are merged across chunks in a fixed order)
@@ -440,20 +452,17 @@ def power_profile(X, kinds, lambdas):
                 lam_neg = 2.0 - lam
                 inv_pos = 1.0 / lam if abs(lam) >= _LAMBDA_ZERO else 1.0
                 inv_neg = 1.0 / lam_neg if abs(lam_neg) >= _LAMBDA_ZERO else 1.0
-                s = 0.0
                 for b in range(m):
                     isneg = neg[b] > 0.0
                     ln = lam_neg if isneg else lam
                     t = expm1(ln * L[b]) * (inv_neg if isneg else inv_pos)
                     t = t if abs(ln) >= _LAMBDA_ZERO else L[b]
-                    v = (-t if neg[b] > 0.0 else t) * w[b]
-                    y[b] = v
-                    s += v
-                mu = s / cnt
-                s2 = 0.0
+                    y[b] = (-t if neg[b] > 0.0 else t) * w[b]
+                mu = _sum(y, m) / cnt
                 for b in range(m):
                     d = (y[b] - mu) * w[b]
-                    s2 += d * d
+                    y[b] = d * d
+                s2 = _sum(y, m)
                 c_mean[c, j, g] = mu
                 c_m2[c, j, g] = s2
     count = np.zeros(D)
