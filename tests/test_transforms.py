@@ -266,3 +266,14 @@ def test_fuzz_kernel_against_twin(lam, scale, seed):
         np.testing.assert_allclose(out[fine], want[fine], rtol=1e-11, atol=1e-11)
         np.testing.assert_allclose(ld[fine], want_ld[fine], rtol=1e-11, atol=1e-11)
         assert (ld[~fine] == -np.inf).all()
+
+
+def test_student_t_and_diag_product_bases_in_the_data_units():
+    X = np.exp(RNG.standard_t(4, size=(3000, 2)) / 3)
+    for base in (engine.Mixture(2, family="student_t", random_state=0),
+                 engine.Mixture(2, family="gaussian", covariance_type="diag", random_state=0),
+                 engine.MultivariateNormal([0.0, 0.0], np.eye(2))):
+        m = engine.Transformed(base, Log()).fit(X)
+        want = (m.base.score_samples if hasattr(m.base, "score_samples") else m.base.logpdf)(np.log(X))
+        np.testing.assert_allclose(m.score_samples(X), want - np.log(X).sum(axis=1), rtol=1e-12)
+        assert np.isfinite(m.bic(X))
