@@ -28,8 +28,8 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import BLOCK, CHUNK, FASTMATH
-from ._fastmath import (_EXP_ONE, _LN2, _LN2_HI, _LN2_LO, _LOG2E, _MANT_MASK, _SQRT2, fast_exp, fast_log,
-                        float64_bits_as_int64, int64_bits_as_float64)
+from ._fastmath import (_EXP_ONE, _LN2, _LN2_HI, _LN2_LO, _LOG2E, _MANT_MASK, _SQRT2, atanh_log_series, fast_exp,
+                        fast_log, float64_bits_as_int64, int64_bits_as_float64)
 
 NONE, AFFINE, LOG, LOGIT, BOXCOX, YEOJOHNSON = 0, 1, 2, 3, 4, 5
 
@@ -67,20 +67,7 @@ def log1p_pos(a):
     f = f * 0.5 if big else f
     cp = cp * 0.5 if big else cp
     ef = np.float64(eb - 1023) + (1.0 if big else 0.0)
-    s = (f - 1.0 + cp) / (f + 1.0 + cp)
-    s2 = s * s
-    p = 1.0 / 21.0
-    p = p * s2 + 1.0 / 19.0
-    p = p * s2 + 1.0 / 17.0
-    p = p * s2 + 1.0 / 15.0
-    p = p * s2 + 1.0 / 13.0
-    p = p * s2 + 1.0 / 11.0
-    p = p * s2 + 1.0 / 9.0
-    p = p * s2 + 1.0 / 7.0
-    p = p * s2 + 1.0 / 5.0
-    p = p * s2 + 1.0 / 3.0
-    p = p * s2 + 1.0
-    return ef * _LN2 + 2.0 * s * p
+    return ef * _LN2 + atanh_log_series((f - 1.0 + cp) / (f + 1.0 + cp))
 
 
 @njit(inline="always", **_EXACT)
