@@ -177,7 +177,6 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp, codes,
         acc = np.empty(BLOCK)
         ld = np.zeros(BLOCK)
         ok = np.empty(BLOCK)
-        scratch = np.empty((2, BLOCK))
         c_stop = min(n, (c + 1) * CHUNK)
         for start in range(c * CHUNK, c_stop, BLOCK):
             m = min(BLOCK, c_stop - start)
@@ -186,7 +185,7 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp, codes,
                 bad[c] = r
                 break
             if transformed:
-                r = apply_block(xt, m, codes, tparams, ld, ok, scratch, zero_density)
+                r = apply_block(X, start, xt, m, codes, tparams, ld, ok, zero_density)
                 if r >= 0:
                     bad[c] = start + r
                     break

@@ -109,24 +109,24 @@ def _inverse_power_abs(t, lam):
 
 
 @njit(**_EXACT)
-def _forward_row_fast(v, m, code, p0, p1, ldc):
-    """v[:m] = map(v[:m]) in place, ldc[:m] = log|map'| (assigned): no per-value checks but a count of
-    values that are NaN, infinite, outside the domain or overflow (an integer sum, which vectorises without
-    reassociation). Returns that count; the caller redoes a block with a bad value carefully."""
+def _forward_row_fast(v, m, code, p0, p1, ld):
+    """v[:m] = map(v[:m]) in place, ld[:m] += log|map'|: no per-value checks but a count of values that are
+    NaN, infinite, outside the domain or overflow (an integer sum, which vectorises without reassociation).
+    Returns that count; ``apply_block`` redoes a block with a bad value from its input, value by value."""
     nbad = 0
     if code == AFFINE:
         lb = np.log(abs(p1))
         for b in range(m):
             x = v[b]
             v[b] = p0 + p1 * x
-            ldc[b] = lb
+            ld[b] += lb
             nbad += 0 if abs(x) < np.inf else 1
     elif code == LOG:
         for b in range(m):
             x = v[b]
             y = log_pos(x)
             v[b] = y
-            ldc[b] = -y
+            ld[b] += -y
             nbad += 0 if (x > 0.0) & (x < np.inf) else 1
     elif code == LOGIT:
         width = np.log(p1 - p0)
@@ -135,7 +135,7 @@ def _forward_row_fast(v, m, code, p0, p1, ldc):
             lo = log_pos(x - p0)
             hi = log_pos(p1 - x)
             v[b] = lo - hi
-            ldc[b] = width - lo - hi
+            ld[b] += width - lo - hi
             nbad += 0 if (x > p0) & (x < p1) else 1
     elif code == BOXCOX:
         inv = 1.0 / p0 if abs(p0) >= _LAMBDA_ZERO else 1.0
@@ -145,7 +145,7 @@ def _forward_row_fast(v, m, code, p0, p1, ldc):
             t = expm1(p0 * L) * inv
             y = t if abs(p0) >= _LAMBDA_ZERO else L
             v[b] = y
-            ldc[b] = (p0 - 1.0) * L
+            ld[b] += (p0 - 1.0) * L
             nbad += 0 if (x > 0.0) & (x < np.inf) & (abs(y) < np.inf) else 1
     elif code == YEOJOHNSON:
         lam_neg = 2.0 - p0
@@ -159,33 +159,15 @@ def _forward_row_fast(v, m, code, p0, p1, ldc):
             t = expm1(lam * L) * (inv_neg if neg else inv_pos)
             t = t if abs(lam) >= _LAMBDA_ZERO else L
             v[b] = -t if neg else t
-            ldc[b] = (p0 - 1.0) * (-L if neg else L)
+            ld[b] += (p0 - 1.0) * (-L if neg else L)
             nbad += 0 if abs(t) < np.inf else 1  # NaN or +-inf in x make t NaN or inf
     return nbad
 
 
 @njit(**_EXACT)
-def forward_row(v, m, code, p0, p1, ld, ok, scratch):
-    """v[:m] = map(v[:m]) in place; ld[:m] += log|map'|; ok[:m] *= 0 where a point is invalid (NaN passes
-    through as missing). scratch: (2, >= m). The fast loop runs first; only a block holding a NaN, an
-    infinity, a value outside the domain or an overflow is redone value by value."""
-    save = scratch[0]
-    ldc = scratch[1]
-    for b in range(m):
-        save[b] = v[b]
-    if _forward_row_fast(v, m, code, p0, p1, ldc) == 0:
-        for b in range(m):
-            ld[b] += ldc[b]
-        return
-    for b in range(m):
-        v[b] = save[b]
-    _forward_row_careful(v, m, code, p0, p1, ld, ok)
-
-
-@njit(**_EXACT)
 def _forward_row_careful(v, m, code, p0, p1, ld, ok):
     """v[:m] = map(v[:m]) in place; ld[:m] += log|map'|; ok[:m] *= 0 where a point is invalid. NaN passes.
-    Every value is checked (selects per value); ``forward_row`` runs this only for a block with a bad value."""
+    Every value is checked (selects per value); ``apply_block`` runs this only for a block with a bad value."""
     if code == AFFINE:
         lb = np.log(abs(p1))
         for b in range(m):
@@ -282,22 +264,38 @@ def inverse_row(v, m, code, p0, p1):
 
 
 @njit(**_EXACT)
-def apply_block(xt, m, codes, params, ld, ok, scratch, zero_density):
-    """Forward program over the m points of a transposed block xt (D, BLOCK), in place; ld[:m] = the
-    log-Jacobian of each point (summed over columns). Returns the index (in the block) of the first invalid
-    point, or -1. With zero_density, invalid points get ld = -inf and values 0 instead, and -1 is returned.
-    ld, ok: (>= m,); scratch: (2, >= m), allocated once per chunk by the caller (an allocation per block,
-    from every thread at once, cost more than the maps themselves)."""
+def apply_block(X, start, xt, m, codes, params, ld, ok, zero_density):
+    """Forward program over the m points of a transposed block xt (D, BLOCK) = X[start:start+m].T, in
+    place; ld[:m] = the log-Jacobian of each point (summed over columns). Returns the index (in the block)
+    of the first invalid point, or -1. With zero_density, invalid points get ld = -inf and values 0
+    instead, and -1 is returned. ld, ok: (>= m,) scratch.
+
+    Every map runs its fast loop; only if some value was bad (NaN, infinite, outside a domain, overflow)
+    is the block reloaded from X and redone value by value (NaN kept as missing, the rest flagged)."""
     D, L = codes.shape
     for b in range(m):
         ld[b] = 0.0
-        ok[b] = 1.0
+    n_bad = 0
     for j in range(D):
         row = xt[j]
         for s in range(L):
             code = codes[j, s]
             if code != NONE:
-                forward_row(row, m, code, params[j, s, 0], params[j, s, 1], ld, ok, scratch)
+                n_bad += _forward_row_fast(row, m, code, params[j, s, 0], params[j, s, 1], ld)
+    if n_bad == 0:
+        return -1
+    Xb = X[start:start + m]
+    for b in range(m):
+        ld[b] = 0.0
+        ok[b] = 1.0
+        for j in range(D):
+            xt[j, b] = np.float64(Xb[b, j])
+    for j in range(D):
+        row = xt[j]
+        for s in range(L):
+            code = codes[j, s]
+            if code != NONE:
+                _forward_row_careful(row, m, code, params[j, s, 0], params[j, s, 1], ld, ok)
     for b in range(m):
         if ok[b] == 0.0:
             if not zero_density:
@@ -332,7 +330,6 @@ def transform_rows(X, codes, params, inverse, zero_density, out, logdet):
         xt = np.empty((D, BLOCK))
         ld = np.empty(BLOCK)
         ok = np.empty(BLOCK)
-        scratch = np.empty((2, BLOCK))
         c_stop = min(n, (c + 1) * CHUNK)
         for start in range(c * CHUNK, c_stop, BLOCK):
             m = min(BLOCK, c_stop - start)
@@ -343,7 +340,7 @@ def transform_rows(X, codes, params, inverse, zero_density, out, logdet):
             if inverse:
                 inverse_block(xt, m, codes, params)
             else:
-                r = apply_block(xt, m, codes, params, ld, ok, scratch, zero_density)
+                r = apply_block(X, start, xt, m, codes, params, ld, ok, zero_density)
                 if r >= 0:
                     bad[c] = start + r
                     break
