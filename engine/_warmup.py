@@ -20,9 +20,7 @@ import numpy as np
 def _example_args(dense, D=2, K=2):
     """Arguments with exactly the types the CLI's fit and score pass to ``mixture_log_density``."""
     U = np.array(np.broadcast_to(np.eye(D), (K, D, D)), order="C") if dense else np.ones((K, D))
-    from .kernels.transforms import no_program
-
-    return (np.zeros((3, D)), U, np.zeros((K, D)), np.zeros(K), np.empty(3), np.empty((3, K)), *no_program(), False)
+    return (np.zeros((3, D)), U, np.zeros((K, D)), np.zeros(K), np.empty(3), np.empty((3, K)))
 
 
 def is_cached(dispatcher, args):

@@ -6,7 +6,6 @@ from scipy import stats
 import engine
 from engine import reference
 from engine.kernels.gaussian import mixture_log_density
-from engine.kernels.transforms import no_program
 from conftest import COVARIANCE_TYPES, random_mixture_params, random_spd, sklearn_mixture
 
 
@@ -117,4 +116,4 @@ def test_kernel_reports_first_bad_row_across_chunks(rng):
     X[19_000, 0] = np.inf
     X[9_000, 0] = np.nan
     out = np.empty(20_000)
-    assert mixture_log_density(X, *model._kernel_params, out, np.empty((0, 1)), *no_program(), False) == 9_000
+    assert mixture_log_density(X, *model._kernel_params, out, np.empty((0, 1))) == 9_000

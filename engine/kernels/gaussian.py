@@ -151,22 +151,38 @@ def first_bad_row(bad):
     return -1
 
 
+@njit(inline="always", **SERIAL)
+def _score_block(xt, m, prec_chol, shifted_means, log_norm, terms, y, mx, acc, ld, out, resp, start, want_resp):
+    """out[start:start+m] = the log-density of the block held in xt (D, BLOCK) plus ld[:m]; the
+    responsibilities into resp's rows too when ``want_resp``."""
+    K = shifted_means.shape[0]
+    component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y)
+    out_b = out[start:start + m]
+    if K == 1 and not want_resp:
+        for b in range(m):
+            out_b[b] = terms[0, b] + ld[b]
+        return
+    logsumexp_block(terms, m, mx, acc, want_resp)
+    for b in range(m):
+        out_b[b] = acc[b] + ld[b]
+    if want_resp:
+        resp_b = resp[start:start + m]
+        for k in range(K):
+            for b in range(m):
+                resp_b[b, k] = terms[k, b] * mx[b]
+
+
 @njit(**PARALLEL)
-def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp, codes, tparams, zero_density):
+def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp):
     """out[i] = log sum_k w_k N(X[i] | mean_k, cov_k), and, if resp has n rows, the responsibilities
     resp[i, k] = p(component k | X[i]) (an output the caller asked for; pass an empty (0, K) array to skip).
 
     X: (n, D) float32/float64; prec_chol: (P, D, D) or (K, D); shifted_means: (K, D); log_norm: (K,);
-    out: (n,). codes (D, L), tparams (D, L, 2): a column-wise transform program (``kernels.transforms``;
-    pass (0, 0) arrays for none): the mixture is then a model of T(x), and out[i] is the density of x,
-    log p_Y(T(x)) + log|det J_T(x)|, with T applied to each block as it is loaded (no extra pass).
-    Returns the first row of X holding NaN/inf or a value outside T's domain, or -1 (then the outputs are
-    complete).
+    out: (n,). Returns the first row of X holding NaN/inf, or -1 (then the outputs are complete).
     """
     n, D = X.shape
     K = shifted_means.shape[0]
     want_resp = resp.shape[0] > 0
-    transformed = codes.shape[0] > 0
     n_chunks = (n + CHUNK - 1) // CHUNK
     bad = np.full(n_chunks, -1, dtype=np.int64)
     for c in prange(n_chunks):
@@ -175,8 +191,7 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp, codes,
         terms = np.empty((K, BLOCK))
         mx = np.empty(BLOCK)
         acc = np.empty(BLOCK)
-        ld = np.zeros(BLOCK)
-        ok = np.empty(BLOCK)
+        no_jacobian = np.zeros(BLOCK)
         c_stop = min(n, (c + 1) * CHUNK)
         for start in range(c * CHUNK, c_stop, BLOCK):
             m = min(BLOCK, c_stop - start)
@@ -184,23 +199,42 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp, codes,
             if r >= 0:
                 bad[c] = r
                 break
-            if transformed:
+            _score_block(xt, m, prec_chol, shifted_means, log_norm, terms, y, mx, acc, no_jacobian, out, resp,
+                         start, want_resp)
+    return first_bad_row(bad)
+
+
+@njit(**PARALLEL)
+def transformed_mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp, codes, tparams,
+                                    zero_density):
+    """``mixture_log_density`` of a mixture that models T(x), for x: out[i] = log p_Y(T(X[i])) +
+    log|det J_T(X[i])|, T applied to each block as it is loaded (no extra pass). codes (D, L), tparams
+    (D, L, 2): the column-wise program (``kernels.transforms``). Returns the first row of X holding NaN/inf
+    or a value outside T's domain, or -1. (A kernel of its own: the untransformed one does not compile
+    the transforms' code, which doubled its cold compile time.)"""
+    n, D = X.shape
+    K = shifted_means.shape[0]
+    want_resp = resp.shape[0] > 0
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    bad = np.full(n_chunks, -1, dtype=np.int64)
+    for c in prange(n_chunks):
+        xt = np.empty((D, BLOCK))
+        y = np.empty((D, BLOCK))
+        terms = np.empty((K, BLOCK))
+        mx = np.empty(BLOCK)
+        acc = np.empty(BLOCK)
+        ld = np.empty(BLOCK)
+        ok = np.empty(BLOCK)
+        c_stop = min(n, (c + 1) * CHUNK)
+        for start in range(c * CHUNK, c_stop, BLOCK):
+            m = min(BLOCK, c_stop - start)
+            r = load_block(X, start, m, xt)
+            if r < 0:
                 r = apply_block(X, start, xt, m, codes, tparams, ld, ok, zero_density)
-                if r >= 0:
-                    bad[c] = start + r
-                    break
-            component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y)
-            out_b = out[start:start + m]
-            if K == 1 and not want_resp:
-                for b in range(m):
-                    out_b[b] = terms[0, b] + ld[b]
-                continue
-            logsumexp_block(terms, m, mx, acc, want_resp)
-            for b in range(m):
-                out_b[b] = acc[b] + ld[b]
-            if want_resp:
-                resp_b = resp[start:start + m]
-                for k in range(K):
-                    for b in range(m):
-                        resp_b[b, k] = terms[k, b] * mx[b]
+                r = r if r < 0 else start + r
+            if r >= 0:
+                bad[c] = r
+                break
+            _score_block(xt, m, prec_chol, shifted_means, log_norm, terms, y, mx, acc, ld, out, resp, start,
+                         want_resp)
     return first_bad_row(bad)

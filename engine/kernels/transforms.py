@@ -472,7 +472,3 @@ def power_profile(X, kinds, lambdas):
             count[j] = tot
     return count, mean, m2, jac, first_bad
 
-
-def no_program():
-    """(codes, params) of the empty program (no transform), in the types every kernel specialises on."""
-    return np.zeros((0, 0), dtype=np.int64), np.zeros((0, 0, 2))

@@ -16,8 +16,7 @@ from .._staging import STAGE_ROWS, kernel_ready, staged_rows
 from .._sklearn_compat import (ConvergenceWarning, EstimatorParams, check_em_numbers, check_feature_names,
                                not_fitted)
 from .._validation import as_float_array, as_param, check_n_samples, raise_bad_row
-from ..kernels.gaussian import mixture_log_density
-from ..kernels.transforms import no_program
+from ..kernels.gaussian import mixture_log_density, transformed_mixture_log_density
 from ..kernels.sampling import mixture_sample
 from . import _covariance as cov
 
@@ -398,29 +397,34 @@ class GaussianMixture(EstimatorParams):
         K = self.weights_.shape[0]
         out = np.empty(n, dtype=X.dtype)
         resp = np.empty((n, K) if responsibilities else (0, 1), dtype=X.dtype)
-        codes, tparams = no_program() if program is None else (program.codes, program.params)
-        zero_density = outside == "zero-density"
         kp = self._kernel_params
+        if program is None:
+            def kernel(rows, out_rows, resp_rows):
+                return mixture_log_density(rows, kp.prec_chol, kp.shifted_means, kp.log_norm, out_rows, resp_rows)
+        else:
+            zero_density = outside == "zero-density"
 
-        def check(bad, rows):
+            def kernel(rows, out_rows, resp_rows):
+                return transformed_mixture_log_density(rows, kp.prec_chol, kp.shifted_means, kp.log_norm, out_rows,
+                                                       resp_rows, program.codes, program.params, zero_density)
+
+        def check(bad):
             if bad < 0:
                 return
-            if program is not None and np.all(np.isfinite(rows[bad])):
-                raise ValueError(f"X is outside the transform's domain: {program.describe_bad(rows, bad)}")
+            if program is not None and np.all(np.isfinite(X[bad])):
+                raise ValueError(f"X is outside the transform's domain: {program.describe_bad(X, bad)}")
             raise_bad_row(bad)
 
         if kernel_ready(X):
-            check(mixture_log_density(X, kp.prec_chol, kp.shifted_means, kp.log_norm, out, resp, codes, tparams,
-                                      zero_density), X)
+            check(kernel(X, out, resp))
         else:
             out64 = np.empty(min(n, STAGE_ROWS))
             resp64 = np.empty((len(out64), K) if responsibilities else (0, 1))
             for start, chunk in staged_rows(X, len(out64) or 1):
                 m = chunk.shape[0]
-                bad = mixture_log_density(chunk, kp.prec_chol, kp.shifted_means, kp.log_norm, out64[:m],
-                                          resp64[:m] if responsibilities else resp64, codes, tparams, zero_density)
+                bad = kernel(chunk, out64[:m], resp64[:m] if responsibilities else resp64)
                 if bad >= 0:
-                    check(start + bad, X)
+                    check(start + bad)
                 out[start:start + m] = out64[:m]
                 if responsibilities:
                     resp[start:start + m] = resp64[:m]
