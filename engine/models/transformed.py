@@ -6,9 +6,9 @@ By the change of variables, p_X(x) = p_Y(T(x)) |det J_T(x)|, so
     sample(n)        = T^-1(base samples)
     fit(X)           = fit T's free parameters on X, then the base on T(X)
 
-For Gaussian bases (``Normal``, ``MultivariateNormal``, ``GaussianMixture``, ``Mixture(family="gaussian")``)
-and array input, T runs inside the scoring kernel on each block it loads (no extra pass, no n x D
-temporary). Other bases (every product family, Student-t, the HMMs) are scored in chunks of
+For Gaussian bases (``MultivariateNormal``, ``GaussianMixture``, ``Mixture(family="gaussian")``) and array
+input, T runs inside the scoring kernel on each block it loads (no extra pass, no n x D temporary). Other
+bases (``Normal``, every product family, Student-t, the HMMs) are scored in chunks of
 ``STAGE_ROWS`` rows: T of one chunk, then the base's own kernel on it.
 
 Bijections that bound the range (Box–Cox and Yeo–Johnson with some lambdas, which map onto a half-line) give
