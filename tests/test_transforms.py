@@ -277,3 +277,19 @@ def test_student_t_and_diag_product_bases_in_the_data_units():
         want = (m.base.score_samples if hasattr(m.base, "score_samples") else m.base.logpdf)(np.log(X))
         np.testing.assert_allclose(m.score_samples(X), want - np.log(X).sum(axis=1), rtol=1e-12)
         assert np.isfinite(m.bic(X))
+
+
+def test_transformed_fit_stream_fits_the_transform_then_streams_the_base():
+    X = np.column_stack([RNG.lognormal(size=6000), RNG.gamma(2, size=6000)])
+    batches = [X[:2500], X[2500:]]
+    streamed = engine.Transformed(engine.GaussianMixture(2, random_state=0), YeoJohnson()).fit_stream(
+        lambda: iter(batches))
+    np.testing.assert_allclose(streamed.transform.lambdas_, YeoJohnson().fit(X).lambdas_, atol=1e-9)
+    assert streamed.base.stream_rows_ == len(X) and streamed.base.n_iter_ > 1
+    Y = streamed.transform.forward(X)
+    # the streamed mixture is the mixture of the transformed stream: its statistics at its own fixed point
+    from engine.estimation.em import e_step_stats
+
+    assert streamed.score(X) == pytest.approx(
+        e_step_stats(streamed.base, Y).log_likelihood / len(X) + streamed.transform.log_abs_det_jacobian(X).mean(),
+        rel=1e-12)

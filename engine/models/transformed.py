@@ -134,7 +134,12 @@ class Transformed:
         if not hasattr(self.base, "fit_stream"):
             raise TypeError(f"{type(self.base).__name__} has no fit_stream")
         self.transform.fit_stream(make_batches, keys)
-        self.base.fit_stream((self.transform._run(b, inverse=False)[0] for b in make_batches()), **fit_params)
+
+        def transformed():
+            for b in make_batches():
+                yield self._forward(b)[0]
+
+        self.base.fit_stream(transformed, **fit_params)
         return self
 
     # ------------------------------------------------------------------ density
