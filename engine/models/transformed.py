@@ -173,16 +173,16 @@ class Transformed:
         for start in range(0, max(n, 1), STAGE_ROWS):
             stop = min(n, start + STAGE_ROWS)
             chunk = _slice_rows(X, start, stop)
-            if tabular:
-                Y, ld = self._forward(chunk)
-            else:
-                A = np.asarray(chunk)
-                one_d = A.ndim == 1
-                try:
+            try:
+                if tabular:
+                    Y, ld = self._forward(chunk)
+                else:
+                    A = np.asarray(chunk)
+                    one_d = A.ndim == 1
                     Y, ld = run_program(prog, A[:, None] if one_d else A, outside=self.outside)
-                except ValueError as exc:
-                    raise ValueError(_shift_rows(str(exc), start)) from None
-                Y = Y[:, 0] if one_d else Y
+                    Y = Y[:, 0] if one_d else Y
+            except ValueError as exc:  # rows of the chunk -> rows of the input
+                raise ValueError(_shift_rows(str(exc), start)) from None
             out[start:stop] = per_chunk(Y) + ld
         return out
 
