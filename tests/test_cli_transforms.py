@@ -79,3 +79,32 @@ def test_bad_transform_and_domain_errors_are_one_line(small, tmp_path):
     # dep_delay has negative values: named with its column and input row
     assert r.returncode != 0 and "column 'dep_delay'" in r.stderr and "outside the domain x > 0" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_mixed_family_fit_under_a_column_transform(small, tmp_path):
+    path, table = small
+    model = tmp_path / "mixed.arrow"
+    family = "dep_delay=gaussian,air_time=gaussian,distance=poisson"
+    r = run("fit", path, "--family", family, "--nulls", "drop", "--missing", "marginalize", "--components", "2",
+            "--transform", "dep_delay=yeo-johnson,air_time=log", "--model-out", model, "--json")
+    assert r.returncode == 0, r.stderr
+    m = engine.load(model)
+    assert isinstance(m, engine.Transformed) and isinstance(m.base, engine.Mixture)
+    out = tmp_path / "s.parquet"
+    r = run("score", path, "--model", model, "--output", out, "--batch-size", "3000", "--anomaly-quantile", "0.01")
+    assert r.returncode == 0, r.stderr
+    sub = table.select(["dep_delay", "air_time", "distance"])
+    np.testing.assert_allclose(pq.read_table(out).column("log_density").to_numpy(), m.score_samples(sub), rtol=1e-12)
+    s = tmp_path / "x.parquet"
+    r = run("sample", "--model", model, "-n", "2000", "--output", s, "--batch-size", "700")
+    assert r.returncode == 0, r.stderr
+    drawn = pq.read_table(s)
+    assert (drawn.column("air_time").to_numpy() > 0).all()
+    # streamed: the same transform parameters
+    b = tmp_path / "streamed.arrow"
+    r = run("fit", path, "--family", family, "--nulls", "drop", "--missing", "marginalize", "--components", "2",
+            "--transform", "dep_delay=yeo-johnson,air_time=log", "--model-out", b, "--in-memory", "no",
+            "--batch-size", "5000")
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_allclose(engine.load(b).transform.mapping["dep_delay"].lambdas_,
+                               m.transform.mapping["dep_delay"].lambdas_, atol=1e-9)

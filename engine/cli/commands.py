@@ -196,11 +196,9 @@ def cmd_fit(args):
         raise ValueError("--nulls keep is for scoring; a fit needs --nulls error or drop")
     if args.components == "auto" and args.max_components < 1:
         raise ValueError(f"--max-components must be >= 1, got {args.max_components}")
-    if getattr(args, "transform", None) and (getattr(args, "model", "mixture") == "hmm" or args.scheduler
-                                             or getattr(args, "family", "gaussian") != "gaussian"
-                                             or getattr(args, "missing", "error") != "error"):
-        raise ValueError("--transform fits Gaussian mixtures locally (no --model hmm, --family, --missing or "
-                         "--scheduler with it yet); in Python, engine.Transformed takes any model")
+    if getattr(args, "transform", None) and (getattr(args, "model", "mixture") == "hmm" or args.scheduler):
+        raise ValueError("--transform fits mixtures locally (not with --model hmm or --scheduler yet); in "
+                         "Python, engine.Transformed takes any model, HMMs included")
     if getattr(args, "model", "mixture") == "hmm":
         from .hmm import fit_hmm
 
@@ -411,6 +409,11 @@ def cmd_score(args):
 
             return score_family(args, rep, model)
     program = None
+    if isinstance(model, engine.Transformed) and isinstance(model.base, engine.Mixture) \
+            and not hasattr(model.base, "_gm"):
+        from .families import score_family
+
+        return score_family(args, rep, model.base, transform=model.transform)
     if isinstance(model, engine.Transformed):
         # densities in the data's units: the kernel applies the transform to each block it loads
         base = model.base._gm if isinstance(model.base, engine.Mixture) and hasattr(model.base, "_gm") else model.base
@@ -564,6 +567,10 @@ def _sample_transformed(args, rep, model):
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     base = model.base
+    if isinstance(base, engine_mixture()) and not hasattr(base, "_gm"):
+        from .families import sample_family
+
+        return sample_family(args, rep, base, transformed=model)
     own = getattr(base, "feature_names_in_", None)
     D = base.n_features_in_ if hasattr(base, "n_features_in_") else len(own)
     names = [str(c) for c in own] if own is not None and len(own) else [f"x{j}" for j in range(D)]
@@ -583,6 +590,12 @@ def _sample_transformed(args, rep, model):
                 f"wrote {args.n:,} samples (in the data's units, through {model.transform!r}) in {seconds:.2f} s "
                 f"to {os.path.abspath(args.output)}")
     return 0
+
+
+def engine_mixture():
+    from ..models.family_mixture import Mixture
+
+    return Mixture
 
 
 def _shift_rows(message, start):

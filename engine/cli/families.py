@@ -98,6 +98,26 @@ def fit_family(args, rep):
     if isinstance(family, dict) and not args.quiet:
         rep.note("families: " + ", ".join(f"{c}={f}" for c, f in family.items()))
     Ks = range(1, args.max_components + 1) if args.components == "auto" else [int(args.components)]
+    transform = None
+    ld_total = 0.0
+    if getattr(args, "transform", None):
+        # fit the transform once (its passes), then every K's mixture in its coordinates
+        from ..transforms import parse
+
+        transform = parse(args.transform)
+        keys = list(table.column_names)
+        if in_memory:
+            transform.fit(table)
+            table, ld = transform._run(table, inverse=False)
+            ld_total = float(ld.sum())
+        else:
+            transform.fit_stream(batches, keys)
+            raw_batches = batches
+
+            def batches():
+                return (transform._run(b, inverse=False)[0] for b in raw_batches())
+            ld_total = sum(float(transform.log_abs_det_jacobian(b).sum()) for b in raw_batches())
+        rep.note(f"transform {transform!r}")
     best = None
     bics = {}
     for K in Ks:
@@ -110,24 +130,35 @@ def fit_family(args, rep):
         model = engine.Mixture(K, family=family, covariance_type=args.covariance_type if student else "diag",
                                tol=args.tol, max_iter=args.max_iter, n_init=args.n_init, reg_covar=args.reg_covar,
                                random_state=args.seed, missing=args.missing, dof=args.dof)
+        extra = transform.n_fitted_parameters if transform is not None else 0
         if in_memory:
             model.fit(table)
-            bics[K] = model.bic(table)
+            ll = float(np.sum(model.score_samples(table)))
         else:
             model.fit_stream(batches)
             ll = sum(float(model.score_samples(b).sum()) for b in batches())
-            bics[K] = -2 * ll + model.n_parameters * np.log(rows)
+        # in the data's units: log|det J| over the rows, and the transform's fitted parameters
+        bics[K] = -2 * (ll + ld_total) + (model.n_parameters + extra) * np.log(rows)
         if len(Ks) > 1:
             rep.note(f"K={K}: BIC {bics[K]:.2f}")
         if best is None or bics[K] < bics[best.n_components]:
             best = model
     model = best
-    ll = np.sort(model.score_samples(table if in_memory else model.init_sample_))
+    sample = table if in_memory else model.init_sample_
+    ll = model.score_samples(sample)
+    if transform is not None:  # the sample is in the mixture's coordinates: add log|det J| at its preimage
+        ll = ll + transform.log_abs_det_jacobian(transform.inverse(sample))
+    ll = np.sort(ll)
     model.training_ = {"rows": int(rows), "source": os.path.basename(os.path.normpath(args.input)),
                        "feature_columns": [str(c) for c in model._fit_keys], "logpdf_sample_size": int(len(ll)),
                        "logpdf_quantile_levels": QUANTILE_LEVELS.tolist(),
                        "logpdf_quantiles": np.quantile(ll, QUANTILE_LEVELS).tolist()}
-    model.save(args.model_out)
+    if transform is not None:
+        from ..models.transformed import Transformed
+
+        Transformed(model, transform).save(args.model_out)
+    else:
+        model.save(args.model_out)
     seconds = time.perf_counter() - t0
     fam_text = family if isinstance(family, str) else "mixed"
     rep.summary({"model": os.path.abspath(args.model_out), "rows": int(rows), "family": fam_text, "in_memory": in_memory,
@@ -138,7 +169,8 @@ def fit_family(args, rep):
                 f"fitted K={model.n_components} {fam_text} mixture to {rows:,} rows "
                 f"({'in memory' if in_memory else 'streamed'}) in {seconds:.1f} s: "
                 f"{model.n_iter_} EM iterations, converged={model.converged_}, mean log-likelihood "
-                f"{model.lower_bound_:.6f}\nmodel written to {os.path.abspath(args.model_out)}")
+                f"{model.lower_bound_:.6f}" + (f" (in the coordinates of {transform!r})" if transform else "")
+                + f"\nmodel written to {os.path.abspath(args.model_out)}")
     return 0
 
 
@@ -181,7 +213,7 @@ def _fit_family_dask(args, rep, columns, t0):
     return 0
 
 
-def score_family(args, rep, model):
+def score_family(args, rep, model, transform=None):
     from ..io.dataset import open_dataset
     from ..io.writer import AtomicParquetWriter, check_output_path
     from .commands import _anomaly_threshold
@@ -217,10 +249,19 @@ def score_family(args, rep, model):
                 batch_x = table_to_array(batch.select(keys))
             else:
                 batch_x = batch
+            ld = 0.0
+            if transform is not None:  # the mixture models T(x): score T(batch), add log|det J|
+                try:
+                    batch_x, ld = transform._run(batch_x, inverse=False)
+                except ValueError as exc:
+                    from .commands import _shift_rows
+
+                    raise ValueError(f"{args.input}: " + _shift_rows(str(exc), rows)) from None
             if args.responsibilities or args.labels:
                 logd, resp = model._family_obj.log_density(batch_x, model._params, responsibilities=True, row_offset=rows)
             else:
                 logd = model._family_obj.log_density(batch_x, model._params, row_offset=rows)
+            logd = logd + ld
             cols = [batch.column(c) for c in ids] + [pa.array(logd)]
             if args.responsibilities:
                 cols += [pa.array(resp[:, k]) for k in range(K)]
@@ -269,12 +310,17 @@ def _sample_rows(args, rep, names, draw, key):
     return 0
 
 
-def sample_family(args, rep, model):
+def sample_family(args, rep, model, transformed=None):
     from .. import _random
     from ..io.writer import AtomicParquetWriter
 
     fam = model._family_obj
     keys = [str(k) for k in model._fit_keys] if model._fit_keys else [f"x{j}" for j in range(fam.n_features)]
+    if transformed is not None and getattr(fam, "name", "") == "student_t":
+        key = int(_stream_key(args.seed))
+        return _sample_rows(args, rep, keys,
+                            lambda m, start: transformed.sample(m, random_state=np.random.SeedSequence([key, start])),
+                            key)
     if getattr(fam, "name", "") == "student_t":
         return _sample_rows(args, rep, keys, lambda m, start: fam.sample(model._params, m, key, offset=start),
                             key := _stream_key(args.seed))
@@ -295,8 +341,11 @@ def sample_family(args, rep, model):
             AtomicParquetWriter(args.output, schema, overwrite=args.overwrite) as out:
         for start in range(0, args.n, args.batch_size):
             m = min(args.batch_size, args.n - start)
-            codes, labels = fam.sample(model._params, m, key, offset=start)  # one stream across batches
-            X = model._decode(codes)
+            if transformed is None:
+                codes, labels = fam.sample(model._params, m, key, offset=start)  # one stream across batches
+                X = model._decode(codes)
+            else:  # T^-1 of the mixture's draws (draws without a preimage are redrawn), keyed per batch
+                X, labels = transformed.sample(m, random_state=np.random.SeedSequence([int(key), start]))
             cols = [pa.array(X[:, j].tolist() if fields[j].type == pa.string() else X[:, j].astype(np.float64))
                     for j in range(fam.n_features)]
             out.write(pa.RecordBatch.from_arrays(cols + [pa.array(labels)], schema=schema))
