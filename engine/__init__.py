@@ -2,6 +2,7 @@
 from .estimation.mle import GaussianStats, fit_mle, gaussian_stats
 from .estimation.entropy import entropy
 from .estimation.kl import KLResult, cross_entropy, kl_divergence
+from .estimation.reverse_kl import ReverseKLResult, fit_reverse_kl
 from ._sklearn_compat import ConvergenceWarning, NotFittedError
 from .models import GaussianMixture, MultivariateNormal, Normal
 from .models.family_mixture import Mixture
@@ -26,4 +27,5 @@ def load(path):
     return load_model_file(path)
 __all__ = ["Normal", "MultivariateNormal", "GaussianMixture", "fit_mle", "gaussian_stats", "GaussianStats", "load",
            "kl_divergence", "cross_entropy", "KLResult", "NotFittedError", "ConvergenceWarning", "Mixture", "em", "entropy",
-           "hmm", "GaussianHMM", "PoissonHMM", "CategoricalHMM", "HMM", "MarkovChain", "Transformed", "transforms"]
+           "hmm", "GaussianHMM", "PoissonHMM", "CategoricalHMM", "HMM", "MarkovChain", "Transformed", "transforms", "fit_reverse_kl",
+           "ReverseKLResult"]

@@ -6,8 +6,8 @@ p is a two-mode 1-D Gaussian mixture; q a single Gaussian.
 * Forward KL, min_q D_KL(p || q), is maximum likelihood on samples of p: the closed-form Gaussian MLE
   (mean and variance of the samples). The fit is mode *covering*: its mean lies between the modes and its
   variance spans both.
-* Reverse KL, min_q D_KL(q || p), is fitted by stochastic gradient descent with the reparameterised
-  estimator x = m + sigma * eps (``engine.kernels.reverse_kl``): the fit is mode *seeking*, locked onto one
+* Reverse KL, min_q D_KL(q || p), is fitted by ``engine.fit_reverse_kl`` (stochastic gradient ascent on the
+  ELBO with the reparameterised estimator x = m + sigma * eps): the fit is mode *seeking*, locked onto one
   mode with about that mode's width.
 
 Both fits are then scored in both directions by Monte Carlo KL with standard errors.
@@ -16,10 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _random
 from ..estimation.kl import KLResult, kl_divergence
 from ..estimation.mle import fit_mle
-from ..kernels.reverse_kl import reverse_kl_gradient
+from ..estimation.reverse_kl import fit_reverse_kl as engine_fit_reverse_kl
 from ..models import GaussianMixture, Normal
 
 
@@ -32,7 +31,7 @@ class KLAsymmetryResult:
     kl_p_reverse: KLResult   # D_KL(p || q_reverse): large, q_reverse misses a mode
     kl_forward_p: KLResult   # D_KL(q_forward || p): large, q_forward puts mass between the modes
     kl_reverse_p: KLResult   # D_KL(q_reverse || p): small (what the reverse fit minimises)
-    reverse_trace: np.ndarray  # (steps, 3): m, sigma, KL estimate per SGD step
+    reverse_trace: np.ndarray  # (steps,): the ELBO estimate (= -KL(q || p), p normalised) per step
 
     def summary(self):
         f, r = self.forward_fit, self.reverse_fit
@@ -52,27 +51,31 @@ def default_p():
     return GaussianMixture.from_params([0.5, 0.5], [[-2.0], [2.0]], [0.6**2, 0.6**2], "spherical")
 
 
+def _mixture_target(p):
+    """log p and d/dx log p of a 1-D GaussianMixture p (for ``engine.fit_reverse_kl``)."""
+    var = p.covariances_.reshape(len(p.weights_), -1)[:, 0]
+    mus = p.means_[:, 0]
+
+    def log_target(X):
+        return p.score_samples(X)
+
+    def grad_log_target(X):
+        _, resp = p.log_density_and_responsibilities(X)
+        return (resp * (mus[None, :] - X) / var[None, :]).sum(axis=1, keepdims=True)
+
+    return log_target, grad_log_target
+
+
 def fit_reverse_kl(p, m0, sigma0, steps=1500, batch=4096, learning_rate=0.03, random_state=0):
-    """Adam on (m, log sigma) with reparameterised gradients; returns (m, sigma, trace (steps, 3))."""
+    """The reverse fit through ``engine.fit_reverse_kl`` (reparameterised gradients, Adam); returns
+    (m, sigma, the ELBO trace (steps,))."""
     if p.n_features_in_ != 1:
         raise ValueError("the reverse-KL study needs a 1-D mixture p")
-    key = _random.stream_key(random_state)
-    weights = p.weights_
-    mus = p.means_[:, 0]
-    sds = np.sqrt(p.covariances_ if p.covariance_type == "spherical" else p.covariances_.reshape(len(weights), -1)[:, 0])
-    theta = np.array([m0, np.log(sigma0)])
-    m1 = np.zeros(2)
-    m2 = np.zeros(2)
-    b1, b2, eps = 0.9, 0.999, 1e-8
-    trace = np.empty((steps, 3))
-    for t in range(1, steps + 1):
-        gm, gr, kl = reverse_kl_gradient(theta[0], theta[1], weights, mus, sds, key, (t - 1) * batch, batch)
-        g = np.array([gm, gr])
-        m1 = b1 * m1 + (1 - b1) * g
-        m2 = b2 * m2 + (1 - b2) * g * g
-        theta -= learning_rate * (m1 / (1 - b1**t)) / (np.sqrt(m2 / (1 - b2**t)) + eps)
-        trace[t - 1] = theta[0], np.exp(theta[1]), kl
-    return theta[0], np.exp(theta[1]), trace
+    log_target, grad = _mixture_target(p)
+    r = engine_fit_reverse_kl(Normal(m0, sigma0), log_target, grad_log_target=grad, n_samples=batch,
+                              max_iter=steps, learning_rate=learning_rate, random_state=random_state,
+                              n_eval=10_000)
+    return r.q.loc, r.q.scale, r.trace
 
 
 def run(p=None, n_fit=200_000, n_kl=1_000_000, random_state=0):
