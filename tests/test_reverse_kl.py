@@ -98,3 +98,23 @@ def test_bad_arguments_are_clear_errors():
         engine.fit_reverse_kl(q, log_bimodal, n_samples=1)
     with pytest.raises(ValueError, match="covariance_type 'full' or 'diag'"):
         engine.fit_reverse_kl(engine.GaussianMixture.from_params([1.0], [[0.0]], [1.0], "spherical"), log_bimodal)
+
+
+def test_monte_carlo_kl_takes_any_model_with_sample_and_score_samples():
+    class Wrapped:  # not an engine class: only the two methods
+        def __init__(self, m):
+            self.m = m
+
+        def sample(self, n, random_state=None):
+            return self.m.sample(n, random_state=random_state)
+
+        def score_samples(self, X):
+            return self.m.logpdf(X)
+
+    p, q = engine.MultivariateNormal([0.0, 1.0], np.eye(2)), engine.MultivariateNormal([0.5, 0.0], 2 * np.eye(2))
+    exact = engine.kl_divergence(p, q).estimate
+    for a, b in ((Wrapped(p), q), (p, Wrapped(q)), (Wrapped(p), Wrapped(q))):
+        r = engine.kl_divergence(a, b, n_samples=200_000, random_state=0)
+        assert r.method == "mc" and abs(r.estimate - exact) < 4 * r.stderr
+    with pytest.raises(ValueError, match="only method='mc'"):
+        engine.kl_divergence(Wrapped(p), q, method="exact")

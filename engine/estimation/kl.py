@@ -194,6 +194,13 @@ def kl_divergence(p, q, method="auto", n_samples=1_000_000, random_state=None, c
         from .family_kl import family_kl_divergence
 
         return family_kl_divergence(p, q, method, n_samples, random_state, confidence)
+    gaussian = (GaussianMixture, MultivariateNormal, Normal)
+    if not (isinstance(p, gaussian) and isinstance(q, gaussian)):
+        # any other model: an object with ``sample`` (p) and ``score_samples``/``logpdf`` (both)
+        if method not in ("mc", "auto"):
+            raise ValueError(f"between a {type(p).__name__} and a {type(q).__name__} only method='mc' exists, "
+                             f"got {method!r}")
+        return _monte_carlo(p, q, n_samples, random_state, confidence)
     mp, mq = _as_mixture(p, "p"), _as_mixture(q, "q")
     if mp.n_features_in_ != mq.n_features_in_:
         raise ValueError(f"p and q have different dimensions ({mp.n_features_in_} and {mq.n_features_in_})")
