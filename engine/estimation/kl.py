@@ -197,6 +197,11 @@ def kl_divergence(p, q, method="auto", n_samples=1_000_000, random_state=None, c
     gaussian = (GaussianMixture, MultivariateNormal, Normal)
     if not (isinstance(p, gaussian) and isinstance(q, gaussian)):
         # any other model: an object with ``sample`` (p) and ``score_samples``/``logpdf`` (both)
+        for name, obj, need_sample in (("p", p, True), ("q", q, False)):
+            if not _is_model(obj) or (need_sample and not hasattr(obj, "sample")):
+                raise TypeError(f"{name} must be an engine Normal, MultivariateNormal or GaussianMixture (or any "
+                                f"model with {'sample and ' if need_sample else ''}score_samples/logpdf), got "
+                                f"{type(obj).__name__}")
         if method not in ("mc", "auto"):
             raise ValueError(f"between a {type(p).__name__} and a {type(q).__name__} only method='mc' exists, "
                              f"got {method!r}")
