@@ -81,3 +81,26 @@ def check_n_samples(n_samples, name="n_samples"):
     if n_samples < 0:
         raise ValueError(f"{name} must be >= 0, got {n_samples}")
     return int(n_samples)
+
+
+def output_array(out, shape, dtype, name="out", inputs=()):
+    """``out`` checked as a caller-owned output (an ndarray of exactly this shape and dtype, C-contiguous,
+    writeable, sharing no memory with ``inputs``), or a new array when it is None."""
+    dtype = np.dtype(dtype)
+    shape = tuple(int(s) for s in shape)
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array, got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {out.shape}")
+    if out.dtype != dtype:
+        raise ValueError(f"{name} must have dtype {dtype} (the input's), got {out.dtype}")
+    if not out.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError(f"{name} is read-only")
+    for a in inputs:
+        if isinstance(a, np.ndarray) and np.may_share_memory(out, a):
+            raise ValueError(f"{name} shares memory with the input; pass a separate buffer")
+    return out

@@ -459,6 +459,14 @@ def cmd_score(args):
         fields.append(pa.field("is_anomaly", pa.bool_()))
     schema = pa.schema(fields)
     rows = dropped = anomalies = 0
+    buffers = {}  # caller-owned outputs, reused batch after batch (no allocation and page faults per batch)
+
+    def buffer(name, shape, dtype):
+        held = buffers.get(name)
+        if held is None or held.shape[0] < shape[0] or held.dtype != dtype:
+            held = buffers[name] = np.empty(shape, dtype=dtype)
+        return held[:shape[0]]
+
     t0 = time.perf_counter()
     with rep.bar(total=source.count_rows(), desc="score") as bar, \
             AtomicParquetWriter(args.output, schema, overwrite=args.overwrite) as out:
@@ -467,14 +475,16 @@ def cmd_score(args):
             dropped += b.dropped
             if m == 0:
                 continue
+            out_kw = {"out": buffer("logd", (m,), b.X.dtype)}
             # the private entry point: batches are plain arrays of the model's own feature columns, so the
             # scikit-learn feature-name check (and its warning) does not apply
             try:
                 if args.responsibilities or args.labels:
-                    logd, resp = model._log_density(b.X, responsibilities=True, program=program)
+                    logd, resp = model._log_density(b.X, responsibilities=True, program=program,
+                                                    resp_out=buffer("resp", (m, K), b.X.dtype), **out_kw)
                     logd, resp = np.asarray(logd, dtype=np.float64), np.asarray(resp, dtype=np.float64)
                 else:
-                    logd = np.asarray(model._log_density(b.X, program=program), dtype=np.float64)
+                    logd = np.asarray(model._log_density(b.X, program=program, **out_kw), dtype=np.float64)
             except ValueError as exc:
                 if program is None:
                     raise
@@ -542,10 +552,11 @@ def cmd_sample(args):
     t0 = time.perf_counter()
     with rep.bar(total=args.n, desc="sample") as bar, \
             AtomicParquetWriter(args.output, schema, overwrite=args.overwrite) as out:
+        X_buf = np.empty((min(args.n, args.batch_size), D))  # reused by every batch
+        labels_buf = np.empty(len(X_buf), dtype=np.int64)
         for start in range(0, args.n, args.batch_size):
             m = min(args.batch_size, args.n - start)
-            X = np.empty((m, D))
-            labels = np.empty(m, dtype=np.int64)
+            X, labels = X_buf[:m], labels_buf[:m]
             sp = model._sampler_params  # the stream continues across batches
             mixture_sample(key, start, sp.cum_weights, sp.means, sp.cov_chol_t, X, labels)
             out.write(pa.RecordBatch.from_arrays([pa.array(X[:, j]) for j in range(D)] + [pa.array(labels)], schema=schema))

@@ -2,10 +2,13 @@
 import numpy as np
 from numba import njit, prange
 
-from ._config import CHUNK, PARALLEL
+from ._config import PARALLEL
 from .gaussian import first_bad_row
 
 _HALF_LOG_2PI = 0.9189385332046727
+#: points per parallel work item: each point's value is independent of the others, so the split only has to
+#: amortise the scheduling of a work item (64 Ki points: 0.5 MiB read per item; 2,048 cost ~20% at 10M)
+SPAN = 1 << 16
 
 
 @njit(**PARALLEL)
@@ -19,11 +22,11 @@ def normal_log_density(x, loc, scale, out):
     inv = 1.0 / scale
     shift = loc * inv
     const = -_HALF_LOG_2PI - np.log(scale)
-    n_chunks = (n + CHUNK - 1) // CHUNK
+    n_chunks = (n + SPAN - 1) // SPAN
     bad = np.full(n_chunks, -1, dtype=np.int64)
     for c in prange(n_chunks):
-        lo = c * CHUNK
-        hi = min(n, lo + CHUNK)
+        lo = c * SPAN
+        hi = min(n, lo + SPAN)
         # views indexed from 0: with a global index, Numba's negative-index wraparound blocks vectorisation
         x_c = x[lo:hi]
         out_c = out[lo:hi]

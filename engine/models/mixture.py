@@ -15,7 +15,7 @@ from .._registry import register
 from .._staging import STAGE_ROWS, kernel_ready, staged_rows
 from .._sklearn_compat import (ConvergenceWarning, EstimatorParams, check_em_numbers, check_feature_names,
                                not_fitted)
-from .._validation import as_float_array, as_param, check_n_samples, raise_bad_row
+from .._validation import as_float_array, as_param, check_n_samples, output_array, raise_bad_row
 from ..kernels.gaussian import mixture_log_density, transformed_mixture_log_density
 from ..kernels.sampling import mixture_sample
 from . import _covariance as cov
@@ -381,12 +381,14 @@ class GaussianMixture(EstimatorParams):
         self._fit(X, sample_weight)
         return self.predict(X)
 
-    def log_density_and_responsibilities(self, X):
-        """(log p(x) (n,), responsibilities (n, K)) from one pass over X."""
+    def log_density_and_responsibilities(self, X, out=None, resp_out=None):
+        """(log p(x) (n,), responsibilities (n, K)) from one pass over X; ``out``/``resp_out``: caller-owned
+        arrays of X's dtype to write into (see ``logpdf``)."""
         self._check_fitted()
-        return self._log_density(self._validate_data(X, reset=False), responsibilities=True)
+        return self._log_density(self._validate_data(X, reset=False), responsibilities=True, out=out,
+                                 resp_out=resp_out)
 
-    def _log_density(self, X, responsibilities=False, program=None, outside="error"):
+    def _log_density(self, X, responsibilities=False, program=None, outside="error", out=None, resp_out=None):
         """log p(x) (and the responsibilities) of a validated ndarray X, outputs in X's dtype; no feature-name
         check (for engine's own callers: the CLI, Dask, KL). X that is not float64, C-contiguous and writeable
         is staged through a float64 buffer, so the kernel has one compiled specialisation (see _staging).
@@ -395,8 +397,9 @@ class GaussianMixture(EstimatorParams):
         block it loads and adds log|det J_T| (``engine.Transformed``); ``outside`` is its domain policy."""
         n = X.shape[0]
         K = self.weights_.shape[0]
-        out = np.empty(n, dtype=X.dtype)
-        resp = np.empty((n, K) if responsibilities else (0, 1), dtype=X.dtype)
+        out = output_array(out, (n,), X.dtype, inputs=(X,))
+        resp = (output_array(resp_out, (n, K), X.dtype, name="resp_out", inputs=(X, out)) if responsibilities
+                else np.empty((0, 1), dtype=X.dtype))
         kp = self._kernel_params
         if program is None:
             def kernel(rows, out_rows, resp_rows):
@@ -430,9 +433,12 @@ class GaussianMixture(EstimatorParams):
                     resp[start:start + m] = resp64[:m]
         return (out, resp) if responsibilities else out
 
-    def predict_proba(self, X):
-        """Responsibilities p(component k | x): (n, K), rows summing to 1 (the learned representation)."""
-        return self.log_density_and_responsibilities(X)[1]
+    def predict_proba(self, X, out=None):
+        """Responsibilities p(component k | x): (n, K), rows summing to 1 (the learned representation);
+        ``out``: a caller-owned (n, K) array of X's dtype to write them into."""
+        self._check_fitted()
+        X = self._validate_data(X, reset=False)
+        return self._log_density(X, responsibilities=True, resp_out=out)[1]
 
     def predict(self, X):
         """The most probable component of each row, (n,) int64."""
@@ -452,21 +458,25 @@ class GaussianMixture(EstimatorParams):
         return float(np.sum(self._log_density(self._validate_data(X, reset=False)), dtype=np.float64))
 
     # ------------------------------------------------------------------ density
-    def logpdf(self, X):
+    def logpdf(self, X, out=None):
         """log p(x) for each row of X: (n, D) float32/float64 -> (n,) of the same dtype.
 
+        out: a caller-owned (n,) array of X's dtype to write into and return (a batch job scoring the same
+        batch size thousands of times reuses one buffer instead of allocating and page-faulting a new one).
         On device="cuda" (or "auto" with a GPU), a GPU array in gives a GPU array out.
         """
         self._check_fitted()
         if _dispatch.resolve(self.device, X) == "cuda":
+            if out is not None:
+                raise ValueError("out= is for host arrays; on the GPU the output is a new device array")
             from ..cuda import mixture_logpdf
 
             return mixture_logpdf(self, X)
-        return self._log_density(self._validate_data(X, reset=False))
+        return self._log_density(self._validate_data(X, reset=False), out=out)
 
-    def score_samples(self, X):
+    def score_samples(self, X, out=None):
         """Alias of ``logpdf`` (scikit-learn's name): the weighted log-probability of each sample."""
-        return self.logpdf(X)
+        return self.logpdf(X, out=out)
 
     def score(self, X, y=None):
         """Mean log-likelihood of X (computed in float64)."""
@@ -476,27 +486,30 @@ class GaussianMixture(EstimatorParams):
         return float(np.mean(values, dtype=np.float64))
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, n_samples=1, random_state=None, *, dtype=np.float64):
+    def sample(self, n_samples=1, random_state=None, *, dtype=np.float64, out=None, labels_out=None):
         """Draw (X, labels): X (n_samples, D), labels (n_samples,) int64 drawn i.i.d. from the weights.
 
         ``random_state`` (None, int or numpy Generator; None falls back to the estimator's
-        ``random_state``): the same seed gives bit-identical output at any thread count.
+        ``random_state``): the same seed gives bit-identical output at any thread count. ``out`` (n_samples,
+        D) float32/float64 and ``labels_out`` (n_samples,) int64: caller-owned arrays to write into.
         """
         self._check_fitted()
         if isinstance(n_samples, numbers.Integral) and not isinstance(n_samples, (bool, np.bool_)) and n_samples < 1:
             # scikit-learn's wording (its tests match it); non-integers fall through to check_n_samples
             raise ValueError(f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one sample.")
         n = check_n_samples(n_samples)
-        dtype = np.dtype(dtype)
+        dtype = np.dtype(dtype if out is None else getattr(out, "dtype", dtype))
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {dtype}")
         key = _random.stream_key(self.random_state if random_state is None else random_state)
         if _dispatch.resolve(self.device) == "cuda":
+            if out is not None or labels_out is not None:
+                raise ValueError("out=/labels_out= are for host arrays; on the GPU the outputs are new device arrays")
             from ..cuda import mixture_sample as cuda_sample
 
             return cuda_sample(self, n, key, dtype=dtype)
-        X = np.empty((n, self.n_features_in_), dtype=dtype)
-        labels = np.empty(n, dtype=np.int64)
+        X = output_array(out, (n, self.n_features_in_), dtype)
+        labels = output_array(labels_out, (n,), np.int64, name="labels_out", inputs=(X,))
         if dtype == np.float64:
             sp = self._sampler_params
             mixture_sample(key, 0, sp.cum_weights, sp.means, sp.cov_chol_t, X, labels)

@@ -44,13 +44,15 @@ class MultivariateNormal:
         """U with precision = U U^T: (D, D) upper triangular, (D,) or a scalar."""
         return self._mixture.precisions_cholesky_[0]
 
-    def logpdf(self, X):
-        """log N(x | mean, covariance) per row: (n, D) float32/float64 -> (n,) of the same dtype."""
-        return self._mixture.logpdf(X)
+    def logpdf(self, X, out=None):
+        """log N(x | mean, covariance) per row: (n, D) float32/float64 -> (n,) of the same dtype; ``out``: a
+        caller-owned (n,) array to write into."""
+        return self._mixture.logpdf(X, out=out)
 
-    def sample(self, n_samples=1, random_state=None, *, dtype=np.float64):
-        """(n_samples, D) draws; same seed gives bit-identical output at any thread count."""
-        return self._mixture.sample(n_samples, random_state, dtype=dtype)[0]
+    def sample(self, n_samples=1, random_state=None, *, dtype=np.float64, out=None):
+        """(n_samples, D) draws; same seed gives bit-identical output at any thread count; ``out``: a
+        caller-owned (n_samples, D) array to write into."""
+        return self._mixture.sample(n_samples, random_state, dtype=dtype, out=out)[0]
 
     def save(self, path):
         """Write the model to ``path`` in engine's versioned, pickle-free format (see ``engine.load``)."""

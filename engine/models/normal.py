@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import _random
-from .._validation import as_float_array, as_param, check_n_samples, raise_bad_row
+from .._validation import as_float_array, as_param, check_n_samples, output_array, raise_bad_row
 from .._registry import register
 from ..kernels.normal import normal_log_density
 from ..kernels.sampling import normal_sample
@@ -22,23 +22,27 @@ class Normal:
 
     n_features = 1
 
-    def logpdf(self, x):
-        """log N(x | loc, scale**2) elementwise: x (n,) (or (n, 1)) float32/float64 -> (n,) same dtype."""
+    def logpdf(self, x, out=None):
+        """log N(x | loc, scale**2) elementwise: x (n,) (or (n, 1)) float32/float64 -> (n,) same dtype.
+
+        out: an (n,) array of x's dtype to write into (a batch job reuses one buffer instead of allocating
+        and page-faulting a new output per call); returned."""
         x = np.asarray(x) if not isinstance(x, np.ndarray) else x
         if x.ndim == 2 and x.shape[1] == 1:
             x = x[:, 0]
         x = as_float_array(x, name="x", ndim=1)
-        out = np.empty(x.shape[0], dtype=x.dtype)
+        out = output_array(out, (x.shape[0],), x.dtype, inputs=(x,))
         raise_bad_row(normal_log_density(x, self.loc, self.scale, out), name="x")
         return out
 
-    def sample(self, n_samples=1, random_state=None, *, dtype=np.float64):
-        """(n_samples,) draws; same seed gives bit-identical output at any thread count."""
+    def sample(self, n_samples=1, random_state=None, *, dtype=np.float64, out=None):
+        """(n_samples,) draws; same seed gives bit-identical output at any thread count. out: an
+        (n_samples,) float32/float64 array to write into (its dtype is then the output's)."""
         n = check_n_samples(n_samples)
-        dtype = np.dtype(dtype)
+        dtype = np.dtype(dtype if out is None else getattr(out, "dtype", dtype))
         if dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {dtype}")
-        out = np.empty(n, dtype=dtype)
+        out = output_array(out, (n,), dtype)
         normal_sample(_random.stream_key(random_state), 0, self.loc, self.scale, out)
         return out
 

@@ -1,0 +1,70 @@
+"""Caller-owned outputs (issue 20, item 1): out= / resp_out= / labels_out= write into the caller's arrays and
+give exactly what a fresh call returns; a wrong buffer is a clear error naming the parameter."""
+import numpy as np
+import pytest
+
+import engine
+
+RNG = np.random.default_rng(20)
+
+
+def test_normal_logpdf_and_sample_into_buffers():
+    m = engine.Normal(0.5, 2.0)
+    x = RNG.normal(size=10_001)
+    buf = np.full(len(x), np.nan)
+    assert m.logpdf(x, out=buf) is buf
+    np.testing.assert_array_equal(buf, m.logpdf(x))
+    x32 = x.astype(np.float32)
+    np.testing.assert_array_equal(m.logpdf(x32, out=np.empty(len(x), np.float32)), m.logpdf(x32))
+    s = np.empty(5000, dtype=np.float32)
+    assert m.sample(5000, random_state=3, out=s) is s
+    np.testing.assert_array_equal(s, m.sample(5000, random_state=3, dtype=np.float32))
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_mixture_scoring_and_sampling_into_buffers(covariance_type):
+    X = RNG.normal(size=(3000, 3))
+    gm = engine.GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    out, resp = np.empty(3000), np.empty((3000, 3))
+    logd, r = gm.log_density_and_responsibilities(X, out=out, resp_out=resp)
+    assert logd is out and r is resp
+    fresh_logd, fresh_resp = gm.log_density_and_responsibilities(X)
+    np.testing.assert_array_equal(out, fresh_logd)
+    np.testing.assert_array_equal(resp, fresh_resp)
+    np.testing.assert_array_equal(gm.score_samples(X, out=np.empty(3000)), fresh_logd)
+    np.testing.assert_array_equal(gm.predict_proba(X, out=np.empty((3000, 3))), fresh_resp)
+    # staged input (float32): the output keeps the input's dtype
+    X32 = X.astype(np.float32)
+    np.testing.assert_array_equal(gm.score_samples(X32, out=np.empty(3000, np.float32)), gm.score_samples(X32))
+    S, lab = np.empty((700, 3)), np.empty(700, dtype=np.int64)
+    got = gm.sample(700, random_state=5, out=S, labels_out=lab)
+    assert got[0] is S and got[1] is lab
+    want = gm.sample(700, random_state=5)
+    np.testing.assert_array_equal(S, want[0])
+    np.testing.assert_array_equal(lab, want[1])
+    mvn = engine.MultivariateNormal(np.zeros(3), np.eye(3))
+    np.testing.assert_array_equal(mvn.logpdf(X, out=np.empty(3000)), mvn.logpdf(X))
+
+
+def test_bad_buffers_are_named_errors():
+    m = engine.Normal()
+    x = RNG.normal(size=100)
+    with pytest.raises(ValueError, match=r"out must have shape \(100,\)"):
+        m.logpdf(x, out=np.empty(99))
+    with pytest.raises(ValueError, match="out must have dtype float64"):
+        m.logpdf(x, out=np.empty(100, dtype=np.float32))
+    with pytest.raises(ValueError, match="out must be C-contiguous"):
+        m.logpdf(x, out=np.empty(200)[::2])
+    ro = np.empty(100)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="out is read-only"):
+        m.logpdf(x, out=ro)
+    with pytest.raises(ValueError, match="shares memory with the input"):
+        m.logpdf(x, out=x)
+    with pytest.raises(TypeError, match="out must be a NumPy array"):
+        m.logpdf(x, out=[0.0] * 100)
+    gm = engine.GaussianMixture.from_params([0.5, 0.5], np.zeros((2, 2)), np.array([np.eye(2)] * 2))
+    with pytest.raises(ValueError, match=r"resp_out must have shape \(4, 2\)"):
+        gm.log_density_and_responsibilities(np.zeros((4, 2)), resp_out=np.empty((4, 3)))
+    with pytest.raises(ValueError, match=r"labels_out must have shape \(4,\)"):
+        gm.sample(4, labels_out=np.empty(5, dtype=np.int64))
