@@ -68,3 +68,22 @@ def test_bad_buffers_are_named_errors():
         gm.log_density_and_responsibilities(np.zeros((4, 2)), resp_out=np.empty((4, 3)))
     with pytest.raises(ValueError, match=r"labels_out must have shape \(4,\)"):
         gm.sample(4, labels_out=np.empty(5, dtype=np.int64))
+
+
+def test_family_mixtures_and_transformed_models_into_buffers():
+    X = np.abs(RNG.normal(size=(2000, 2))) + 0.1
+    for family in ("exponential", "student_t"):
+        m = engine.Mixture(2, family=family, random_state=0).fit(X)
+        buf, resp = np.empty(2000), np.empty((2000, 2))
+        assert m.score_samples(X, out=buf) is buf
+        np.testing.assert_array_equal(buf, m.score_samples(X))
+        np.testing.assert_array_equal(m.predict_proba(X, out=resp), m.predict_proba(X))
+    t = engine.Transformed(engine.GaussianMixture(2, random_state=0), engine.transforms.Log()).fit(X)
+    p = engine.Transformed(engine.Mixture(2, family="exponential", random_state=0),
+                           engine.transforms.Affine(0.0, 2.0)).fit(X)
+    for model in (t, p):  # the fused and the chunked path
+        buf = np.empty(2000)
+        assert model.score_samples(X, out=buf) is buf
+        np.testing.assert_array_equal(buf, model.score_samples(X))
+    with pytest.raises(ValueError, match=r"out must have shape \(2000,\)"):
+        p.score_samples(X, out=np.empty(3))

@@ -15,6 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._validation import output_array
+
 from .._staging import as_kernel_vector
 from ..kernels import product as pk
 from ..models import _covariance as cov
@@ -262,7 +264,7 @@ class ProductFamily:
                             counts[:, :self.encoder.n_counts], shift, float(ll), float(wt),
                             g_s1 if Dg else None, g_s2 if Dg else None, g_shift if Dg else None)
 
-    def log_density(self, X, params, responsibilities=False, row_offset=0):
+    def log_density(self, X, params, responsibilities=False, row_offset=0, out=None, resp_out=None):
         """log p(x) (n,) and, if asked, the responsibilities (n, K). row_offset: added to the row numbers in
         errors (for a batch of a larger input)."""
         from .columns import n_rows
@@ -270,8 +272,10 @@ class ProductFamily:
         kp = self.kernel_params(params)
         n = n_rows(X)
         K = params.weights.shape[0]
-        out = np.empty(n)
-        resp = np.empty((n, K) if responsibilities else (0, K))
+        # out / resp_out: caller-owned float64 outputs (engine.Mixture's out= and predict_proba's out=)
+        out = output_array(out, (n,), np.float64, inputs=(X,))
+        resp = (output_array(resp_out, (n, K), np.float64, name="resp_out", inputs=(X, out)) if responsibilities
+                else np.empty((0, K)))
         for start, chunk in self._chunks(X):
             m = chunk.shape[0]
             r = resp[start:start + m] if responsibilities else resp

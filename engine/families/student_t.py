@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._staging import STAGE_ROWS, as_kernel_vector, kernel_ready, staged_rows
-from .._validation import as_float_array
+from .._validation import as_float_array, output_array
 from ..kernels import em as em_kernels
 from ..kernels.student_t import t_mixture_log_density, t_scale_factors, t_statistics
 from ..models import _covariance as cov
@@ -195,12 +195,14 @@ class StudentTFamily:
             s2 = s2[:, 0, :]
         return StudentTStats(ct, nk, su, sl, s1, s2, shift, nu.copy(), float(ll), float(wt))
 
-    def log_density(self, X, params, responsibilities=False, row_offset=0):
+    def log_density(self, X, params, responsibilities=False, row_offset=0, out=None, resp_out=None):
         X = self._array(X)
         U, shifted, log_c, nu, _ = self.kernel_params(params)
         n, K = X.shape[0], params.weights.shape[0]
-        out = np.empty(n)
-        resp = np.empty((n, K) if responsibilities else (0, K))
+        # out / resp_out: caller-owned float64 outputs (engine.Mixture's out= and predict_proba's out=)
+        out = output_array(out, (n,), np.float64, inputs=(X,))
+        resp = (output_array(resp_out, (n, K), np.float64, name="resp_out", inputs=(X, out)) if responsibilities
+                else np.empty((0, K)))
         chunks = [(0, X)] if kernel_ready(X) else staged_rows(X)
         for start, chunk in chunks:
             m = chunk.shape[0]

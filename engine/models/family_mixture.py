@@ -522,24 +522,26 @@ class Mixture(EstimatorParams):
         return self._family_obj.m_step(stats, self.reg_covar)
 
     # ------------------------------------------------------------------ density, prediction, sampling
-    def score_samples(self, X):
-        """log p(x) per row (n,)."""
+    def score_samples(self, X, out=None):
+        """log p(x) per row (n,); ``out``: a caller-owned (n,) float64 array to write into (X's dtype for the
+        Gaussian family)."""
         self._check_fitted()
         if self._uses_gaussian_mixture():
-            return self._gm.score_samples(X)
-        return self._family_obj.log_density(self._input(X), self._params)
+            return self._gm.score_samples(X, out=out)
+        return self._family_obj.log_density(self._input(X), self._params, out=out)
 
     logpdf = score_samples
 
     def score(self, X, y=None):
         return float(np.mean(self.score_samples(X), dtype=np.float64))
 
-    def predict_proba(self, X):
-        """Responsibilities p(k | x): (n, K) (missing entries marginalised when ``missing='marginalize'``)."""
+    def predict_proba(self, X, out=None):
+        """Responsibilities p(k | x): (n, K) (missing entries marginalised when ``missing='marginalize'``);
+        ``out``: a caller-owned (n, K) array to write them into."""
         self._check_fitted()
         if self._uses_gaussian_mixture():
-            return self._gm.predict_proba(X)
-        return self._family_obj.log_density(self._input(X), self._params, responsibilities=True)[1]
+            return self._gm.predict_proba(X, out=out)
+        return self._family_obj.log_density(self._input(X), self._params, responsibilities=True, resp_out=out)[1]
 
     def predict(self, X):
         return np.argmax(self.predict_proba(X), axis=1)

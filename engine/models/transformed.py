@@ -21,7 +21,7 @@ import numpy as np
 from .. import _random
 from .._registry import register
 from .._staging import STAGE_ROWS
-from .._validation import check_n_samples
+from .._validation import check_n_samples, output_array
 from ..families.columns import column_keys, is_frame, is_table, n_rows
 from ..transforms.core import OUTSIDE, Transform, from_spec, run_program
 
@@ -143,9 +143,10 @@ class Transformed:
         return self
 
     # ------------------------------------------------------------------ density
-    def score_samples(self, X, lengths=None):
-        """log p(x) per row (n,) in x's units: the base's log-density at T(x) plus log|det J_T(x)|.
-        (For an HMM base: the total log-likelihood of the sequences and the state posteriors, as hmmlearn.)"""
+    def score_samples(self, X, lengths=None, out=None):
+        """log p(x) per row (n,) in x's units: the base's log-density at T(x) plus log|det J_T(x)|; ``out``:
+        a caller-owned (n,) array to write into. (For an HMM base: the total log-likelihood of the sequences
+        and the state posteriors, as hmmlearn.)"""
         if _is_hmm(self.base):
             Y, ld = self._forward(X)
             logprob, post = self.base.score_samples(Y, lengths)
@@ -154,8 +155,8 @@ class Transformed:
         if gm is not None:
             keys = self._keys(X)
             A = gm._validate_data(X, reset=False)
-            return gm._log_density(A, program=self.transform.program(keys), outside=self.outside)
-        return self._chunked(X, self._base_log_density)
+            return gm._log_density(A, program=self.transform.program(keys), outside=self.outside, out=out)
+        return self._chunked(X, self._base_log_density, out)
 
     logpdf = score_samples
 
@@ -164,10 +165,10 @@ class Transformed:
             return np.asarray(self.base.score_samples(Y), dtype=np.float64)
         return np.asarray(self.base.logpdf(Y), dtype=np.float64)
 
-    def _chunked(self, X, per_chunk):
+    def _chunked(self, X, per_chunk, out=None):
         """log p(x) chunk by chunk: T of ``STAGE_ROWS`` rows, then the base's kernel on them."""
         n = n_rows(X) if (is_table(X) or is_frame(X)) else len(np.asarray(X))
-        out = np.empty(n)
+        out = output_array(out, (n,), np.float64, inputs=(X,))
         prog = self.transform.program(self._keys(X))
         tabular = is_table(X) or is_frame(X)
         for start in range(0, max(n, 1), STAGE_ROWS):
