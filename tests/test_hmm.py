@@ -433,3 +433,48 @@ def test_dask_fit_equals_local_fit():
     np.testing.assert_allclose(dist.means_, local.means_, rtol=1e-10)
     np.testing.assert_allclose(dist.transmat_, local.transmat_, rtol=1e-10)
     np.testing.assert_allclose(dist._covars_, local._covars_, rtol=1e-10)
+
+
+def _flight_sequences(n_aircraft=400):
+    """dep_delay and arr_delay of the flights data as one sequence per aircraft (tailnum), ordered by
+    time_hour (then by scheduled departure), rows with nulls dropped; the first ``n_aircraft`` aircraft
+    (sorted by tail number) with at least 2 flights."""
+    import os
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    path = os.path.join(os.path.dirname(__file__), "..", "datasets", "flights.parquet")
+    t = pq.read_table(path, columns=["tailnum", "time_hour", "sched_dep_time", "dep_delay", "arr_delay"])
+    t = t.filter(pc.is_valid(t["tailnum"])).drop_null()
+    t = t.sort_by([("tailnum", "ascending"), ("time_hour", "ascending"), ("sched_dep_time", "ascending")])
+    tail = t.column("tailnum").to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.r_[True, tail[1:] != tail[:-1]])
+    lengths = np.diff(np.r_[starts, len(tail)])
+    keep = np.flatnonzero(lengths >= 2)[:n_aircraft]
+    rows = np.concatenate([np.arange(starts[i], starts[i] + lengths[i]) for i in keep])
+    X = np.column_stack([t.column(c).to_numpy(zero_copy_only=False).astype(float)[rows]
+                         for c in ("dep_delay", "arr_delay")])
+    return X / 10.0, lengths[keep]  # tens of minutes: covariances of order 1
+
+
+def test_gaussian_hmm_equals_hmmlearn_on_flight_sequences():
+    """The issue's third real data set: one sequence per aircraft, from the same start, 8 Baum-Welch
+    iterations: the same log-likelihood trajectory, parameters, score and Viterbi path as hmmlearn."""
+    X, lengths = _flight_sequences()
+    K = 3
+    src = engine.GaussianHMM(K)
+    src.startprob_ = np.array([0.5, 0.3, 0.2])
+    src.transmat_ = np.array([[0.8, 0.15, 0.05], [0.2, 0.7, 0.1], [0.1, 0.3, 0.6]])
+    eng = engine.GaussianHMM(K, covariance_type="diag", init_params="", n_iter=8, tol=-np.inf)
+    ref = hmmlearn_hmm.GaussianHMM(K, covariance_type="diag", init_params="", n_iter=8, tol=-np.inf)
+    _same_start(eng, ref, src)
+    q = np.quantile(X[:, 0], [0.2, 0.6, 0.95])
+    for model in (eng, ref):
+        model.means_ = np.column_stack([q, q])
+        model.covars_ = np.tile(X.var(axis=0), (K, 1))
+    _compare_fits(eng, ref, X, lengths)
+    np.testing.assert_allclose(eng.means_, ref.means_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(eng._covars_, ref._covars_, rtol=1e-6, atol=1e-12)
+    assert eng.score(X, lengths) == pytest.approx(ref.score(X, lengths), rel=1e-10)
+    np.testing.assert_array_equal(eng.predict(X, lengths), ref.predict(X, lengths))
