@@ -428,14 +428,18 @@ def product_statistics(X, sample_weight, kinds, cat_sizes, cat_offsets, a, b_, c
             block_terms(xt, m, kinds, cat_offsets, a, b_, c, cat_logp, log_w, W, const, linear, has_poisson,
                         g_cols, g_prec, g_shifted, g_lognorm, xg, yg, terms2, terms, base)
             logsumexp_block(terms, m, mx, lse, mode == POSTERIOR)
+            # weights first, then a reduction loop that only reads: a loop that also stored wb carried a
+            # runtime overlap check against the (empty) unweighted sample_weight, and where the heap placed the
+            # two close together it took the scalar path, summing in another order (a last-bit difference
+            # between threads, whose allocations come from different arenas)
             w_src = sample_weight[start:start + m] if weighted else sample_weight
+            for b in range(m):
+                wb[b] = w_src[b] if weighted else 1.0
             acc_ll = 0.0
             acc_w = 0.0
             for b in range(m):
-                w = w_src[b] if weighted else 1.0
-                wb[b] = w
-                acc_ll += w * (lse[b] + base[b])
-                acc_w += w
+                acc_ll += wb[b] * (lse[b] + base[b])
+                acc_w += wb[b]
             ll[p] += acc_ll
             wt[p] += acc_w
             if mode != POSTERIOR:

@@ -133,14 +133,15 @@ def t_statistics(X, sample_weight, prec_chol, shifted_means, log_c, dofs, shift,
             component_terms(xt, m, prec_chol, shifted_means, zeros, tk, y)
             _t_terms(tk, m, log_c, dofs, D, u)
             logsumexp_block(tk, m, mx, lse, mode == POSTERIOR)
+            # weights first, then a read-only reduction (see kernels/product.py: one summation order always)
             w_src = sample_weight[start:start + m] if weighted else sample_weight
+            for b in range(m):
+                wb[b] = w_src[b] if weighted else 1.0
             acc_ll = 0.0
             acc_w = 0.0
             for b in range(m):
-                w = w_src[b] if weighted else 1.0
-                wb[b] = w
-                acc_ll += w * lse[b]
-                acc_w += w
+                acc_ll += wb[b] * lse[b]
+                acc_w += wb[b]
             ll[p] += acc_ll
             wt[p] += acc_w
             if mode != POSTERIOR:
