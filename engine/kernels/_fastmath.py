@@ -48,6 +48,13 @@ _INF_BITS = np.int64(0x7FF0000000000000)
 @njit(inline="always", **SERIAL)
 def exp_poly(r):
     """e**r for |r| <= ln(2)/2: degree-12 Taylor polynomial (truncation error below 1e-17)."""
+    return exp_series_quotient(r) * r + 1.0
+
+
+@njit(inline="always", **SERIAL)
+def exp_series_quotient(r):
+    """(e**r - 1) / r by its Taylor polynomial (degree 11): ``exp_poly`` adds the leading 1, expm1 does not
+    (so small r keep every digit)."""
     p = 2.08767569878680989792e-09
     p = p * r + 2.50521083854417187751e-08
     p = p * r + 2.75573192239858906526e-07
@@ -59,7 +66,6 @@ def exp_poly(r):
     p = p * r + 4.16666666666666666667e-02
     p = p * r + 1.66666666666666666667e-01
     p = p * r + 0.5
-    p = p * r + 1.0
     return p * r + 1.0
 
 

@@ -28,8 +28,8 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import BLOCK, CHUNK, FASTMATH
-from ._fastmath import (_EXP_ONE, _LN2, _LN2_HI, _LN2_LO, _LOG2E, _MANT_MASK, _SQRT2, atanh_log_series, fast_exp,
-                        fast_log, float64_bits_as_int64, int64_bits_as_float64)
+from ._fastmath import (_EXP_ONE, _LN2, _LN2_HI, _LN2_LO, _LOG2E, _MANT_MASK, _SQRT2, atanh_log_series,
+                        exp_series_quotient, fast_exp, fast_log, float64_bits_as_int64, int64_bits_as_float64)
 
 NONE, AFFINE, LOG, LOGIT, BOXCOX, YEOJOHNSON = 0, 1, 2, 3, 4, 5
 
@@ -74,22 +74,12 @@ def log1p_pos(a):
 def expm1(z):
     """e**z - 1 to full relative precision, one polynomial: z = k ln 2 + r (|r| <= ln2/2),
     e**z - 1 = 2**k (e**r - 1) + (2**k - 1), with e**r - 1 by its Taylor polynomial (no leading 1, so
-    small z keep every digit). -1 below z = -60, inf above 709.78."""
+    small z keep every digit). -1 below z = -60; inf above 709 (e**709 = 8.2e307: values beyond count as
+    overflow)."""
     zc = min(max(z, -60.0), 709.0)
     k = np.floor(zc * _LOG2E + 0.5)
     r = (zc - k * _LN2_HI) - k * _LN2_LO
-    p = 2.08767569878680989792e-09
-    p = p * r + 2.50521083854417187751e-08
-    p = p * r + 2.75573192239858906526e-07
-    p = p * r + 2.75573192239858906526e-06
-    p = p * r + 2.48015873015873015873e-05
-    p = p * r + 1.98412698412698412698e-04
-    p = p * r + 1.38888888888888888889e-03
-    p = p * r + 8.33333333333333333333e-03
-    p = p * r + 4.16666666666666666667e-02
-    p = p * r + 1.66666666666666666667e-01
-    p = p * r + 0.5
-    p = p * r + 1.0
+    p = exp_series_quotient(r)
     two_k = int64_bits_as_float64((np.int64(k) + 1023) << 52)
     out = two_k * (p * r) + (two_k - 1.0)
     return np.inf if z > _EXP_MAX else out
