@@ -10,11 +10,8 @@
 """
 import numpy as np
 
-from .. import _random
-from .._validation import check_n_samples
 from ..models.family_mixture import Mixture
 
-BATCH = 1 << 18
 
 
 def _product(model, name):
@@ -93,7 +90,7 @@ def _variational(p, q):
 
 
 def family_kl_divergence(p, q, method, n_samples, random_state, confidence):
-    from .kl import KLResult, _interval, _merge_moments
+    from .kl import KLResult, _monte_carlo
 
     pp, qq = _product(p, "p"), _product(q, "q")
     comparable = pp is not None and qq is not None and _same_columns(pp, qq)
@@ -108,30 +105,15 @@ def family_kl_divergence(p, q, method, n_samples, random_state, confidence):
             raise ValueError("method='variational' needs two product-family mixtures over the same columns")
         value = _variational(pp, qq)
         return KLResult(value, np.nan, np.nan, np.nan, 0, "variational")
-    n = check_n_samples(n_samples)
-    if n < 2:
-        raise ValueError(f"n_samples must be at least 2 for a Monte Carlo estimate with a standard error, got {n}")
-    if not hasattr(p, "sample"):
-        raise TypeError(f"p ({type(p).__name__}) cannot sample: Monte Carlo KL draws from p")
-    key = _random.stream_key(random_state)
-    state = [0.0, 0.0, 0.0]
-    for start in range(0, n, BATCH):
-        m = min(BATCH, n - start)
+    if pp is None:  # p is not a product model: the generic draw of kl._monte_carlo
+        return _monte_carlo(p, q, n_samples, random_state, confidence)
+
+    def log_ratio(m, start, key):
+        # p's own counter-based sampler; both densities on its code matrix when the columns agree
+        codes, _ = pp._family_obj.sample(pp._params, m, key, offset=start)
+        lp = pp._family_obj.log_density_codes(codes, pp._params)
         if comparable:
-            codes, _ = pp._family_obj.sample(pp._params, m, key, offset=start)
-            lp = pp._family_obj.log_density_codes(codes, pp._params)
-            lq = qq._family_obj.log_density_codes(codes, qq._params)
-        else:
-            if pp is not None:
-                codes, _ = pp._family_obj.sample(pp._params, m, key, offset=start)
-                X = pp._decode(codes)
-                lp = pp._family_obj.log_density_codes(codes, pp._params)
-            else:
-                X, _ = p.sample(m, random_state=np.random.SeedSequence([int(key), start]))
-                lp = p.score_samples(X)
-            lq = q.score_samples(X)
-        d = np.asarray(lp, dtype=np.float64) - np.asarray(lq, dtype=np.float64)
-        mean = d.mean()
-        _merge_moments([m], [mean], [np.sum((d - mean) ** 2)], state)
-    total, mean, acc = state
-    return _interval(mean, np.sqrt(acc / (total - 1) / total), total, "mc", confidence)
+            return lp - qq._family_obj.log_density_codes(codes, qq._params)
+        return lp - np.asarray(q.score_samples(pp._decode(codes)), dtype=np.float64)
+
+    return _monte_carlo(p, q, n_samples, random_state, confidence, log_ratio)

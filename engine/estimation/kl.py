@@ -265,9 +265,10 @@ def _same_map(t, u):
     return strip(t._spec()) == strip(u._spec())
 
 
-def _monte_carlo(p, q, n_samples, random_state, confidence):
+def _monte_carlo(p, q, n_samples, random_state, confidence, log_ratio=None):
     """E_p[log p(X) - log q(X)] over n_samples draws of p in batches, with its standard error: for any p
-    that samples and any q with a log-density (``score_samples``/``logpdf``)."""
+    that samples and any q with a log-density (``score_samples``/``logpdf``). ``log_ratio(m, start, key)``
+    -> (m,) log p - log q of batch ``start`` replaces the generic draw (the product families' code path)."""
     n = check_n_samples(n_samples)
     if n < 2:
         raise ValueError(f"n_samples must be at least 2 for a Monte Carlo estimate with a standard error, got {n}")
@@ -279,12 +280,16 @@ def _monte_carlo(p, q, n_samples, random_state, confidence):
         f = model.score_samples if hasattr(model, "score_samples") else model.logpdf
         return np.asarray(f(X), dtype=np.float64)
 
+    def generic(m, start, key):
+        draw = p.sample(m, random_state=np.random.SeedSequence([int(key), start]))
+        X = draw[0] if isinstance(draw, tuple) else draw
+        return logd(p, X) - logd(q, X)
+
+    log_ratio = log_ratio or generic
     state = [0.0, 0.0, 0.0]
     for start in range(0, n, BATCH):
         m = min(BATCH, n - start)
-        draw = p.sample(m, random_state=np.random.SeedSequence([int(key), start]))
-        X = draw[0] if isinstance(draw, tuple) else draw
-        d = logd(p, X) - logd(q, X)
+        d = np.asarray(log_ratio(m, start, key), dtype=np.float64)
         mean = d.mean()
         _merge_moments([m], [mean], [np.sum((d - mean) ** 2)], state)
     total, mean, acc = state
