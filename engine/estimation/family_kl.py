@@ -13,7 +13,6 @@ import numpy as np
 from ..models.family_mixture import Mixture
 
 
-
 def _product(model, name):
     """The model if it is a product-family Mixture (closed forms exist per column), else None."""
     from ..families.product import ProductFamily
