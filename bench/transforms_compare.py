@@ -7,6 +7,7 @@ Rows (1M x 8, K = 16, full covariances, Yeo–Johnson with a different lambda on
 * ``Transformed(gm, YeoJohnson)`` scoring with T fused into the kernel's block load;
 * the same in two passes: ``transform.forward`` + ``log_abs_det_jacobian`` (engine's kernel), then the
   mixture: what the fusion saves;
+* the NumPy twins (``engine.reference.transforms`` then ``engine.reference.mixture_log_density``);
 * the NumPy route users write today: scikit-learn's ``PowerTransformer(standardize=False).transform`` + our
   Jacobian in NumPy + scikit-learn's ``score_samples`` (when scikit-learn is installed);
 * fitting lambda (8 columns, in memory: typically 4 passes of ``fit_power_lambdas``) against scikit-learn's
@@ -18,6 +19,8 @@ import json
 import numpy as np
 
 import engine
+from engine import reference
+from engine.reference import transforms as ref
 from engine.transforms import YeoJohnson
 
 from .common import best_time, mixture, sklearn_twin
@@ -42,6 +45,12 @@ def rows(n, repeat):
         Z, ld = t._run(X, inverse=False)
         return gm.score_samples(Z) + ld
     out["transformed score (two passes)"] = best_time(two_pass, repeat)
+    prog = t.program(list(range(D)))
+
+    def numpy_twin():  # the NumPy reference: the transform's twin, then the mixture's (n x K) twin
+        Z, ld = ref.transform_rows(X, prog.codes, prog.params)
+        return reference.mixture_log_density(Z, *gm._kernel_params) + ld
+    out["NumPy twin (transform + mixture)"] = best_time(numpy_twin, max(1, repeat // 2))
     try:
         from sklearn.preprocessing import PowerTransformer
 
