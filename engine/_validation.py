@@ -104,3 +104,11 @@ def output_array(out, shape, dtype, name="out", inputs=()):
         if isinstance(a, np.ndarray) and np.may_share_memory(out, a):
             raise ValueError(f"{name} shares memory with the input; pass a separate buffer")
     return out
+
+
+def shift_input_rows(message, start):
+    """An error message from a batch or chunk names rows within it ("input row 15"); add the batch's first row
+    so it names the row of the input as a whole."""
+    import re
+
+    return re.sub(r"input row (\d+)", lambda m: f"input row {int(m.group(1)) + start}", message)

@@ -136,13 +136,6 @@ def _first_use(rep, covariance_type, fit):
     return _warmup.compile_scoring_kernel_in_background(dense) if fit else None
 
 
-def engine_transformed(model, transform):
-    """The model file's model: the mixture under its transform (``engine.Transformed``)."""
-    from ..models.transformed import Transformed
-
-    return Transformed(model, transform)
-
-
 def _fit_transform(args, source, X, rep):
     """--transform: parse it, fit its free parameters (in memory: on X; streamed: a few passes over the
     source), and return (transform, program over the source's columns, X transformed (or None when
@@ -276,7 +269,12 @@ def cmd_fit(args):
         "logpdf_quantile_levels": QUANTILE_LEVELS.tolist(),
         "logpdf_quantiles": np.quantile(ll_sample, QUANTILE_LEVELS).tolist(),
     }
-    (model if transform is None else engine_transformed(model, transform)).save(args.model_out)
+    if transform is None:
+        model.save(args.model_out)
+    else:  # the model file's model: the mixture under its transform
+        from ..models.transformed import Transformed
+
+        Transformed(model, transform).save(args.model_out)
     if helper is not None and helper.poll() is None:  # this process got there first: the helper is redundant
         helper.kill()
         helper.wait()
@@ -489,7 +487,9 @@ def cmd_score(args):
                 if program is None:
                     raise
                 # the kernel names the row within the batch; the batch knows where it starts in the input
-                raise ValueError(f"{args.input}: " + _shift_rows(str(exc), b.first_row)) from None
+                from .._validation import shift_input_rows
+
+                raise ValueError(f"{args.input}: " + shift_input_rows(str(exc), b.first_row)) from None
             mask = None if b.valid is None else ~b.valid
             cols = [b.table.column(c) for c in ids] + [pa.array(logd, mask=mask)]
             if args.responsibilities:
@@ -577,8 +577,10 @@ def _sample_transformed(args, rep, model):
         raise ValueError(f"-n must be >= 0, got {args.n}")
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    from ..models.family_mixture import Mixture
+
     base = model.base
-    if isinstance(base, engine_mixture()) and not hasattr(base, "_gm"):
+    if isinstance(base, Mixture) and not hasattr(base, "_gm"):
         from .families import sample_family
 
         return sample_family(args, rep, base, transformed=model)
@@ -601,18 +603,6 @@ def _sample_transformed(args, rep, model):
                 f"wrote {args.n:,} samples (in the data's units, through {model.transform!r}) in {seconds:.2f} s "
                 f"to {os.path.abspath(args.output)}")
     return 0
-
-
-def engine_mixture():
-    from ..models.family_mixture import Mixture
-
-    return Mixture
-
-
-def _shift_rows(message, start):
-    import re
-
-    return re.sub(r"input row (\d+)", lambda m: f"input row {int(m.group(1)) + start}", message)
 
 
 # ----------------------------------------------------------------------------------------------- kl

@@ -254,9 +254,9 @@ def score_family(args, rep, model, transform=None):
                 try:
                     batch_x, ld = transform._run(batch_x, inverse=False)
                 except ValueError as exc:
-                    from .commands import _shift_rows
+                    from .._validation import shift_input_rows
 
-                    raise ValueError(f"{args.input}: " + _shift_rows(str(exc), rows)) from None
+                    raise ValueError(f"{args.input}: " + shift_input_rows(str(exc), rows)) from None
             if args.responsibilities or args.labels:
                 logd, resp = model._family_obj.log_density(batch_x, model._params, responsibilities=True, row_offset=rows)
             else:

@@ -21,7 +21,7 @@ import numpy as np
 from .. import _random
 from .._registry import register
 from .._staging import STAGE_ROWS
-from .._validation import check_n_samples, output_array
+from .._validation import check_n_samples, output_array, shift_input_rows
 from ..families.columns import column_keys, is_frame, is_table, n_rows
 from ..transforms.core import OUTSIDE, Transform, from_spec, run_program
 
@@ -183,7 +183,7 @@ class Transformed:
                     Y, ld = run_program(prog, A[:, None] if one_d else A, outside=self.outside)
                     Y = Y[:, 0] if one_d else Y
             except ValueError as exc:  # rows of the chunk -> rows of the input
-                raise ValueError(_shift_rows(str(exc), start)) from None
+                raise ValueError(shift_input_rows(str(exc), start)) from None
             out[start:stop] = per_chunk(Y) + ld
         return out
 
@@ -350,10 +350,3 @@ def _bad_rows(X, keep=False):
         A = A.astype(np.float64, copy=False)
         bad = np.isnan(A) if A.ndim == 1 else np.isnan(A).any(axis=1)
     return bad.astype(np.int8) if keep else np.flatnonzero(bad)
-
-
-def _shift_rows(message, start):
-    """Errors from a chunk name rows within the chunk; add the chunk's start to 'input row N'."""
-    import re
-
-    return re.sub(r"input row (\d+)", lambda m: f"input row {int(m.group(1)) + start}", message)
