@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..families.columns import column_keys, is_frame, is_table
+from ..families.columns import _raw_column, column_keys, is_frame, is_table, n_rows
 from ..kernels import transforms as tk
 
 OUTSIDE = ("error", "zero-density")
@@ -109,21 +109,11 @@ def _as_matrix(X, name="X"):
 
 
 def _numeric_column(X, key, name="X"):
-    """Column ``key`` of a table/DataFrame as float64 (nulls as NaN)."""
-    if is_table(X):
-        col = X.column(key)
-        import pyarrow as pa
-
-        if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_boolean(col.type)
-                or pa.types.is_decimal(col.type)):
-            raise TypeError(f"column {key!r} of {name} (type {col.type}) is not numeric; a transform needs numbers")
-        if pa.types.is_boolean(col.type) or pa.types.is_decimal(col.type):
-            col = col.cast(pa.float64())
-        return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
-    values = X[key].to_numpy()
-    if values.dtype.kind not in "biuf":
-        raise TypeError(f"column {key!r} of {name} (dtype {values.dtype}) is not numeric; a transform needs numbers")
-    return np.asarray(values, dtype=np.float64)
+    """Column ``key`` of a table/DataFrame as float64 (nulls as NaN), read as the families read columns."""
+    values = _raw_column(X, key, 0, n_rows(X))
+    if values.dtype.kind != "f":
+        raise TypeError(f"column {key!r} of {name} holds {values.dtype} values, not numbers; a transform needs numbers")
+    return values
 
 
 def _replace_columns(X, keys, values):
