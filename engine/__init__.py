@@ -4,7 +4,7 @@ from .estimation.entropy import entropy
 from .estimation.kl import KLResult, cross_entropy, kl_divergence
 from .estimation.reverse_kl import ReverseKLResult, fit_reverse_kl
 from ._sklearn_compat import ConvergenceWarning, NotFittedError
-from .models import GaussianMixture, MultivariateNormal, Normal
+from .models import BayesianGaussianMixture, GaussianMixture, MultivariateNormal, Normal
 from .models.family_mixture import Mixture
 from .models.transformed import Transformed
 from . import transforms
@@ -25,7 +25,7 @@ def load(path):
     from .io.model_file import load as load_model_file
 
     return load_model_file(path)
-__all__ = ["Normal", "MultivariateNormal", "GaussianMixture", "fit_mle", "gaussian_stats", "GaussianStats", "load",
+__all__ = ["Normal", "MultivariateNormal", "GaussianMixture", "BayesianGaussianMixture", "fit_mle", "gaussian_stats", "GaussianStats", "load",
            "kl_divergence", "cross_entropy", "KLResult", "NotFittedError", "ConvergenceWarning", "Mixture", "em", "entropy",
            "hmm", "GaussianHMM", "PoissonHMM", "CategoricalHMM", "HMM", "MarkovChain", "Transformed", "transforms", "fit_reverse_kl",
            "ReverseKLResult"]

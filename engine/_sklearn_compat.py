@@ -52,7 +52,7 @@ def not_fitted(estimator):
     """The not-fitted error, with scikit-learn's wording."""
     cls = _with_sklearn(NotFittedError, "NotFittedError")
     name = type(estimator).__name__
-    hint = f" (or build one from known parameters with {name}.from_params)" if hasattr(estimator, "from_params") else ""
+    hint = f" (or build one from known parameters with {name}.from_params)" if getattr(estimator, "from_params", None) is not None else ""
     return cls(f"This {name} instance is not fitted yet. Call 'fit' with appropriate arguments before using this "
                f"estimator.{hint}")
 

@@ -210,11 +210,44 @@ class GaussianMixture(EstimatorParams):
                 raise ValueError(f"'{ct} precision' should be {what} ({exc})") from None
 
     # ------------------------------------------------------------------ estimation
-    def _initialize(self, X, sample_weight, key):
-        """Initial (weights, means, covariances or precisions_cholesky) for one EM run."""
+    def _initial_statistics(self, X, sample_weight, key):
+        """E-step statistics of the initial responsibilities for init_params "kmeans" (hard k-means labels) or
+        "random" (uniform random responsibilities): one pass of the E-step kernel."""
         from ..estimation import em
         from ..estimation.kmeans import kmeans, lloyd_params
         from ..kernels import em as em_kernels
+
+        K, D = self.n_components, X.shape[1]
+        ct = self.covariance_type
+        if self.init_params == "kmeans":
+            centers = kmeans(X, K, sample_weight, key, dense=ct in ("full", "tied"))
+            mode = em_kernels.HARD
+        else:
+            centers = np.broadcast_to(X.mean(axis=0, dtype=np.float64), (K, D)).copy()
+            mode = em_kernels.RANDOM
+        lloyd = lloyd_params(centers)
+        if ct in ("full", "tied"):
+            # a fresh C-contiguous writeable array: a broadcast view (read-only, zero strides) is another
+            # Numba type, i.e. another compile of the E-step kernel
+            lloyd = lloyd._replace(prec_chol=np.array(np.broadcast_to(np.eye(D), (1 if ct == "tied" else K, D, D)),
+                                                      order="C"))
+        shift = np.broadcast_to(centers.mean(axis=0), (K, D)).copy() if ct == "tied" else centers
+        return em.statistics(X, sample_weight, lloyd, shift, ct, mode, key)
+
+    def _initial_points(self, X, sample_weight, key):
+        """Row indices of one starting point per component for init_params "k-means++" or "random_from_data"."""
+        K = self.n_components
+        if self.init_params == "k-means++":
+            from ..estimation.kmeans import seeding_candidates
+            from ..kernels.kmeans import kmeans_plusplus
+
+            candidates, weights = seeding_candidates(X, sample_weight, None)
+            return kmeans_plusplus(candidates, weights, K, np.uint64(key))
+        return np.random.default_rng(int(key)).choice(X.shape[0], size=K, replace=False)
+
+    def _initialize(self, X, sample_weight, key):
+        """Initial (weights, means, covariances or precisions_cholesky) for one EM run."""
+        from ..estimation import em
 
         K, D = self.n_components, X.shape[1]
         o = self._init_overrides
@@ -222,31 +255,10 @@ class GaussianMixture(EstimatorParams):
             return o["weights"], o["means"], None, o["precisions_cholesky"]
         ct = self.covariance_type
         if self.init_params in ("kmeans", "random"):
-            if self.init_params == "kmeans":
-                centers = kmeans(X, K, sample_weight, key, dense=ct in ("full", "tied"))
-                mode = em_kernels.HARD
-            else:
-                centers = np.broadcast_to(X.mean(axis=0, dtype=np.float64), (K, D)).copy()
-                mode = em_kernels.RANDOM
-            lloyd = lloyd_params(centers)
-            if ct in ("full", "tied"):
-                # a fresh C-contiguous writeable array: a broadcast view (read-only, zero strides) is another
-                # Numba type, i.e. another compile of the E-step kernel
-                lloyd = lloyd._replace(prec_chol=np.array(np.broadcast_to(np.eye(D), (1 if ct == "tied" else K, D, D)),
-                                                          order="C"))
-            shift = np.broadcast_to(centers.mean(axis=0), (K, D)).copy() if ct == "tied" else centers
-            stats = em.statistics(X, sample_weight, lloyd, shift, ct, mode, key)
+            stats = self._initial_statistics(X, sample_weight, key)
             weights, means, covariances = em.m_step(stats, ct, self.reg_covar)
         else:
-            if self.init_params == "k-means++":
-                from ..estimation.kmeans import seeding_candidates
-                from ..kernels.kmeans import kmeans_plusplus
-
-                candidates, weights = seeding_candidates(X, sample_weight, None)
-                idx = kmeans_plusplus(candidates, weights, K, np.uint64(key))
-            else:
-                idx = np.random.default_rng(int(key)).choice(X.shape[0], size=K, replace=False)
-            means = X[idx].astype(np.float64)
+            means = X[self._initial_points(X, sample_weight, key)].astype(np.float64)
             weights = np.full(K, 1.0 / K)
             # a single point per component: its scatter is 0, leaving the regularisation
             covariances = {
@@ -301,7 +313,8 @@ class GaussianMixture(EstimatorParams):
         self._check_hyperparameters(n, D)
         w = em._check_sample_weight(sample_weight, n)
         w_init = w[: X.shape[0]] if w.size else w
-        self._run_em(X, w_init, lambda: em.e_step_stats(self, X_iter, w if w.size else None, device=device))
+        self._run_em(X, w_init, lambda: em.e_step_stats(self, X_iter, w if w.size else None, device=device),
+                     data=None if device == "cuda" else (X, w))
         self._cast_attributes(X.dtype)
         return X
 
@@ -312,10 +325,11 @@ class GaussianMixture(EstimatorParams):
             for name in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
                 setattr(self, name, getattr(self, name).astype(np.float32))
 
-    def _run_em(self, X_init, w_init, statistics, on_iteration=None):
+    def _run_em(self, X_init, w_init, statistics, on_iteration=None, data=None):
         """``engine.em.run_em`` for this mixture, whatever computes the statistics: ``statistics()`` returns
         the E-step ``SufficientStats`` of all the data under the installed parameters (in memory, streamed,
-        on a GPU); X_init/w_init feed the initialisation."""
+        on a GPU); X_init/w_init feed the initialisation; ``data`` = (X, w) when all the data are in memory
+        (unused here; the Bayesian mixture takes its default priors from them)."""
         from ..estimation import em
         from ..em import run_em, warn_not_converged
 
@@ -575,8 +589,12 @@ class GaussianMixture(EstimatorParams):
         return header, arrays
 
     @classmethod
+    def _model_from_arrays(cls, header, arrays):
+        return cls.from_params(arrays["weights"], arrays["means"], arrays["covariances"], header["covariance_type"])
+
+    @classmethod
     def _from_model_record(cls, header, arrays):
-        model = cls.from_params(arrays["weights"], arrays["means"], arrays["covariances"], header["covariance_type"])
+        model = cls._model_from_arrays(header, arrays)
         for name, value in (header.get("attributes") or {}).items():
             if name in cls._RECORD_ATTRIBUTES:
                 setattr(model, name, value)

@@ -6,7 +6,7 @@ import pytest
 
 from sklearn.base import clone
 from engine import GaussianMixture
-from sklearn.mixture import BayesianGaussianMixture
+from engine import BayesianGaussianMixture
 
 
 @pytest.mark.parametrize("estimator", [GaussianMixture(), BayesianGaussianMixture()])
