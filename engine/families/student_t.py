@@ -80,16 +80,17 @@ def t_log_const(nu, D):
 
 def log_minus_digamma(x):
     """log(x) - digamma(x) for x > 0, without the cancellation of the difference at large x: recurrence up
-    to x >= 8, then the asymptotic series 1/(2x) + 1/(12x^2) - 1/(120x^4) + 1/(252x^6) - 1/(240x^8)."""
-    shift = 0.0
+    to x >= 10, then the asymptotic series 1/(2x) + 1/(12x^2) - 1/(120x^4) + 1/(252x^6) - 1/(240x^8)
+    + 1/(132x^10) - 691/(32760x^12) (the next term is below 1e-15 at x = 10)."""
     acc = 0.0
     y = x
-    while y < 8.0:
+    while y < 10.0:
         acc += 1.0 / y
         y += 1.0
     shift = math.log(x / y)
     t = 1.0 / (y * y)
-    series = 1.0 / (2 * y) + t * (1.0 / 12 - t * (1.0 / 120 - t * (1.0 / 252 - t * (1.0 / 240 - t / 132))))
+    series = 1.0 / (2 * y) + t * (1.0 / 12 - t * (1.0 / 120 - t * (1.0 / 252 - t * (1.0 / 240 - t * (1.0 / 132
+                                                                                                  - t * 691.0 / 32760)))))
     return series + shift + acc
 
 
