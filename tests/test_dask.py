@@ -53,6 +53,29 @@ def test_distributed_em_equals_in_memory(client, data, covariance_type):
     np.testing.assert_allclose(dist.weights_, local.weights_, rtol=1e-9)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_distributed_bayesian_fit_equals_in_memory(client, data, covariance_type):
+    """The variational fit on the same seam: from the same start (a warm start), the Dask fit (default priors
+    from one extra tree-reduced pass) equals the in-memory fit."""
+    import copy
+
+    _, X = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = engine.BayesianGaussianMixture(n_components=5, covariance_type=covariance_type, max_iter=2,
+                                               random_state=0).fit(X)
+    first.set_params(warm_start=True, max_iter=60, tol=1e-8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        local = copy.deepcopy(first).fit(X)
+        dist = edask.fit(copy.deepcopy(first), da.from_array(X, chunks=(4000, 3)), split_every=2)
+    assert dist.n_iter_ == local.n_iter_
+    np.testing.assert_allclose(dist.lower_bounds_, local.lower_bounds_, rtol=1e-10)
+    np.testing.assert_allclose(dist.means_, local.means_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(dist.covariances_, local.covariances_, rtol=1e-9)
+    np.testing.assert_allclose(dist.weights_, local.weights_, rtol=1e-9)
+
+
 def test_distributed_fit_with_its_own_initialisation(client, data):
     truth, X = data
     ddf = dd.from_pandas(pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "c": X[:, 2]}), npartitions=6)
