@@ -88,15 +88,26 @@ def _read_dask(args, columns, extra=()):
 
 
 # ----------------------------------------------------------------------------------------------- fit
+def _gaussian_mixture(args, K, device="cpu"):
+    """The estimator ``engine fit`` runs: a GaussianMixture, or with --bayesian a BayesianGaussianMixture."""
+    import engine
+
+    common = dict(covariance_type=args.covariance_type, tol=args.tol, max_iter=args.max_iter, n_init=args.n_init,
+                  random_state=args.seed, reg_covar=args.reg_covar, device=device)
+    if getattr(args, "bayesian", False):
+        return engine.BayesianGaussianMixture(n_components=K, weight_concentration_prior_type=args.weight_prior_type
+                                              .replace("-", "_"), weight_concentration_prior=args.weight_prior,
+                                              **common)
+    return engine.GaussianMixture(K, **common)
+
+
 def _fit_one(args, K, source, in_memory_X, rep, program=None):
     """Fit K components; ``program`` (a fitted transform over the source's columns) maps each streamed batch
     into the coordinates the mixture models (in-memory data arrive already transformed)."""
     import engine
     from ..transforms.core import run_program
 
-    model = engine.GaussianMixture(K, covariance_type=args.covariance_type, tol=args.tol, max_iter=args.max_iter,
-                                   n_init=args.n_init, random_state=args.seed, reg_covar=args.reg_covar,
-                                   device=args.device)
+    model = _gaussian_mixture(args, K, device=args.device)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if in_memory_X is not None:
@@ -192,6 +203,17 @@ def cmd_fit(args):
     if getattr(args, "transform", None) and (getattr(args, "model", "mixture") == "hmm" or args.scheduler):
         raise ValueError("--transform fits mixtures locally (not with --model hmm or --scheduler yet); in "
                          "Python, engine.Transformed takes any model, HMMs included")
+    if getattr(args, "bayesian", False):
+        if args.components == "auto":
+            raise ValueError("--bayesian chooses the number of components itself: give --components K, the most it "
+                             "may use (not 'auto')")
+        if getattr(args, "model", "mixture") == "hmm" or getattr(args, "family", "gaussian") != "gaussian":
+            raise ValueError("--bayesian fits Gaussian mixtures (not --model hmm or another --family)")
+        if args.weight_prior is not None and not (np.isfinite(args.weight_prior) and args.weight_prior > 0):
+            raise ValueError(f"--weight-prior must be a number > 0, got {args.weight_prior}")
+    elif (getattr(args, "weight_prior", None) is not None
+          or getattr(args, "weight_prior_type", "dirichlet-process") != "dirichlet-process"):
+        raise ValueError("--weight-prior and --weight-prior-type are for --bayesian fits")
     if getattr(args, "model", "mixture") == "hmm":
         from .hmm import fit_hmm
 
@@ -288,10 +310,17 @@ def cmd_fit(args):
     }
     if transform is not None:
         summary["transform"] = repr(transform)
-    text = (f"fitted K={K} {args.covariance_type} mixture to {rows:,} rows x {D} features "
-            + (f"({input_rows - rows:,} rows with nulls dropped) " if input_rows != rows else "") +
-            f"({'in memory' if in_memory else 'streamed'}) in {seconds:.1f} s: {model.n_iter_} EM iterations, "
-            f"converged={model.converged_}, mean log-likelihood {model.lower_bound_:.6f}\n"
+    bayesian = getattr(args, "bayesian", False)
+    if bayesian:
+        summary["effective_components"] = int(np.sum(model.weights_ > 0.01))
+        fitted = (f"{model.n_iter_} variational iterations, converged={model.converged_}, lower bound (scikit-learn's "
+                  f"ELBO) {model.lower_bound_:.6f}, {summary['effective_components']} of {K} components above 1% weight")
+    else:
+        fitted = (f"{model.n_iter_} EM iterations, converged={model.converged_}, mean log-likelihood "
+                  f"{model.lower_bound_:.6f}")
+    text = (f"fitted K={K} {args.covariance_type} {'Bayesian ' if bayesian else ''}mixture to {rows:,} rows x {D} "
+            "features " + (f"({input_rows - rows:,} rows with nulls dropped) " if input_rows != rows else "") +
+            f"({'in memory' if in_memory else 'streamed'}) in {seconds:.1f} s: {fitted}\n"
             f"model written to {os.path.abspath(args.model_out)}")
     if transform is not None:
         text += (f"\ntransform: {transform!r} (the EM log-likelihood above is in the transformed coordinates; "
@@ -312,9 +341,7 @@ def _fit_dask(args, rep):
     t0 = time.perf_counter()
     with _Scheduler(args.scheduler) as client:
         ddf, columns = _read_dask(args, _columns(args.columns))
-        model = engine.GaussianMixture(int(args.components), covariance_type=args.covariance_type, tol=args.tol,
-                                       max_iter=args.max_iter, n_init=args.n_init, random_state=args.seed,
-                                       reg_covar=args.reg_covar)
+        model = _gaussian_mixture(args, int(args.components))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             dask_fit(model, ddf, columns=columns)
@@ -332,9 +359,11 @@ def _fit_dask(args, rep):
     rep.summary({"model": os.path.abspath(args.model_out), "rows": rows, "components": int(args.components),
                  "n_iter": int(model.n_iter_), "converged": bool(model.converged_), "lower_bound": float(model.lower_bound_),
                  "scheduler": args.scheduler, "workers": workers, "seconds": seconds},
-                f"fitted K={args.components} {args.covariance_type} mixture to {rows:,} rows on Dask ({workers} workers) "
-                f"in {seconds:.1f} s: {model.n_iter_} EM iterations, converged={model.converged_}, mean log-likelihood "
-                f"{model.lower_bound_:.6f}\nmodel written to {os.path.abspath(args.model_out)}")
+                f"fitted K={args.components} {args.covariance_type} {'Bayesian ' if args.bayesian else ''}mixture to "
+                f"{rows:,} rows on Dask ({workers} workers) in {seconds:.1f} s: {model.n_iter_} "
+                f"{'variational' if args.bayesian else 'EM'} iterations, converged={model.converged_}, "
+                f"{'lower bound' if args.bayesian else 'mean log-likelihood'} {model.lower_bound_:.6f}\n"
+                f"model written to {os.path.abspath(args.model_out)}")
     return 0
 
 

@@ -79,6 +79,14 @@ def build_parser():
                    help="student-t: fixed degrees of freedom (default: learned per component)")
     f.add_argument("--missing", default="error", choices=["error", "marginalize"],
                    help="null/NaN entries (non-Gaussian families): fail, or leave them out of the likelihood")
+    f.add_argument("--bayesian", action="store_true",
+                   help="variational Bayesian Gaussian mixture (engine.BayesianGaussianMixture): --components is the "
+                        "most components; the weight prior switches off the ones the data do not need")
+    f.add_argument("--weight-prior-type", default="dirichlet-process",
+                   choices=["dirichlet-process", "dirichlet-distribution"],
+                   help="--bayesian: the prior on the weights (default: %(default)s)")
+    f.add_argument("--weight-prior", type=float, default=None,
+                   help="--bayesian: the weight concentration prior (default 1/K; smaller leaves fewer components)")
     f.add_argument("--max-iter", type=int, default=100)
     f.add_argument("--tol", type=float, default=1e-3)
     f.add_argument("--reg-covar", type=float, default=1e-6)
