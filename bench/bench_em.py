@@ -41,3 +41,29 @@ class SklearnEMIteration:
             warnings.simplefilter("ignore")
             _, log_resp = self.sk._e_step(self.X)
             self.sk._m_step(self.X, log_resp)
+
+
+class VariationalIteration:
+    """One BayesianGaussianMixture iteration: the same fused E-step pass (variational constants folded into the
+    kernel's parameters), the Gaussian-Wishart M-step and the lower bound from the statistics."""
+
+    params = ([10_000, 1_000_000], ["full", "tied", "diag", "spherical"], [16], [8])
+    param_names = ["n", "covariance_type", "K", "D"]
+    timeout = 300
+
+    def setup(self, n, covariance_type, K, D):
+        import engine
+
+        self.X = data(n, D)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.model = engine.BayesianGaussianMixture(n_components=K, covariance_type=covariance_type, max_iter=1,
+                                                        init_params="random_from_data", random_state=0).fit(self.X)
+
+    def time_variational_iteration(self, n, covariance_type, K, D):
+        from engine.models.bayesian_mixture import variational_lower_bound
+
+        stats = e_step_stats(self.model, self.X)
+        after = self.model._update(stats)
+        variational_lower_bound(stats, self.model._variational, after, covariance_type,
+                                self.model.weight_concentration_prior_type)

@@ -31,9 +31,10 @@ try:
 except ImportError:  # optional oracle
     scipy_stats = None
 try:
+    from sklearn.mixture import BayesianGaussianMixture as SkBayesianGaussianMixture
     from sklearn.mixture import GaussianMixture as SkGaussianMixture
 except ImportError:
-    SkGaussianMixture = None
+    SkGaussianMixture = SkBayesianGaussianMixture = None
 
 
 @njit(parallel=True, cache=True)
@@ -170,32 +171,49 @@ def run(quick=False, repeat=5, only=None):
         init = dict(weights_init=start.weights_, means_init=start.means_, precisions_init=start.precisions_,
                     init_params="random_from_data", tol=0.0, covariance_type=covariance_type, random_state=0)
 
-        def per_iteration(cls, i1, i2, tries=3):
-            def run(iters):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    t = time.perf_counter()
-                    cls(K, max_iter=iters, **init).fit(X)
-                    return time.perf_counter() - t
-            run(i1)
-            # minima of each count separately (noise only ever adds time), the two counts interleaved so a
-            # burst of load on the shared machine hits both
-            t1, t2 = [], []
-            for _ in range(tries):
-                t1.append(run(i1))
-                t2.append(run(i2))
-            return (min(t2) - min(t1)) / (i2 - i1)
-
-        times = {"engine": per_iteration(engine.GaussianMixture, 1, 11, tries=5)}
+        times = {"engine": _per_iteration(lambda iters: engine.GaussianMixture(K, max_iter=iters, **init), X, 1, 11,
+                                          tries=5)}
         if SkGaussianMixture is not None:
-            times["sklearn"] = per_iteration(SkGaussianMixture, 1, 3)
+            times["sklearn"] = _per_iteration(lambda iters: SkGaussianMixture(K, max_iter=iters, **init), X, 1, 3)
         add(f"EM iteration {covariance_type} K={K} D={D}", n, times, {"sklearn": 20})
+
+    # one variational (BayesianGaussianMixture) iteration, the same way; both start from random_from_data
+    # points of their own generator (the difference of iteration counts cancels the initialisation)
+    for covariance_type in ("full", "diag"):
+        if not wanted(f"VB iteration {covariance_type}"):
+            continue
+        init = dict(n_components=K, covariance_type=covariance_type, init_params="random_from_data", tol=0.0,
+                    random_state=0)
+        times = {"engine": _per_iteration(lambda iters: engine.BayesianGaussianMixture(max_iter=iters, **init), X, 1,
+                                          11, tries=5)}
+        if SkBayesianGaussianMixture is not None:
+            times["sklearn"] = _per_iteration(lambda iters: SkBayesianGaussianMixture(max_iter=iters, **init), X, 1, 3)
+        add(f"VB iteration {covariance_type} K={K} D={D}", n, times, {"sklearn": 20})
     return rows
+
+
+def _per_iteration(make, X, i1, i2, tries=3):
+    """Seconds per iteration of ``make(max_iter).fit(X)``: (time at i2 iterations - time at i1) / (i2 - i1), so
+    the initialisation and the final pass cancel out (tol=0)."""
+    def run(iters):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = time.perf_counter()
+            make(iters).fit(X)
+            return time.perf_counter() - t
+    run(i1)
+    # minima of each count separately (noise only ever adds time), the two counts interleaved so a burst of load
+    # on the shared machine hits both
+    t1, t2 = [], []
+    for _ in range(tries):
+        t1.append(run(i1))
+        t2.append(run(i2))
+    return (min(t2) - min(t1)) / (i2 - i1)
 
 
 #: the rows, by the text that selects them with --only
 ROWS = ("Normal logpdf", "GMM score_samples full", "GMM score_samples diag", "GMM sample full", "GMM sample diag",
-        "MC KL", "EM iteration full", "EM iteration diag")
+        "MC KL", "EM iteration full", "EM iteration diag", "VB iteration full", "VB iteration diag")
 
 
 def run_isolated(quick, repeat, only):
