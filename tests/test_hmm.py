@@ -3,6 +3,7 @@ models, hmmlearn 0.3.3 from the same initial parameters (real data: EuStockMarke
 Faithful sequence, flights per aircraft), the NumPy twin, hand-computed likelihoods, sampling frequencies
 within standard errors."""
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -478,3 +479,91 @@ def test_gaussian_hmm_equals_hmmlearn_on_flight_sequences():
     np.testing.assert_allclose(eng._covars_, ref._covars_, rtol=1e-6, atol=1e-12)
     assert eng.score(X, lengths) == pytest.approx(ref.score(X, lengths), rel=1e-10)
     np.testing.assert_array_equal(eng.predict(X, lengths), ref.predict(X, lengths))
+
+
+# ------------------------------------------------------------------------------------------ Student-t emissions
+def _t_hmm(ct, K=2, D=2, seed=0):
+    """An engine.HMM with Student-t states and set parameters (fitted for one iteration, then overwritten)."""
+    from engine.families.student_t import StudentTParams
+
+    rng = np.random.default_rng(seed)
+    m = engine.HMM(K, emission="student_t", covariance_type=ct, n_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m.fit(rng.normal(size=(50, D)))
+    shape = {"full": np.array([np.eye(D) + 0.3 * (k + 1) for k in range(K)]), "tied": np.eye(D) + 0.4,
+             "diag": rng.uniform(0.5, 2, (K, D)), "spherical": rng.uniform(0.5, 2, K)}[ct]
+    m.emission_params_ = StudentTParams(np.full(K, 1.0 / K), rng.normal(scale=2, size=(K, D)), shape,
+                                        np.array([2.5, 9.0])[:K])
+    m.startprob_ = rng.dirichlet(np.ones(K))
+    m.transmat_ = rng.dirichlet(np.ones(K), size=K)
+    return m
+
+
+def _t_shape(m, k):
+    ct, c = m.covariance_type, m.emission_params_.covariances
+    D = m.emission_params_.means.shape[1]
+    return {"full": lambda: c[k], "tied": lambda: c, "diag": lambda: np.diag(c[k]),
+            "spherical": lambda: c[k] * np.eye(D)}[ct]()
+
+
+@pytest.mark.parametrize("ct", ["full", "tied", "diag", "spherical"])
+def test_student_t_hmm_equals_brute_force_with_scipy(ct, monkeypatch):
+    from scipy.stats import multivariate_t
+
+    m = _t_hmm(ct)
+    p = m.emission_params_
+
+    def log_emissions(model, X):
+        return np.column_stack([multivariate_t(p.means[k], _t_shape(m, k), df=p.dofs[k]).logpdf(X)
+                                for k in range(m.n_components)])
+
+    monkeypatch.setitem(globals(), "_log_emissions", log_emissions)
+    X = np.random.default_rng(1).standard_t(3, size=(6, 2)) * 2
+    total, best_path, best_lp, post = _brute_force(m, X)
+    assert m.score(X) == pytest.approx(total, rel=1e-12)
+    lp, path = m.decode(X)
+    assert lp == pytest.approx(best_lp, rel=1e-12)
+    np.testing.assert_array_equal(path, best_path)
+    np.testing.assert_allclose(m.score_samples(X)[1], post, atol=1e-12)
+
+
+@pytest.mark.parametrize("ct", ["full", "diag"])
+def test_one_state_student_t_hmm_is_the_student_t_fit(ct):
+    """With one state every posterior is 1, so Baum-Welch is the t mixture's EM (dof equation included): the
+    HMM's statistics kernel (posteriors in) against the mixture's E-step kernel (responsibilities computed)."""
+    X = _eustock_returns()
+    hmm = engine.HMM(1, emission="student_t", covariance_type=ct, n_iter=15, tol=-np.inf, random_state=0)
+    mix = engine.Mixture(1, family="student_t", covariance_type=ct, max_iter=15, tol=0.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hmm.fit(X)
+        mix.fit(X)
+    np.testing.assert_allclose(hmm.means_, mix.means_, rtol=1e-9)
+    np.testing.assert_allclose(hmm.covars_, mix.covariances_, rtol=1e-9)
+    np.testing.assert_allclose(hmm.dofs_, mix.dofs_, rtol=1e-9)
+    assert hmm.score(X) == pytest.approx(mix.score(X) * len(X), rel=1e-10)
+
+
+def test_student_t_hmm_fit_recovers_heavy_tailed_regimes_and_round_trips(tmp_path):
+    """Two regimes of daily returns-like data (t with 3 and 30 dofs): the fit finds the regimes, the heavy
+    tail's dof is small, and the model file scores the same."""
+    rng = np.random.default_rng(3)
+    T = 6000
+    states = np.zeros(T, dtype=int)
+    for t in range(1, T):
+        states[t] = states[t - 1] if rng.random() < 0.98 else 1 - states[t - 1]
+    dof = np.where(states == 0, 3.0, 30.0)
+    X = (rng.standard_normal((T, 2)) / np.sqrt(rng.chisquare(dof)[:, None] / dof[:, None])
+         * np.where(states == 0, 2.0, 0.5)[:, None])
+    m = engine.HMM(2, emission="student_t", covariance_type="diag", n_iter=200, random_state=0).fit(X)
+    heavy = int(np.argmin(m.dofs_))
+    assert m.dofs_[heavy] == pytest.approx(3.0, rel=0.35)  # SE of a dof estimate at n ~ 3000 is ~10%
+    agreement = np.mean((m.predict(X) == heavy) == (states == 0))
+    assert agreement > 0.95
+    m.save(tmp_path / "t.arrow")
+    back = engine.load(tmp_path / "t.arrow")
+    assert back.score(X) == m.score(X)
+    np.testing.assert_array_equal(back.dofs_, m.dofs_)
+    S, Z = m.sample(20000, random_state=2)
+    assert np.all(np.abs(np.bincount(Z, minlength=2) / len(Z) - m.get_stationary_distribution()) < 0.1)

@@ -170,12 +170,21 @@ class StudentTFamily:
             X = X.array
         return as_float_array(X, n_features=self.n_features)
 
+    def _chunks(self, X):
+        """X as the kernels take it, in (start, chunk) pieces (one piece: the families' common interface)."""
+        return [(0, self._array(X))]
+
+    def shift(self, params):
+        """The centres the moments are taken about: the means (tied: their weighted mean, one centre)."""
+        if self.covariance_type == "tied":
+            return np.array(np.broadcast_to(params.weights @ params.means, params.means.shape), order="C")
+        return np.array(params.means, dtype=np.float64, order="C")
+
     def statistics(self, X, sample_weight, params, mode=em_kernels.POSTERIOR, key=0):
         X = self._array(X)
         U, shifted, log_c, nu, _ = self.kernel_params(params)
         ct = self.covariance_type
-        shift = (np.array(np.broadcast_to(params.weights @ params.means, params.means.shape), order="C")
-                 if ct == "tied" else np.array(params.means, dtype=np.float64, order="C"))
+        shift = self.shift(params)
         w_all = as_kernel_vector(sample_weight)
         total = None
         chunks = [(0, X)] if kernel_ready(X) else staged_rows(X)
@@ -274,7 +283,8 @@ class StudentTFamily:
         X = means[labels] + (X - means[labels]) * factors[:, None]
         return X, labels
 
-    def n_parameters(self, K, D):
+    def n_parameters(self, K, D=None):
+        D = self.n_features if D is None else D
         cov_params = {"full": K * D * (D + 1) / 2.0, "tied": D * (D + 1) / 2.0, "diag": K * D,
                       "spherical": K}[self.covariance_type]
         return int(cov_params + K * D + K - 1 + (K if self.dof is None else 0))

@@ -176,6 +176,69 @@ class ProductEmission:
         return out
 
 
+class StudentTEmission:
+    """Multivariate Student-t states (``engine.HMM(emission="student_t")``, every covariance type, dofs learned
+    per state or fixed): the family's Mahalanobis blocks and t terms with the state posteriors in place of the
+    mixture's responsibilities, giving the family's own ``StudentTStats`` (so its M-step, dof equation
+    included, is the mixture's). params: ``StudentTParams`` (weights unused)."""
+
+    def __init__(self, family):
+        self.family = family
+        self._cache = (None, None)
+
+    def kernel_params(self, params):
+        if self._cache[0] is params:
+            return self._cache[1]
+        from dataclasses import replace
+
+        K = params.means.shape[0]
+        kp = self.family.kernel_params(replace(params, weights=np.ones(K)))[:4]
+        self._cache = (params, kp)
+        return kp
+
+    def log_frame(self, params, data, lo, hi, out):
+        from ..families.student_t import _bad_row
+        from ..kernels.student_t import t_log_frame
+
+        bad = t_log_frame(data[lo:hi], *self.kernel_params(params), out)
+        if bad >= 0:
+            raise _bad_row(data, lo + int(bad))
+
+    def statistics(self, params, data, lo, hi, post):
+        from ..families.student_t import StudentTStats
+        from ..kernels.student_t import t_posterior_moments
+
+        ct = self.family.covariance_type
+        U, shifted, log_c, nu = self.kernel_params(params)
+        shift = self.family.shift(params)
+        nk, su, sl, s1, s2 = t_posterior_moments(data[lo:hi], post, U, shifted, log_c, nu, shift, ct == "tied")
+        s2 = s2.sum(axis=0)
+        if U.ndim == 3:
+            s2 = np.tril(s2) + np.swapaxes(np.tril(s2, -1), -1, -2)
+            s2 = s2[0] if ct == "tied" else s2
+        else:
+            s2 = s2[:, 0, :]
+        nk = nk.sum(axis=0)
+        return StudentTStats(ct, nk, su.sum(axis=0), sl.sum(axis=0), s1.sum(axis=0), s2, shift, nu.copy(), 0.0,
+                             float(nk.sum()))
+
+    def sample(self, params, states, key):
+        from dataclasses import replace
+
+        K, D = params.means.shape
+        out = np.empty((states.size, D))
+        for k in range(K):
+            idx = np.flatnonzero(states == k)
+            if not idx.size:
+                continue
+            one = replace(params, weights=np.ones(1), means=params.means[k:k + 1], dofs=params.dofs[k:k + 1],
+                          covariances=(params.covariances if self.family.covariance_type == "tied"
+                                       else params.covariances[k:k + 1]))
+            x, _ = self.family.sample(one, idx.size, np.uint64(key + np.uint64(k + 1)))
+            out[idx] = x
+        return out
+
+
 @dataclass(frozen=True)
 class NoStats:
     """The statistics of an emission without learnable parameters (they add as nothing)."""

@@ -41,7 +41,7 @@ from ..families.product import ProductFamily, ProductParams
 from ..kernels import hmm as hk
 from ..models import _covariance as cov
 from . import core
-from .emissions import CallableEmission, GaussianEmission, GaussianEmissionParams, ProductEmission
+from .emissions import CallableEmission, GaussianEmission, GaussianEmissionParams, ProductEmission, StudentTEmission
 
 _log = logging.getLogger(__name__)
 
@@ -964,7 +964,8 @@ class CategoricalHMM(_BaseHMM):
 @register
 class HMM(_BaseHMM):
     """A hidden Markov model whose emissions are any family of ``engine.Mixture``: ``emission="gaussian"``
-    (with ``covariance_type``), ``"bernoulli"``, ``"categorical"``, ``"poisson"``, ``"exponential"``, or a dict
+    (with ``covariance_type``), ``"bernoulli"``, ``"categorical"``, ``"poisson"``, ``"exponential"``,
+    ``"student_t"`` (with ``covariance_type``; ``dof=None`` learns each state's degrees of freedom), or a dict
     {column | (columns…): family | ("gaussian", covariance_type)} for mixed-type rows (tables, DataFrames or
     arrays). ``missing="marginalize"`` leaves missing entries out of a step's emission (an all-missing step
     has emission probability 1); ``unknown="ignore"`` scores unseen categories as missing.
@@ -977,14 +978,15 @@ class HMM(_BaseHMM):
 
     _PARAM_NAMES = ("n_components", "emission", "covariance_type", "missing", "unknown", "reg_covar",
                     "startprob_prior", "transmat_prior", "algorithm", "random_state", "n_iter", "tol", "verbose",
-                    "params", "init_params", "implementation")
+                    "params", "init_params", "implementation", "dof")
 
     def __init__(self, n_components=1, *, emission="gaussian", covariance_type="diag", missing="error",
                  unknown="error", reg_covar=1e-6, startprob_prior=1.0, transmat_prior=1.0, algorithm="viterbi",
                  random_state=None, n_iter=100, tol=1e-2, verbose=False, params="ste", init_params="ste",
-                 implementation="log"):
+                 implementation="log", dof=None):
         self.n_components = n_components
         self.emission = emission
+        self.dof = dof
         self.covariance_type = covariance_type
         self.missing = missing
         self.unknown = unknown
@@ -1007,12 +1009,8 @@ class HMM(_BaseHMM):
     def _family_spec(self):
         from ..models.family_mixture import Mixture
 
-        if self.emission in ("student_t", "student-t") or (
-                isinstance(self.emission, dict) and any(v in ("student_t", "student-t") for v in self.emission.values())):
-            raise ValueError("emission='student_t' is not supported by HMM yet (its E-step weights need the "
-                             "per-row Mahalanobis distance under each state); use 'gaussian' or a product family")
         return Mixture(self.n_components, family=self.emission, covariance_type=self.covariance_type,
-                       missing=self.missing, unknown=self.unknown)
+                       missing=self.missing, unknown=self.unknown, dof=self.dof)
 
     def _check_hyper(self):
         super()._check_hyper()
@@ -1127,6 +1125,8 @@ class HMM(_BaseHMM):
     def _emission(self):
         if self._gaussian():
             return GaussianEmission(self.covariance_type)
+        if getattr(self._family_obj, "name", "") == "student_t":
+            return StudentTEmission(self._family_obj)
         return ProductEmission(self._family_obj)
 
     def _emission_params(self):
@@ -1170,7 +1170,8 @@ class HMM(_BaseHMM):
         from ..models.family_mixture import Mixture
 
         sub = {k[len("emission_"):]: v for k, v in arrays.items() if k.startswith("emission_")}
-        mix = Mixture._from_model_record({"attributes": header["mixture"], "covariance_type": None}, sub)
+        mix = Mixture._from_model_record({"attributes": header["mixture"],
+                                          "covariance_type": header["mixture"].get("covariance_type")}, sub)
         self.emission = mix.family
         self._mixture_spec = mix
         self._family_obj = mix._family_obj
@@ -1181,9 +1182,15 @@ class HMM(_BaseHMM):
     @property
     def means_(self):
         p = self.emission_params_
-        return p.means if isinstance(p, GaussianEmissionParams) else p.loc
+        return p.loc if hasattr(p, "loc") else p.means
 
     @property
     def covars_(self):
+        """Gaussian: hmmlearn's covars_; product families: per-column variances; Student-t: the scale matrices."""
         p = self.emission_params_
-        return p.covars if isinstance(p, GaussianEmissionParams) else p.var
+        return p.covars if isinstance(p, GaussianEmissionParams) else (p.var if hasattr(p, "var") else p.covariances)
+
+    @property
+    def dofs_(self):
+        """Student-t emissions: each state's degrees of freedom."""
+        return self.emission_params_.dofs

@@ -218,3 +218,92 @@ def t_scale_factors(key, offset, labels, dofs, out):
         nu = dofs[labels[i]]
         g = 2.0 * gamma_draw(0.5 * nu, splitmix64(sub_key, np.uint64(offset + i)))
         out[i] = 1.0 / math.sqrt(g / nu)
+
+
+# ------------------------------------------------------------------------------ hidden Markov model emissions
+@njit(**PARALLEL)
+def t_log_frame(X, prec_chol, shifted_means, log_c, dofs, out):
+    """out[i, k] = log t_k(X[i]) (log_c with zero log-weights): a Student-t HMM's per-state emission terms.
+    Returns the first row holding NaN/inf, or -1."""
+    n, D = X.shape
+    K = shifted_means.shape[0]
+    zeros = np.zeros(K)
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    bad = np.full(n_chunks, -1, dtype=np.int64)
+    for c in prange(n_chunks):
+        xt = np.empty((D, BLOCK))
+        y = np.empty((D, BLOCK))
+        terms = np.empty((K, BLOCK))
+        u = np.empty((K, BLOCK))
+        stop = min(n, (c + 1) * CHUNK)
+        for start in range(c * CHUNK, stop, BLOCK):
+            m = min(BLOCK, stop - start)
+            r = load_block(X, start, m, xt)
+            if r >= 0:
+                bad[c] = r
+                break
+            component_terms(xt, m, prec_chol, shifted_means, zeros, terms, y)
+            _t_terms(terms, m, log_c, dofs, D, u)
+            ob = out[start:start + m]
+            for b in range(m):
+                for k in range(K):
+                    ob[b, k] = terms[k, b]
+    return first_bad_row(bad)
+
+
+@njit(**PARALLEL)
+def t_posterior_moments(X, post, prec_chol, shifted_means, log_c, dofs, shift, tied):
+    """The t statistics of X (n, D) with the state posteriors post (n, K) in place of the mixture's
+    responsibilities: nk, su, sl (P, K), s1 (P, K, D), s2 (layouts of ``t_statistics``), per part of a fixed
+    partition (bit-identical at any thread count)."""
+    n, D = X.shape
+    K = shifted_means.shape[0]
+    zeros = np.zeros(K)
+    n_parts = max(1, min(MAX_PARTS, (n + CHUNK - 1) // CHUNK))
+    nk = np.zeros((n_parts, K))
+    su = np.zeros((n_parts, K))
+    sl = np.zeros((n_parts, K))
+    s1 = np.zeros((n_parts, K, D))
+    if prec_chol.ndim == 3:
+        s2 = np.zeros((n_parts, 1 if tied else K, D, D))
+    else:
+        s2 = np.zeros((n_parts, K, 1, D))
+    for p in prange(n_parts):
+        lo = (n * p) // n_parts
+        hi = (n * (p + 1)) // n_parts
+        xt = np.empty((D, BLOCK))
+        y = np.empty((D, BLOCK))
+        terms = np.empty((K + 1, BLOCK))  # rows < K: r u per state; row K: sum_k r u (the tied scatter's weights)
+        u = np.empty((K, BLOCK))
+        d = np.empty((D, BLOCK))
+        rd = np.empty((D, BLOCK))
+        s2p = s2[p] if prec_chol.ndim == 3 else s2[p, :, 0, :]
+        for start in range(lo, hi, BLOCK):
+            m = min(BLOCK, hi - start)
+            load_block(X, start, m, xt)
+            tk = terms[:K]
+            component_terms(xt, m, prec_chol, shifted_means, zeros, tk, y)
+            _t_terms(tk, m, log_c, dofs, D, u)
+            pb = post[start:start + m]
+            for b in range(m):
+                terms[K, b] = 0.0
+            for k in range(K):
+                a_n = 0.0
+                a_u = 0.0
+                a_l = 0.0
+                rk = tk[k]
+                uk = u[k]
+                for b in range(m):
+                    rv = pb[b, k]
+                    ub = uk[b]
+                    a_n += rv
+                    a_l += rv * (fast_log(ub) - ub)
+                    ru = rv * ub
+                    a_u += ru
+                    rk[b] = ru
+                    terms[K, b] += ru
+                nk[p, k] += a_n
+                su[p, k] += a_u
+                sl[p, k] += a_l
+            _accumulate_block(xt, m, terms, shift, s1[p], s2p, d, rd)
+    return nk, su, sl, s1, s2
