@@ -10,7 +10,7 @@ from .models.transformed import Transformed
 from . import transforms
 from . import em
 from . import hmm
-from .hmm import HMM, CategoricalHMM, GaussianHMM, MarkovChain, PoissonHMM
+from .hmm import GMMHMM, HMM, CategoricalHMM, GaussianHMM, MarkovChain, PoissonHMM
 
 __version__ = "0.1.0"
 
@@ -27,5 +27,5 @@ def load(path):
     return load_model_file(path)
 __all__ = ["Normal", "MultivariateNormal", "GaussianMixture", "BayesianGaussianMixture", "fit_mle", "gaussian_stats", "GaussianStats", "load",
            "kl_divergence", "cross_entropy", "KLResult", "NotFittedError", "ConvergenceWarning", "Mixture", "em", "entropy",
-           "hmm", "GaussianHMM", "PoissonHMM", "CategoricalHMM", "HMM", "MarkovChain", "Transformed", "transforms", "fit_reverse_kl",
+           "hmm", "GaussianHMM", "GMMHMM", "PoissonHMM", "CategoricalHMM", "HMM", "MarkovChain", "Transformed", "transforms", "fit_reverse_kl",
            "ReverseKLResult"]

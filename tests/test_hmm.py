@@ -567,3 +567,87 @@ def test_student_t_hmm_fit_recovers_heavy_tailed_regimes_and_round_trips(tmp_pat
     np.testing.assert_array_equal(back.dofs_, m.dofs_)
     S, Z = m.sample(20000, random_state=2)
     assert np.all(np.abs(np.bincount(Z, minlength=2) / len(Z) - m.get_stationary_distribution()) < 0.1)
+
+
+# ------------------------------------------------------------------------------------------------------ GMMHMM
+def _gmmhmm_pair(ct, seed=0):
+    """hmmlearn's GMMHMM after one fitted iteration on EuStockMarkets returns, and engine's with its parameters."""
+    hmmlearn_hmm = pytest.importorskip("hmmlearn.hmm")
+    X = _eustock_returns()[:600]
+    ref = hmmlearn_hmm.GMMHMM(3, n_mix=2, covariance_type=ct, random_state=seed, n_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref.fit(X)
+    eng = engine.GMMHMM(3, n_mix=2, covariance_type=ct, init_params="")
+    for name in ("startprob_", "transmat_", "weights_", "means_", "covars_"):
+        setattr(eng, name, np.array(getattr(ref, name)))
+    return eng, ref, X
+
+
+@pytest.mark.parametrize("ct", ["diag", "spherical", "full", "tied"])
+def test_gmmhmm_scores_equal_hmmlearn(ct):
+    eng, ref, X = _gmmhmm_pair(ct)
+    lengths = [200, 250, 150]
+    assert eng.score(X, lengths) == pytest.approx(ref.score(X, lengths), rel=1e-10)
+    np.testing.assert_allclose(eng.score_samples(X, lengths)[1], ref.score_samples(X, lengths)[1], atol=1e-9)
+    lp, path = eng.decode(X, lengths)
+    ref_lp, ref_path = ref.decode(X, lengths)
+    assert lp == pytest.approx(ref_lp, rel=1e-10)
+    np.testing.assert_array_equal(path, ref_path)
+
+
+@pytest.mark.parametrize("ct", ["diag", "spherical", "full", "tied"])
+def test_one_state_gmmhmm_fit_is_scikit_learns_mixture_em(ct):
+    """One state: every posterior is 1, so Baum-Welch is EM for the state's mixture. From the same start,
+    scikit-learn's GaussianMixture (reg_covar=0) gives the same parameters after 12 iterations."""
+    sk_mixture = pytest.importorskip("sklearn.mixture")
+    X = _eustock_returns()
+    D, M = X.shape[1], 3
+    rng = np.random.default_rng(0)
+    means = X[rng.choice(len(X), M, replace=False)]
+    cv = np.cov(X.T)
+    covars = {"full": np.tile(cv, (1, M, 1, 1)), "tied": cv[None], "diag": np.tile(np.diag(cv), (1, M, 1)),
+              "spherical": np.full((1, M), np.trace(cv) / D)}[ct]
+    # maximum-likelihood priors (the spherical default is hmmlearn's, not ML)
+    priors = dict(covars_prior=-(D / 2 + 1), covars_weight=0.0) if ct == "spherical" else {}
+    eng = engine.GMMHMM(1, n_mix=M, covariance_type=ct, init_params="", params="mcw", n_iter=12, tol=-np.inf,
+                        **priors)
+    eng.startprob_, eng.transmat_ = np.ones(1), np.ones((1, 1))
+    eng.weights_, eng.means_, eng.covars_ = np.full((1, M), 1 / M), means[None], covars
+    eng.fit(X)
+    sk_cov = {"full": covars[0], "tied": covars[0], "diag": covars[0], "spherical": covars[0]}[ct]
+    sk = sk_mixture.GaussianMixture(M, covariance_type=ct, reg_covar=0.0, max_iter=12, tol=0.0,
+                                    weights_init=np.full(M, 1 / M), means_init=means,
+                                    precisions_init=np.linalg.inv(sk_cov) if ct in ("full", "tied") else 1 / sk_cov)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sk.fit(X)
+    np.testing.assert_allclose(eng.weights_[0], sk.weights_, rtol=1e-8)
+    np.testing.assert_allclose(eng.means_[0], sk.means_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(eng.covars_[0], sk.covariances_, rtol=1e-8)
+    assert eng.score(X) == pytest.approx(sk.score(X) * len(X), rel=1e-10)
+
+
+def test_gmmhmm_fit_climbs_and_round_trips(tmp_path):
+    eng, ref, X = _gmmhmm_pair("diag")
+    lengths = [200, 250, 150]
+    eng.set_params(n_iter=30, tol=1e-6).fit(X, lengths)
+    history = list(eng.monitor_.history)
+    assert history[-1] >= history[0]
+    assert eng.score(X, lengths) > ref.score(X, lengths)
+    eng.save(tmp_path / "g.arrow")
+    back = engine.load(tmp_path / "g.arrow")
+    assert type(back) is engine.GMMHMM and back.score(X, lengths) == eng.score(X, lengths)
+    S, Z = back.sample(lengths=[300, 300], random_state=4)
+    S2, Z2 = back.sample(lengths=[300, 300], random_state=4)
+    np.testing.assert_array_equal(S, S2)
+    np.testing.assert_array_equal(Z, Z2)
+
+
+def test_gmmhmm_collapsed_component_is_named():
+    eng, _, X = _gmmhmm_pair("full")
+    covars = eng.covars_.copy()
+    covars[1, 0] = np.zeros((4, 4))
+    eng.covars_ = covars
+    with pytest.raises(ValueError, match="covars_ of state 1, mixture component 0"):
+        eng.score(X)

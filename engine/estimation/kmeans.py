@@ -42,24 +42,34 @@ def seeding_candidates(X, sample_weight, max_rows=MAX_SEEDING_ROWS):
     return candidates, weights
 
 
-def kmeans(X, n_clusters, sample_weight, key, max_iter=300, tol=1e-4, dense=False):
+def kmeans(X, n_clusters, sample_weight, key, max_iter=300, tol=1e-4, dense=False, n_init=1):
     """Cluster centres (K, D): k-means++ seeds then Lloyd iterations over all of X until the squared
-    centre shift is below tol * (mean per-feature variance of X), as scikit-learn's KMeans does."""
+    centre shift is below tol * (mean per-feature variance of X), as scikit-learn's KMeans does.
+    n_init > 1: the best (least within-cluster sum of squares) of that many seedings, keyed from ``key``."""
     candidates, weights = seeding_candidates(X, sample_weight)
-    seeds = kmeans_plusplus(candidates, weights, n_clusters, np.uint64(key))
-    centers = candidates[seeds].astype(np.float64)
     threshold = tol * float(np.mean(_variances(X)))
-    for _ in range(max_iter):
-        stats = statistics(X, sample_weight, lloyd_params(centers, dense), centers, "tied" if dense else "diag",
-                           em_kernels.HARD)
-        new = centers.copy()
-        filled = stats.nk > 0
-        new[filled] = centers[filled] + stats.s1[filled] / stats.nk[filled, None]  # empty clusters stay put
-        shift = np.sum((new - centers) ** 2)
-        centers = new
-        if shift <= threshold:
-            break
-    return centers
+    best, best_inertia = None, np.inf
+    keys = [np.uint64(key)] if n_init == 1 else np.random.SeedSequence(int(key)).generate_state(n_init, np.uint64)
+    for run_key in keys:
+        seeds = kmeans_plusplus(candidates, weights, n_clusters, np.uint64(run_key))
+        centers = candidates[seeds].astype(np.float64)
+        inertia = np.inf
+        for _ in range(max_iter):
+            stats = statistics(X, sample_weight, lloyd_params(centers, dense), centers, "tied" if dense else "diag",
+                               em_kernels.HARD)
+            new = centers.copy()
+            filled = stats.nk > 0
+            new[filled] = centers[filled] + stats.s1[filled] / stats.nk[filled, None]  # empty clusters stay put
+            shift = np.sum((new - centers) ** 2)
+            # the sum of squares about the assigned centres, less what moving them to the means removes
+            inertia = float(np.trace(stats.s2) if dense else np.sum(stats.s2)) - float(
+                np.sum(stats.nk[filled, None] * (new[filled] - centers[filled]) ** 2))
+            centers = new
+            if shift <= threshold:
+                break
+        if inertia < best_inertia or best is None:
+            best, best_inertia = centers, inertia
+    return best
 
 
 def _variances(X, rows=1 << 16):

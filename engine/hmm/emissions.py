@@ -11,6 +11,7 @@ An emission brings, for a span of rows of the data (float64 (n, D); product fami
 The M-steps live with the estimators (hmmlearn's MAP updates for GaussianHMM/PoissonHMM/CategoricalHMM; the
 family's own M-step for ``engine.HMM``).
 """
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -173,6 +174,117 @@ class ProductEmission:
                               params.dense_cov if self.family.dense_type == "tied" else params.dense_cov[k:k + 1]))
             x, _ = self.family.sample(one, idx.size, np.uint64(key + np.uint64(k + 1)))
             out[idx] = x
+        return out
+
+
+@dataclass(frozen=True)
+class GMMEmissionParams:
+    """hmmlearn's GMMHMM layouts: weights (K, M), means (K, M, D), covars (K, M, D, D) full, (K, D, D) tied
+    (one matrix per state, shared by its M components), (K, M, D) diag, (K, M) spherical."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covars: np.ndarray
+
+
+class GMMEmission:
+    """A Gaussian mixture per state (``engine.GMMHMM``): the K x M components are one Gaussian layer of the
+    Gaussian kernels (a state's log-density is the log-sum-exp of its M terms), and the statistics are the
+    Gaussian E-step moments of the K x M components weighted by state posterior x within-state
+    responsibility, i.e. the ``SufficientStats`` of a K·M-component mixture (about the current means)."""
+
+    def __init__(self, covariance_type, n_mix):
+        self.covariance_type = covariance_type
+        self.n_mix = n_mix
+        self._cache = (None, None)
+
+    def flat_type(self):
+        """The K·M components' covariance layout: a tied state's matrix is one full matrix per component."""
+        return "full" if self.covariance_type == "tied" else self.covariance_type
+
+    def flat_covariances(self, params):
+        K, M, D = params.means.shape
+        c = np.asarray(params.covars, dtype=np.float64)
+        if self.covariance_type == "tied":
+            return np.repeat(c, M, axis=0)
+        return c.reshape((K * M,) + c.shape[2:])
+
+    def kernel_params(self, params):
+        if self._cache[0] is params:
+            return self._cache[1]
+        K, M, D = params.means.shape
+        ct = self.flat_type()
+        try:
+            _, prec_chol = cov.cholesky_factors(self.flat_covariances(params), ct, name="covars_")
+        except ValueError as exc:
+            flat = [int(i) for i in re.findall(r"covars_\[(\d+)\]", str(exc))]
+            where = (f"state {flat[0] // M}, mixture component {flat[0] % M}" if flat and self.covariance_type != "tied"
+                     else f"state {flat[0] // M}" if flat else "a state")
+            raise ValueError(f"covars_ of {where}: {str(exc).split(': ', 1)[-1] if ': ' in str(exc) else exc} (a "
+                             "component has collapsed onto too few points: give covars_prior a ridge, or use fewer "
+                             "n_mix)") from None
+        with np.errstate(divide="ignore"):
+            log_w = np.log(np.asarray(params.weights, dtype=np.float64)).reshape(K * M)
+        g = cov.kernel_params(log_w, np.asarray(params.means, dtype=np.float64).reshape(K * M, D), prec_chol, ct)
+        g = g._replace(prec_chol=np.array(g.prec_chol, order="C"))
+        self._cache = (params, g)
+        return g
+
+    def _component_frame(self, params, data, lo, hi):
+        """(hi - lo, K, M) log w_km N(x | m_km, C_km)."""
+        g = self.kernel_params(params)
+        K, M, _ = params.means.shape
+        frame = np.empty((hi - lo, K * M))
+        bad = ek.gaussian_log_frame(data[lo:hi], g.prec_chol, g.shifted_means, g.log_norm, frame)
+        if bad >= 0:
+            row = lo + int(bad)
+            raise ValueError(f"X row {row}: non-finite value {data[row].tolist()} (a GMMHMM step is either "
+                             "complete or entirely missing, all NaN)")
+        return frame.reshape(hi - lo, K, M)
+
+    @staticmethod
+    def _logsumexp(frame):
+        top = frame.max(axis=2)
+        top = np.where(np.isfinite(top), top, 0.0)
+        with np.errstate(divide="ignore", under="ignore"):
+            return top + np.log(np.exp(frame - top[..., None]).sum(axis=2))
+
+    def log_frame(self, params, data, lo, hi, out):
+        out[:] = self._logsumexp(self._component_frame(params, data, lo, hi))
+
+    def statistics(self, params, data, lo, hi, post):
+        K, M, D = params.means.shape
+        frame = self._component_frame(params, data, lo, hi)
+        with np.errstate(under="ignore"):
+            weights = np.exp(frame - self._logsumexp(frame)[..., None]) * post[:, :, None]
+        g = self.kernel_params(params)
+        shift = np.array(np.asarray(params.means, dtype=np.float64).reshape(K * M, D), order="C")
+        nk, s1, s2 = ek.gaussian_posterior_moments(data[lo:hi], np.ascontiguousarray(weights.reshape(-1, K * M)),
+                                                  g.prec_chol, shift, False)
+        nk, s1, s2 = nk.sum(axis=0), s1.sum(axis=0), s2.sum(axis=0)
+        if g.prec_chol.ndim == 3:
+            s2 = np.tril(s2) + np.swapaxes(np.tril(s2, -1), -1, -2)
+        else:
+            s2 = s2[:, 0, :]
+        return SufficientStats(self.flat_type(), nk, s1, s2, shift, 0.0, float(nk.sum()))
+
+    def sample(self, params, states, key):
+        """(n, D) draws, row i from state states[i]'s mixture; each state's rows from their own stream."""
+        K, M, D = params.means.shape
+        out = np.empty((states.size, D))
+        for k in range(K):
+            idx = np.flatnonzero(states == k)
+            if not idx.size:
+                continue
+            ct = self.covariance_type
+            cov_chol, _ = cov.cholesky_factors(params.covars[k], ct, name="covars_")
+            cum = np.cumsum(params.weights[k])
+            cum[-1] = 1.0
+            part = np.empty((idx.size, D))
+            lab = np.empty(idx.size, dtype=np.int64)
+            mixture_sample(np.uint64(key + np.uint64(k + 1)), 0, cum, np.ascontiguousarray(params.means[k], dtype=np.float64),
+                           np.ascontiguousarray(cov.sampling_layout(cov_chol, ct, D)), part, lab)
+            out[idx] = part
         return out
 
 

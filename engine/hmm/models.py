@@ -41,7 +41,8 @@ from ..families.product import ProductFamily, ProductParams
 from ..kernels import hmm as hk
 from ..models import _covariance as cov
 from . import core
-from .emissions import CallableEmission, GaussianEmission, GaussianEmissionParams, ProductEmission, StudentTEmission
+from .emissions import (CallableEmission, GaussianEmission, GaussianEmissionParams, GMMEmission, GMMEmissionParams,
+                        ProductEmission, StudentTEmission)
 
 _log = logging.getLogger(__name__)
 
@@ -291,7 +292,14 @@ class _BaseHMM(EstimatorParams):
     def _baum_welch(self, statistics):
         """EM from the current parameters: ``statistics(params) -> HMMStats`` of all the data (in memory here,
         per Dask partition in ``engine.dask``); the loop is ``engine.em.run_em``."""
-        self.monitor_ = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        # a monitor the caller installed (hmmlearn's extension point: a subclass with its own ``converged``) is
+        # kept, reset and told the current tol/n_iter; otherwise a fresh one
+        monitor = getattr(self, "monitor_", None)
+        if not isinstance(monitor, ConvergenceMonitor):
+            monitor = ConvergenceMonitor(self.tol, self.n_iter, self.verbose)
+        monitor.tol, monitor.n_iter, monitor.verbose = self.tol, self.n_iter, self.verbose
+        monitor._reset()
+        self.monitor_ = monitor
         last = {}
 
         def stats_of(params):
@@ -305,7 +313,7 @@ class _BaseHMM(EstimatorParams):
 
         result = run_em(initialize=None, statistics=stats_of, m_step=m_step, base_key=0, max_iter=self.n_iter,
                         tol=self.tol, start=self._hmm_params(), lower_bound=lambda s, b, a: s.log_likelihood,
-                        stop=lambda bound, previous: bound - previous < self.tol,
+                        stop=lambda bound, previous: monitor.converged,
                         on_iteration=lambda init, it, bound: self.monitor_.report(bound))
         self._install(result.params)
         return self
@@ -746,6 +754,208 @@ class GaussianHMM(_BaseHMM):
                     c_n = np.einsum("k,kij->ij", w, outer) + scatter
                     covars = (psi + c_n) / (cvweight + nk.sum())
         return GaussianEmissionParams(means, covars)
+
+
+# ---------------------------------------------------------------------------------------------- GMMHMM
+@register
+class GMMHMM(_BaseHMM):
+    """Hidden Markov model with a Gaussian mixture of ``n_mix`` components per state (hmmlearn's ``GMMHMM``: same
+    arguments, attributes ``weights_`` (K, M), ``means_`` (K, M, D), ``covars_`` in its layouts (K, M, D, D) full,
+    (K, D, D) tied — one matrix per state, shared by its components —, (K, M, D) diag, (K, M) spherical, and its
+    MAP updates with ``weights_prior``, ``means_prior``/``means_weight``, ``covars_prior``/``covars_weight``).
+
+    Emissions run as one Gaussian layer of K x M components (``engine.hmm.emissions.GMMEmission``). One
+    difference: the covariance update takes the scatter about the *updated* means (an exact M-step);
+    hmmlearn's takes it about the previous iteration's means, so the two trajectories differ, though they
+    share their fixed points.
+    """
+
+    _PARAM_NAMES = ("n_components", "n_mix", "min_covar", "startprob_prior", "transmat_prior", "weights_prior",
+                    "means_prior", "means_weight", "covars_prior", "covars_weight", "algorithm", "covariance_type",
+                    "random_state", "n_iter", "tol", "verbose", "params", "init_params", "implementation")
+
+    def __init__(self, n_components=1, n_mix=1, min_covar=1e-3, startprob_prior=1.0, transmat_prior=1.0,
+                 weights_prior=1.0, means_prior=0.0, means_weight=0.0, covars_prior=None, covars_weight=None,
+                 algorithm="viterbi", covariance_type="diag", random_state=None, n_iter=10, tol=1e-2, verbose=False,
+                 params="stmcw", init_params="stmcw", implementation="log"):
+        self.n_components = n_components
+        self.n_mix = n_mix
+        self.min_covar = min_covar
+        self.startprob_prior = startprob_prior
+        self.transmat_prior = transmat_prior
+        self.weights_prior = weights_prior
+        self.means_prior = means_prior
+        self.means_weight = means_weight
+        self.covars_prior = covars_prior
+        self.covars_weight = covars_weight
+        self.algorithm = algorithm
+        self.covariance_type = covariance_type
+        self.random_state = random_state
+        self.n_iter = n_iter
+        self.tol = tol
+        self.verbose = verbose
+        self.params = params
+        self.init_params = init_params
+        self.implementation = implementation
+        # hmmlearn creates its monitor here, so a caller may replace it before fitting
+        self.monitor_ = ConvergenceMonitor(tol, n_iter, verbose)
+
+    def _check_hyper(self):
+        super()._check_hyper()
+        if self.covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type must be one of {sorted(COVARIANCE_TYPES)}, got {self.covariance_type!r}")
+        M = self.n_mix
+        if isinstance(M, bool) or not isinstance(M, numbers.Integral) or M < 1:
+            raise ValueError(f"parameter 'n_mix' must be an integer >= 1, got {M!r}")
+
+    def _priors(self):
+        """The priors in their full shapes, hmmlearn's defaults filled in (None: the values that make the
+        update the maximum-likelihood one, except spherical, whose default is hmmlearn's)."""
+        K, M, D = self.n_components, self.n_mix, self.n_features
+        ct = self.covariance_type
+        default_prior, default_weight = {"full": (0.0, -(1.0 + D + 1.0)), "tied": (0.0, -(M + D + 1.0)),
+                                         "diag": (-1.5, 0.0), "spherical": (-(M + 2.0) / 2.0, 0.0)}[ct]
+        prior = default_prior if self.covars_prior is None else self.covars_prior
+        weight = default_weight if self.covars_weight is None else self.covars_weight
+        shapes = {"full": ((K, M, D, D), (K, M)), "tied": ((K, D, D), (K,)), "diag": ((K, M, D), (K, M, D)),
+                  "spherical": ((K, M), (K, M))}[ct]
+        as_array = lambda v, shape: np.broadcast_to(np.asarray(v, dtype=np.float64), shape)  # noqa: E731
+        return (as_array(self.weights_prior, (K, M)), as_array(self.means_prior, (K, M, D)),
+                as_array(self.means_weight, (K, M)), as_array(prior, shapes[0]), as_array(weight, shapes[1]))
+
+    def _get_n_fit_scalars_per_param(self):
+        nc, nf, nm = self.n_components, self.n_features, self.n_mix
+        return {"s": nc - 1, "t": nc * (nc - 1), "m": nc * nm * nf,
+                "c": {"spherical": nc * nm, "diag": nc * nm * nf, "full": nc * nm * nf * (nf + 1) // 2,
+                      "tied": nc * nf * (nf + 1) // 2}[self.covariance_type],
+                "w": nm - 1}
+
+    def _prepare(self, X):
+        return _float_data(self, X)
+
+    def _init_emission(self, X, lengths, random_state):
+        """hmmlearn's start: k-means of the data into K clusters, then k-means of each cluster into M means (engine's
+        k-means, best of 10 seedings as hmmlearn's KMeans(n_init=10)); weights 1/M; covariances from the data's
+        covariance."""
+        from ..estimation.kmeans import kmeans
+
+        K, M = self.n_components, self.n_mix
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        D = X.shape[1]
+        cv = np.atleast_2d(np.cov(X.T)) + self.min_covar * np.eye(D)
+        if self._needs_init("m", "means_"):
+            centres = kmeans(X, K, np.empty(0), _random.stream_key(random_state), n_init=10)
+            labels = np.argmin(((X[:, None, :] - centres[None]) ** 2).sum(axis=2), axis=1)
+            means = np.empty((K, M, D))
+            for k in range(K):
+                members = X[labels == k]
+                if members.shape[0] >= M:
+                    means[k] = kmeans(np.ascontiguousarray(members), M, np.empty(0), _random.stream_key(random_state),
+                                      n_init=10)
+                else:  # too few points: draws around the centres' mean, as hmmlearn does
+                    means[k] = random_state.multivariate_normal(centres.mean(axis=0), cv, size=M)
+            self.means_ = means
+        if self._needs_init("w", "weights_"):
+            self.weights_ = np.full((K, M), 1.0 / M)
+        if self._needs_init("c", "covars_"):
+            ct = self.covariance_type
+            self.covars_ = {"full": lambda: np.tile(cv, (K, M, 1, 1)), "tied": lambda: np.tile(cv, (K, 1, 1)),
+                            "diag": lambda: np.tile(np.diag(cv), (K, M, 1)),
+                            "spherical": lambda: np.full((K, M), cv.mean())}[ct]()
+
+    def _check_emission(self):
+        ct = self.covariance_type
+        if ct not in COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type must be one of {sorted(COVARIANCE_TYPES)}, got {ct!r}")
+        K, M = self.n_components, self.n_mix
+        self.weights_ = np.array(self.weights_, dtype=np.float64)
+        if self.weights_.shape != (K, M):
+            raise ValueError(f"weights_ must have shape (n_components, n_mix) = ({K}, {M}), got {self.weights_.shape}")
+        if np.any(~np.isfinite(self.weights_)) or np.any(self.weights_ < 0):
+            raise ValueError("weights_ must hold finite probabilities >= 0")
+        self._check_sum_1("weights_")
+        self.means_ = np.array(self.means_, dtype=np.float64)
+        if self.means_.ndim != 3 or self.means_.shape[:2] != (K, M):
+            raise ValueError(f"means_ must have shape (n_components, n_mix, n_features), got {self.means_.shape}")
+        if not np.all(np.isfinite(self.means_)):
+            raise ValueError("means_ must be finite")
+        self.n_features = D = self.means_.shape[2]
+        self.covars_ = np.array(self.covars_, dtype=np.float64)
+        expected = {"spherical": (K, M), "tied": (K, D, D), "diag": (K, M, D), "full": (K, M, D, D)}[ct]
+        if self.covars_.shape != expected:
+            raise ValueError(f"{ct!r} mixture covars must have shape {expected}, got {self.covars_.shape}")
+        GMMEmission(ct, M).kernel_params(self._emission_params())  # every covariance positive definite
+
+    def _emission(self):
+        return GMMEmission(self.covariance_type, self.n_mix)
+
+    def _emission_record(self):
+        return {"n_mix": int(self.n_mix)}, {"weights": self.weights_, "means": self.means_, "covars": self.covars_}
+
+    def _emission_from_record(self, header, arrays):
+        self.weights_ = arrays["weights"]
+        self.means_ = arrays["means"]
+        self.covars_ = arrays["covars"]
+
+    def _emission_params(self):
+        return GMMEmissionParams(np.asarray(self.weights_, dtype=np.float64), np.asarray(self.means_, dtype=np.float64),
+                                 np.asarray(self.covars_, dtype=np.float64))
+
+    def _set_emission_params(self, eparams):
+        self.weights_ = eparams.weights
+        self.means_ = eparams.means
+        self.covars_ = eparams.covars
+
+    def _emission_m_step(self, stats: SufficientStats, eparams):
+        """hmmlearn's GMMHMM MAP update over the K·M components' moments (about the current means)."""
+        K, M, D = eparams.means.shape
+        ct = self.covariance_type
+        weights_prior, mu0, lam, psi, nu = self._priors()
+        nk = stats.nk.reshape(K, M)
+        post_sum = nk.sum(axis=1)
+        shift = stats.shift.reshape(K, M, D)
+        s1 = stats.s1.reshape(K, M, D)
+        weights, means, covars = eparams.weights, eparams.means, eparams.covars
+        if "w" in self.params:
+            alpha = weights_prior - 1.0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                new = (nk + alpha) / (post_sum + alpha.sum(axis=1))[:, None]
+            weights = np.where(np.isfinite(new).all(axis=1, keepdims=True), new, weights)
+        if "m" in self.params:
+            m_n = lam[:, :, None] * mu0 + s1 + nk[:, :, None] * shift
+            m_d = nk + lam
+            with np.errstate(invalid="ignore", divide="ignore"):
+                new = m_n / m_d[:, :, None]
+            means = np.where((m_d > 0)[:, :, None], new, means)  # an unused component keeps its mean
+        if "c" in self.params:
+            d = means - shift  # scatter about the updated means from the moments about the current ones
+            meandiff = means - mu0
+            if ct in ("full", "tied"):
+                s2 = stats.s2.reshape(K, M, D, D)
+                s1d = np.einsum("kmi,kmj->kmij", s1, d)
+                scatter = s2 - s1d - np.swapaxes(s1d, -1, -2) + nk[:, :, None, None] * np.einsum("kmi,kmj->kmij", d, d)
+                prior_dots = lam[:, :, None, None] * np.einsum("kmi,kmj->kmij", meandiff, meandiff)
+                if ct == "full":
+                    c_n = np.swapaxes(psi, -1, -2) + prior_dots + scatter
+                    c_d = (nk + 1.0 + nu + D + 1.0)[:, :, None, None]
+                    new = c_n / c_d
+                    covars = np.where((c_d > 0) & (nk > 0)[:, :, None, None], new, covars)
+                else:
+                    c_n = np.swapaxes(psi, -1, -2) + prior_dots.sum(axis=1) + scatter.sum(axis=1)
+                    c_d = (post_sum + M + nu + D + 1.0)[:, None, None]
+                    covars = np.where((post_sum > 0)[:, None, None], c_n / c_d, covars)
+            else:
+                s2 = stats.s2.reshape(K, M, D)
+                scatter = s2 - 2.0 * d * s1 + nk[:, :, None] * d * d
+                if ct == "diag":
+                    c_n = lam[:, :, None] * meandiff ** 2 + 2.0 * nu + scatter
+                    c_d = nk[:, :, None] + 1.0 + 2.0 * (psi + 1.0)
+                    covars = np.where((nk > 0)[:, :, None], c_n / c_d, covars)
+                else:
+                    c_n = lam * (meandiff ** 2).sum(axis=2) + 2.0 * nu + scatter.sum(axis=2)
+                    c_d = D * (nk + 1.0) + 2.0 * (psi + 1.0)
+                    covars = np.where(nk > 0, c_n / c_d, covars)
+        return GMMEmissionParams(weights, means, covars)
 
 
 # ---------------------------------------------------------------------------------------------- Poisson

@@ -36,6 +36,12 @@ EXPECTED_FAILURES = {
     # the fit succeeds (a defect not copied)
     "test_gaussian_hmm.py::TestGaussianHMMWithSphericalCovars::test_underflow_from_scaling[scaling]":
         "engine's scaled forward-backward does not underflow",
+    # one sequence of 1,000 steps against five of 200 (different models: the four cut transitions) must give
+    # covariances within 1e-3 after 10 iterations; engine's exact covariance update (about the updated means,
+    # where hmmlearn's uses the previous means) climbs further in those 10 iterations (log-likelihood -2992.9
+    # against hmmlearn's -2993.6) and the two fits end 1.8e-3 apart (hmmlearn's: 0.9e-3)
+    "test_gmm_hmm_new.py::TestGMMHMM_MultiSequence::test_chunked[full]":
+        "engine's exact M-step converges further in 10 iterations; the two different models end 1.8e-3 apart",
 }
 
 
