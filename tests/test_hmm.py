@@ -651,3 +651,30 @@ def test_gmmhmm_collapsed_component_is_named():
     eng.covars_ = covars
     with pytest.raises(ValueError, match="covars_ of state 1, mixture component 0"):
         eng.score(X)
+
+
+def test_gmmhmm_and_student_t_dask_fits_equal_local_fits():
+    """The emission protocol is all the Dask fit needs: GMMHMM and Student-t HMMs fit on Dask as locally."""
+    dd = pytest.importorskip("dask.dataframe")
+    import copy
+
+    import pandas as pd
+    from engine.dask import fit_hmm
+
+    eng, _, X = _gmmhmm_pair("diag")
+    lengths = [200, 250, 150]
+    seq = np.repeat(np.arange(len(lengths)), lengths)
+    t = np.concatenate([np.arange(n) for n in lengths])
+    df = pd.DataFrame({"id": seq, "t": t, **{f"c{j}": X[:, j] for j in range(X.shape[1])}}).sample(frac=1.0,
+                                                                                                   random_state=0)
+    ddf = dd.from_pandas(df, npartitions=3)
+    columns = [f"c{j}" for j in range(X.shape[1])]
+    eng.set_params(n_iter=5, tol=-np.inf)
+    th = _t_hmm("full", D=X.shape[1])
+    th.set_params(n_iter=5, tol=-np.inf, init_params="")
+    for model in (eng, th):
+        local = copy.deepcopy(model).fit(X, lengths)
+        dist = fit_hmm(copy.deepcopy(model), ddf, "id", "t", columns=columns, scheduler="sync")
+        np.testing.assert_allclose(list(dist.monitor_.history), list(local.monitor_.history), rtol=1e-12)
+        np.testing.assert_allclose(dist.means_, local.means_, rtol=1e-10)
+        np.testing.assert_allclose(dist.transmat_, local.transmat_, rtol=1e-10)
