@@ -306,9 +306,12 @@ def score(emission, params, data, seqs, chunks, max_rows, missing=None, posterio
             c = run[1]
             frame, _ = _frame(emission, params.emission, data, c.row_lo, c.row_hi, work, missing)
             m = c.row_hi - c.row_lo
-            ones = np.ones(c.seq_hi - c.seq_lo)
-            ll, _, _ = hk.forward_backward_sequences(frame, work.alpha[:m], work.scale[:m], c.local_bounds, ones,
-                                                      c.part_bounds, c.part_seqs, pi, A, want)
+            if want:
+                ones = np.ones(c.seq_hi - c.seq_lo)
+                ll, _, _ = hk.forward_backward_sequences(frame, work.alpha[:m], work.scale[:m], c.local_bounds, ones,
+                                                          c.part_bounds, c.part_seqs, pi, A, True)
+            else:
+                ll = hk.loglik_sequences(frame, c.local_bounds, c.part_bounds, c.part_seqs, pi, A)
             out[c.seq_lo:c.seq_hi] = ll
             if want:
                 posteriors[c.row_lo:c.row_hi] = frame
