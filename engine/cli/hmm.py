@@ -1,9 +1,11 @@
 """``engine fit --model hmm`` and ``engine score`` of an HMM model file: sequences from a table.
 
-Rows are regrouped into sequences by ``--sequence-column`` and ordered by ``--order-by`` (an Arrow sort of
-the needed columns: the id, the order and the model's columns), so the input may hold the sequences in any
-order and across any number of files; the fit is then ``engine.HMM``'s exact Baum–Welch over all of them.
-Memory: the needed columns of the table (not its other columns), plus one chunk of the HMM's buffers.
+Rows are regrouped into sequences by ``--sequence-column`` and ordered by ``--order-by``, so the input may hold
+the sequences in any order and across any number of files; the fit is then ``engine.HMM``'s exact Baum–Welch
+over all of them. In memory (``--in-memory yes``, or ``auto`` when the needed columns fit in
+``--memory-limit-mb``): an Arrow sort of the needed columns. Streamed (``--in-memory no``, or ``auto`` above the
+limit): ``engine.hmm.stream.SequenceBuckets`` regroups the rows into sorted, sequence-whole buckets on disk and
+every iteration reads one bucket at a time (memory: a bucket, not the table).
 """
 import os
 import time
@@ -63,18 +65,55 @@ def fit_hmm(args, rep):
         if c not in names:
             raise ValueError(f"{args.input}: no column {c!r} (columns: {names})")
     t0 = time.perf_counter()
-    table = dataset.to_table(columns=list(dict.fromkeys(keys + [args.sequence_column, args.order_by])))
-    if table.num_rows == 0:
-        raise ValueError(f"{args.input}: no rows to fit")
-    table, lengths, _, _ = _sequences(args, table, args.sequence_column, args.order_by)
-    family = family_spec(args.family, table.select(keys))
-    gaussian = family == "gaussian" and args.missing == "error"
-    model = engine.HMM(K, emission=family, covariance_type=args.covariance_type, missing=args.missing,
-                       n_iter=args.max_iter, tol=args.tol, random_state=args.seed, reg_covar=args.reg_covar)
-    X = _features(table, keys, gaussian)
-    model.fit(X, lengths)
-    seconds = time.perf_counter() - t0
-    per_step = model.score_sequences(X, lengths) / lengths
+    needed = list(dict.fromkeys(keys + [args.sequence_column, args.order_by]))
+    rows = dataset.count_rows()
+    # a row of the needed columns as float64, plus its row number
+    row_bytes = 8 * (len(needed) + 1)
+    in_memory = args.in_memory == "yes" or (args.in_memory == "auto"
+                                            and rows * row_bytes <= args.memory_limit_mb * 2**20)
+
+    def make_model(sample_table):
+        family = family_spec(args.family, sample_table.select(keys))
+        model = engine.HMM(K, emission=family, covariance_type=args.covariance_type, missing=args.missing,
+                           n_iter=args.max_iter, tol=args.tol, random_state=args.seed, reg_covar=args.reg_covar)
+        return model, family == "gaussian" and args.missing == "error"
+
+    if in_memory:
+        table = dataset.to_table(columns=needed)
+        if table.num_rows == 0:
+            raise ValueError(f"{args.input}: no rows to fit")
+        table, lengths, _, _ = _sequences(args, table, args.sequence_column, args.order_by)
+        model, gaussian = make_model(table)
+        X = _features(table, keys, gaussian)
+        model.fit(X, lengths)
+        seconds = time.perf_counter() - t0
+        per_step = model.score_sequences(X, lengths) / lengths
+    else:
+        from ..hmm.stream import SequenceBuckets
+
+        # buckets of about a quarter of the memory limit; the batches that fill them are smaller still
+        rows_per_bucket = max(1 << 12, int(args.memory_limit_mb * 2**20 / 4 / row_bytes))
+        batch_rows = min(rows_per_bucket, 1 << 17)
+        for c in (args.sequence_column, args.order_by):
+            if c not in names:
+                raise ValueError(f"{args.input}: no column {c!r} (columns: {names})")
+        with SequenceBuckets(lambda: dataset.to_batches(columns=needed, batch_size=batch_rows), args.sequence_column,
+                             args.order_by, keys, rows_per_bucket, directory=getattr(args, "temp_dir", None),
+                             nulls_drop=getattr(args, "nulls", "error") == "drop", source=args.input) as buckets:
+            # the initialisation sees whole sequences of the first buckets (all of them when they hold fewer
+            # rows than the sample: then it is the in-memory fit's start)
+            sample, sample_lengths = buckets.sample(1 << 18)
+            model, gaussian = make_model(sample)
+            model.fit_stream(lambda: ((_features(t, keys, gaussian), l) for t, l in buckets.tables()),
+                             init=(_features(sample, keys, gaussian), sample_lengths))
+            del sample
+            seconds = time.perf_counter() - t0
+            parts, all_lengths = [], []
+            for t, l in buckets.tables():
+                parts.append(model.score_sequences(_features(t, keys, gaussian), l) / l)
+                all_lengths.append(l)
+            per_step = np.concatenate(parts)
+            lengths = np.concatenate(all_lengths)
     model.training_ = {"sequence_log_likelihood_per_step_levels": QUANTILE_LEVELS.tolist(),
                        "sequence_log_likelihood_per_step_quantiles": np.quantile(per_step, QUANTILE_LEVELS).tolist()}
     model.sequence_column_ = args.sequence_column
@@ -84,8 +123,10 @@ def fit_hmm(args, rep):
     ll = float(model.monitor_.history[-1]) if model.monitor_.history else float("nan")
     rep.summary({"model": os.path.abspath(args.model_out), "states": K, "sequences": int(lengths.size),
                  "rows": int(lengths.sum()), "iterations": int(model.monitor_.iter), "log_likelihood": ll,
-                 "seconds": seconds, "seconds_per_iteration": seconds / max(model.monitor_.iter, 1)},
-                f"fitted an HMM with {K} states to {lengths.size:,} sequences ({lengths.sum():,} rows) in "
+                 "in_memory": bool(in_memory), "seconds": seconds,
+                 "seconds_per_iteration": seconds / max(model.monitor_.iter, 1)},
+                f"fitted an HMM with {K} states to {lengths.size:,} sequences ({lengths.sum():,} rows, "
+                f"{'in memory' if in_memory else 'streamed from sorted buckets on disk'}) in "
                 f"{seconds:.2f} s ({model.monitor_.iter} iterations); log-likelihood {ll:.6g}\n"
                 f"model written to {os.path.abspath(args.model_out)}")
     return 0

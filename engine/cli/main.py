@@ -105,6 +105,8 @@ def build_parser():
     f.add_argument("--sequence-column", help="--model hmm: the column that identifies a row's sequence")
     f.add_argument("--order-by", help="--model hmm: the column that orders the rows within a sequence")
     f.add_argument("--states", type=int, help="--model hmm: the number of hidden states")
+    f.add_argument("--temp-dir", help="--model hmm, streamed (--in-memory no, or auto above --memory-limit-mb): "
+                   "where the rows regrouped by sequence go (default: the system's temporary directory)")
     f.add_argument("--overwrite", action="store_true")
     f.add_argument("--scheduler", help="run on Dask: a scheduler ADDRESS, or local[:N] for a local cluster of N workers")
     _common(f, device=True)

@@ -289,6 +289,47 @@ class _BaseHMM(EstimatorParams):
         return self._baum_welch(lambda params: core.statistics(emission, params, data, seqs, chunks, max_rows,
                                                                 missing, work))
 
+    def _begin_fit(self, X):
+        """Hook before a fit's initialisation (``engine.HMM`` builds its family from X's columns here)."""
+        return X
+
+    def fit_stream(self, chunks, init=None):
+        """Exact Baum–Welch over sequences that never need to be in memory together.
+
+        chunks: a callable returning a fresh iterable of (X, lengths) on every call (one call per iteration),
+        each X holding whole sequences (a sequence never spans two chunks); every call must yield the same
+        rows. init: (X, lengths) of whole sequences for the initialisation (default: the first chunk). Each
+        iteration sums the chunks' additive statistics (``engine.hmm.HMMStats``), so with the same start the
+        fit equals ``fit`` on the concatenated sequences, to rounding (the sums are grouped per chunk).
+        Memory: one chunk and its HMM buffers."""
+        self._check_hyper()
+        if init is None:
+            init = next(iter(chunks()), None)
+            if init is None:
+                raise ValueError("fit_stream got no sequences")
+        X0, lengths0 = init
+        X0 = self._begin_fit(X0)
+        data0, missing0 = self._prepare(X0)
+        core.sequences(data0.shape[0], lengths0)  # the lengths must cover the rows
+        self._init(self._observed_for_init(X0, data0, missing0), lengths0)
+        self._check()
+        emission = self._emission()
+        K = self.n_components
+
+        def statistics(params):
+            total = None
+            for X, lengths in chunks():
+                data, missing = self._prepare(X)
+                seqs = core.sequences(data.shape[0], lengths)
+                plan, max_rows = core.plan(seqs, K)
+                part = core.statistics(emission, params, data, seqs, plan, max_rows, missing)
+                total = part if total is None else total + part
+            if total is None:
+                raise ValueError("fit_stream got no sequences")
+            return total
+
+        return self._baum_welch(statistics)
+
     def _baum_welch(self, statistics):
         """EM from the current parameters: ``statistics(params) -> HMMStats`` of all the data (in memory here,
         per Dask partition in ``engine.dask``); the loop is ``engine.em.run_em``."""
@@ -1277,8 +1318,7 @@ class HMM(_BaseHMM):
             raise ValueError(f"Unexpected number of dimensions, got {len(keys)} but expected {self.n_features}")
         self.n_features = len(keys)
 
-    def fit(self, X, lengths=None, sample_weight=None):
-        self._check_hyper()
+    def _begin_fit(self, X):
         if not self._gaussian() and ("emission_params_" not in self.__dict__ or "e" in self.init_params):
             from ..families.columns import column_keys
 
@@ -1286,6 +1326,11 @@ class HMM(_BaseHMM):
             self._fit_keys = column_keys(X)
             self._mixture_spec = self._family_spec()
             self._family_obj = self._mixture_spec._build_family(X)
+        return X
+
+    def fit(self, X, lengths=None, sample_weight=None):
+        self._check_hyper()
+        X = self._begin_fit(X)
         return super().fit(X, lengths, sample_weight)
 
     def _init(self, X, lengths=None):
