@@ -97,7 +97,20 @@ def fit_hmm(args, rep):
         for c in (args.sequence_column, args.order_by):
             if c not in names:
                 raise ValueError(f"{args.input}: no column {c!r} (columns: {names})")
-        with SequenceBuckets(lambda: dataset.to_batches(columns=needed, batch_size=batch_rows), args.sequence_column,
+        from ..io.dataset import _format_of, record_batches
+
+        dataset, paths = open_dataset(args.input)
+        fmt = _format_of(paths)
+
+        def check(path, schema, cols):
+            for c in cols:
+                if c not in schema.names:
+                    raise ValueError(f"column {c!r} is not in {path} (columns: {', '.join(schema.names)})")
+
+        def batches():
+            return (batch for _, batch in record_batches(dataset, paths, fmt, needed, batch_rows, args.input, check))
+
+        with SequenceBuckets(batches, args.sequence_column,
                              args.order_by, keys, rows_per_bucket, directory=getattr(args, "temp_dir", None),
                              nulls_drop=getattr(args, "nulls", "error") == "drop", source=args.input) as buckets:
             # the initialisation sees whole sequences of the first buckets (all of them when they hold fewer

@@ -126,12 +126,17 @@ class SequenceBuckets:
             yield table, lengths
 
     def sample(self, rows):
-        """(table, lengths) of the whole sequences of the first buckets, about ``rows`` rows or more."""
+        """(table, lengths) of the first sequences (in id order) up to the one that reaches ``rows`` rows: the
+        same sample whatever the bucket size."""
         tables, lengths, n = [], [], 0
         for table, lens in self.tables():
-            tables.append(table)
-            lengths.append(lens)
-            n += table.num_rows
+            ends = n + np.cumsum(lens)
+            take = int(np.searchsorted(ends, rows)) + 1  # sequences up to the first reaching ``rows``
+            take = min(take, lens.size)
+            kept = int(lens[:take].sum())
+            tables.append(table.slice(0, kept))
+            lengths.append(lens[:take])
+            n += kept
             if n >= rows:
                 break
         return pa.concat_tables(tables), np.concatenate(lengths)

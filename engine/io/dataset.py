@@ -67,6 +67,32 @@ def _is_number(t):
     return pa.types.is_integer(t) or pa.types.is_floating(t)
 
 
+def record_batches(dataset, paths, fmt, cols, batch_size, source="", check_schema=None):
+    """(path, record batch) of the columns ``cols``, file by file and in order, with memory bounded by a row
+    group: Parquet files through ``ParquetFile.iter_batches`` (columns decoded in parallel) without
+    pre-buffering (pre-buffering, and the dataset scanner's parallel read-ahead, were both measured to keep the
+    data read so far in memory: peak RSS growing with the file); other formats through a sequential scan of
+    each fragment. check_schema(path, schema, cols) vets each file before it is read."""
+    if fmt == "parquet":
+        for path in paths:
+            try:
+                pf = pq.ParquetFile(path, pre_buffer=False)
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise ValueError(f"cannot read {path} as parquet: {str(exc).splitlines()[0]}") from None
+            if check_schema is not None:
+                check_schema(path, pf.schema_arrow, cols)
+            for batch in pf.iter_batches(batch_size=batch_size, columns=cols, use_threads=True):
+                yield path, batch
+    else:
+        for fragment in dataset.get_fragments():
+            path = getattr(fragment, "path", source)
+            if check_schema is not None:
+                check_schema(path, fragment.physical_schema, cols)
+            for batch in fragment.to_batches(columns=cols, batch_size=batch_size, batch_readahead=0,
+                                             fragment_readahead=0, use_threads=False):
+                yield path, batch
+
+
 @dataclass
 class FeatureBatch:
     X: np.ndarray  # (m, D) float64 (float32 if every feature column is float32)
@@ -203,29 +229,10 @@ class FeatureSource:
                 thread.join(timeout=0.05)
 
     def _record_batches(self, cols):
-        """Raw record batches of the selected columns, in order, with memory bounded by a row group.
-
-        Parquet files are read file by file with ``ParquetFile.iter_batches`` (columns decoded in parallel)
-        and without pre-buffering: pre-buffering, and the dataset scanner's parallel read-ahead, were both
-        measured to keep the data read so far in memory (peak RSS growing with the file). Other formats go
-        through a sequential dataset scan.
-        """
-        if self.format == "parquet":
-            for path in self.paths:
-                try:
-                    pf = pq.ParquetFile(path, pre_buffer=False)
-                except (pa.ArrowInvalid, OSError) as exc:
-                    raise ValueError(f"cannot read {path} as parquet: {str(exc).splitlines()[0]}") from None
-                self._check_file_schema(path, pf.schema_arrow, cols)
-                for batch in pf.iter_batches(batch_size=self.batch_size, columns=cols, use_threads=True):
-                    yield path, batch
-        else:
-            for fragment in self.dataset.get_fragments():
-                path = getattr(fragment, "path", self.source)
-                self._check_file_schema(path, fragment.physical_schema, cols)
-                for batch in fragment.to_batches(columns=cols, batch_size=self.batch_size, batch_readahead=0,
-                                                 fragment_readahead=0, use_threads=False):
-                    yield path, batch
+        """Raw record batches of the selected columns, in order, with memory bounded by a row group (see
+        ``record_batches``)."""
+        return record_batches(self.dataset, self.paths, self.format, cols, self.batch_size, self.source,
+                              self._check_file_schema)
 
     def _check_file_schema(self, path, schema, cols):
         """Every file must hold the columns, the features with numeric types (a directory's files can disagree
