@@ -171,3 +171,20 @@ def test_cli_fit_and_score_on_a_local_cluster(tmp_path, data):
     out = pq.read_table(tmp_path / "scores").to_pandas().sort_values("id")
     np.testing.assert_array_equal(out["id"].to_numpy(), np.arange(len(X)))
     np.testing.assert_allclose(out["log_density"].to_numpy(), model.logpdf(X), rtol=1e-12)
+
+
+def test_numba_threads_in_a_task_count_every_worker_on_the_host(client):
+    """Two one-thread workers on this host: each task gets cores // 2 Numba threads, not cores // 1 (which
+    put 2 x cores threads on the cores)."""
+    import os
+
+    def threads_in_task(_):
+        import numba
+
+        from engine.dask.core import _numba_threads_for_this_task
+
+        _numba_threads_for_this_task()
+        return numba.get_num_threads()
+
+    got = client.gather(client.map(threads_in_task, range(4)))
+    assert set(got) == {max(1, (os.cpu_count() or 1) // 2)}

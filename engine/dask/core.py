@@ -10,14 +10,40 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("engine.dask needs Dask: pip install 'engine[dask]'") from exc
 
 
+#: per worker address: the Dask threads of all the workers on its host (asked of the scheduler once)
+_HOST_THREADS = {}
+
+
+def _host_threads(worker):
+    """Dask threads of every worker on this worker's host. Counting only this worker's threads gave each of
+    two one-thread workers on a 2-core host 2 Numba threads: 4 threads on 2 cores, and OpenMP's spinning idle
+    threads took the other worker's cycles (measured: a 1M-row diag partition scored in 72 ms in a worker
+    against 40 ms alone; Dask scoring 1.9x a standalone local run)."""
+    key = worker.address
+    if key not in _HOST_THREADS:
+        threads = worker.state.nthreads
+        try:
+            from distributed import get_client
+
+            info = get_client().scheduler_info(n_workers=-1)
+            host = worker.address.rsplit(":", 1)[0]
+            same_host = [w.get("nthreads", 0) for addr, w in info.get("workers", {}).items()
+                         if addr.rsplit(":", 1)[0] == host]
+            threads = max(threads, sum(same_host))
+        except Exception:  # no scheduler to ask: this worker's own threads
+            pass
+        _HOST_THREADS[key] = threads
+    return _HOST_THREADS[key]
+
+
 def _numba_threads_for_this_task():
-    """cores // (Dask threads on this worker), at least 1 (no oversubscription)."""
+    """cores // (Dask threads of all the workers on this host), at least 1 (no oversubscription)."""
     import numba
 
     try:
         from distributed import get_worker
 
-        threads = get_worker().state.nthreads
+        threads = _host_threads(get_worker())
     except Exception:  # not on a distributed worker: the local threaded scheduler
         threads = dask.config.get("num_workers", None) or os.cpu_count() or 1
     n = max(1, min(numba.config.NUMBA_NUM_THREADS, (os.cpu_count() or 1) // max(1, threads)))
