@@ -356,13 +356,14 @@ def _fit_dask(args, rep):
                        "logpdf_quantiles": np.quantile(ll, QUANTILE_LEVELS).tolist()}
     model.save(args.model_out)
     seconds = time.perf_counter() - t0
+    bayesian = getattr(args, "bayesian", False)
     rep.summary({"model": os.path.abspath(args.model_out), "rows": rows, "components": int(args.components),
                  "n_iter": int(model.n_iter_), "converged": bool(model.converged_), "lower_bound": float(model.lower_bound_),
                  "scheduler": args.scheduler, "workers": workers, "seconds": seconds},
-                f"fitted K={args.components} {args.covariance_type} {'Bayesian ' if args.bayesian else ''}mixture to "
+                f"fitted K={args.components} {args.covariance_type} {'Bayesian ' if bayesian else ''}mixture to "
                 f"{rows:,} rows on Dask ({workers} workers) in {seconds:.1f} s: {model.n_iter_} "
-                f"{'variational' if args.bayesian else 'EM'} iterations, converged={model.converged_}, "
-                f"{'lower bound' if args.bayesian else 'mean log-likelihood'} {model.lower_bound_:.6f}\n"
+                f"{'variational' if bayesian else 'EM'} iterations, converged={model.converged_}, "
+                f"{'lower bound' if bayesian else 'mean log-likelihood'} {model.lower_bound_:.6f}\n"
                 f"model written to {os.path.abspath(args.model_out)}")
     return 0
 

@@ -45,7 +45,10 @@ def seeding_candidates(X, sample_weight, max_rows=MAX_SEEDING_ROWS):
 def kmeans(X, n_clusters, sample_weight, key, max_iter=300, tol=1e-4, dense=False, n_init=1):
     """Cluster centres (K, D): k-means++ seeds then Lloyd iterations over all of X until the squared
     centre shift is below tol * (mean per-feature variance of X), as scikit-learn's KMeans does.
-    n_init > 1: the best (least within-cluster sum of squares) of that many seedings, keyed from ``key``."""
+    n_init > 1: the best (least within-cluster sum of squares) of that many seedings, keyed from ``key`` (in the
+    diagonal layout, whose statistics hold each cluster's own scatter)."""
+    if n_init > 1 and dense:
+        raise ValueError("kmeans: n_init > 1 needs dense=False (the dense layout keeps one pooled scatter)")
     candidates, weights = seeding_candidates(X, sample_weight)
     threshold = tol * float(np.mean(_variances(X)))
     best, best_inertia = None, np.inf
@@ -62,8 +65,7 @@ def kmeans(X, n_clusters, sample_weight, key, max_iter=300, tol=1e-4, dense=Fals
             new[filled] = centers[filled] + stats.s1[filled] / stats.nk[filled, None]  # empty clusters stay put
             shift = np.sum((new - centers) ** 2)
             # the sum of squares about the assigned centres, less what moving them to the means removes
-            inertia = float(np.trace(stats.s2) if dense else np.sum(stats.s2)) - float(
-                np.sum(stats.nk[filled, None] * (new[filled] - centers[filled]) ** 2))
+            inertia = float(np.sum(stats.s2)) - float(np.sum(stats.nk[filled, None] * (new[filled] - centers[filled]) ** 2))
             centers = new
             if shift <= threshold:
                 break
