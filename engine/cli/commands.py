@@ -323,7 +323,8 @@ def cmd_fit(args):
             f"({'in memory' if in_memory else 'streamed'}) in {seconds:.1f} s: {fitted}\n"
             f"model written to {os.path.abspath(args.model_out)}")
     if transform is not None:
-        text += (f"\ntransform: {transform!r} (the EM log-likelihood above is in the transformed coordinates; "
+        text += (f"\ntransform: {transform!r} (the {'lower bound' if bayesian else 'EM log-likelihood'} above is in "
+                 "the transformed coordinates; "
                  "scores, BIC and the anomaly quantiles are in the data's units)")
     if not_converged:
         text += "\nwarning: EM stopped at --max-iter before converging"
