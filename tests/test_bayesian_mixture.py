@@ -231,3 +231,17 @@ def test_float32_input_and_bad_input():
     with pytest.raises(ValueError, match="covariance_prior"):
         engine.BayesianGaussianMixture(covariance_prior=-np.eye(2)).fit(X)
     assert not hasattr(model, "bic") and not hasattr(model, "aic")
+
+
+def test_in_transformed_coordinates(tmp_path):
+    """engine.Transformed takes the Bayesian mixture as its base: scores in the data's units are the base's
+    variational scores of log x minus sum log x, and the model file nests the base's record."""
+    X = _faithful()
+    model = engine.Transformed(engine.BayesianGaussianMixture(n_components=3, random_state=0),
+                               engine.transforms.Log()).fit(X)
+    expected = model.base.score_samples(np.log(X)) - np.log(X).sum(axis=1)
+    np.testing.assert_allclose(model.score_samples(X), expected, rtol=1e-12)
+    model.save(tmp_path / "t.arrow")
+    back = engine.load(tmp_path / "t.arrow")
+    assert type(back.base) is engine.BayesianGaussianMixture
+    np.testing.assert_array_equal(back.score_samples(X), model.score_samples(X))
