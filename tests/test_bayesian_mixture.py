@@ -231,6 +231,8 @@ def test_float32_input_and_bad_input():
     with pytest.raises(ValueError, match="covariance_prior"):
         engine.BayesianGaussianMixture(covariance_prior=-np.eye(2)).fit(X)
     assert not hasattr(model, "bic") and not hasattr(model, "aic")
+    with pytest.raises(ValueError, match="total weight above 1"):
+        engine.BayesianGaussianMixture(n_components=2).fit(X, sample_weight=np.full(len(X), 1 / len(X)))
 
 
 def test_in_transformed_coordinates(tmp_path):

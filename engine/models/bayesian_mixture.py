@@ -347,9 +347,16 @@ class BayesianGaussianMixture(GaussianMixture):
         self._priors = VariationalPriors(self.weight_concentration_prior_, self.mean_precision_prior_,
                                          self.mean_prior_, self.degrees_of_freedom_prior_, self.covariance_prior_)
 
+    def _check_total_weight(self, total):
+        if not total > 1.0:
+            raise ValueError(f"the default covariance_prior is the data's unbiased covariance, which needs a total "
+                             f"weight above 1 (sample weights count as repeated rows; got {total:g}): give "
+                             "covariance_prior and mean_prior, or weights that count rows")
+
     def _moments_of(self, X, w):
         """(mean, unbiased covariance in the covariance type's shape) of an in-memory X (weights as repeats)."""
         ct = self.covariance_type
+        self._check_total_weight(float(w.sum()) if w.size else float(X.shape[0]))
         if w.size:
             total = w.sum()
             mean = (w @ X) / total
@@ -375,6 +382,7 @@ class BayesianGaussianMixture(GaussianMixture):
         GaussianMixture._set_parameters(self, np.ones(1), centre, identity)
         s = statistics()
         total = float(s.nk[0])
+        self._check_total_weight(total)
         d = s.s1[0] / total
         mean = s.shift[0] + d
         if ct in ("full", "tied"):
