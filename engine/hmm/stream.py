@@ -85,7 +85,7 @@ class SequenceBuckets:
                 if not table.num_rows:
                     continue
                 rank = pc.index_in(table.column(self.sequence_column), value_set=self.ids).to_numpy()
-                bucket = rank * n_buckets // S
+                bucket = rank.astype(np.int64) * n_buckets // S  # int64: rank x buckets overflows int32
                 order = np.argsort(bucket, kind="stable")
                 table = table.take(pa.array(order))
                 counts = np.bincount(bucket, minlength=n_buckets)
