@@ -220,9 +220,9 @@ class GMMEmission:
             flat = [int(i) for i in re.findall(r"covars_\[(\d+)\]", str(exc))]
             where = (f"state {flat[0] // M}, mixture component {flat[0] % M}" if flat and self.covariance_type != "tied"
                      else f"state {flat[0] // M}" if flat else "a state")
-            raise ValueError(f"covars_ of {where}: {str(exc).split(': ', 1)[-1] if ': ' in str(exc) else exc} (a "
-                             "component has collapsed onto too few points: give covars_prior a ridge, or use fewer "
-                             "n_mix)") from None
+            what = re.sub(r"^covars_(\[\d+\])? ", "", str(exc))  # the flat index, renamed above
+            raise ValueError(f"covars_ of {where} {what} (a component has collapsed onto too few points: give "
+                             "covars_prior a ridge, or use fewer n_mix)") from None
         with np.errstate(divide="ignore"):
             log_w = np.log(np.asarray(params.weights, dtype=np.float64)).reshape(K * M)
         g = cov.kernel_params(log_w, np.asarray(params.means, dtype=np.float64).reshape(K * M, D), prec_chol, ct)
