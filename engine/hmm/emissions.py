@@ -24,6 +24,10 @@ from ..kernels.sampling import mixture_sample
 from ..models import _covariance as cov
 
 
+#: ``state_log_frame``'s dofs for Gaussian states (none)
+_NO_DOFS = np.empty(0)
+
+
 @dataclass(frozen=True)
 class GaussianEmissionParams:
     """means (K, D); covars in hmmlearn's compressed layout: (K,) spherical, (K, D) diag, (K, D, D) full,
@@ -51,7 +55,7 @@ class GaussianEmission:
 
     def log_frame(self, params, data, lo, hi, out):
         g = self.kernel_params(params)
-        bad = ek.gaussian_log_frame(data[lo:hi], g.prec_chol, g.shifted_means, g.log_norm, out)
+        bad = ek.state_log_frame(data[lo:hi], g.prec_chol, g.shifted_means, g.log_norm, _NO_DOFS, out)
         if bad >= 0:
             row = lo + int(bad)
             raise ValueError(f"X row {row}: non-finite value {data[row].tolist()} (a GaussianHMM step is either "
@@ -235,7 +239,7 @@ class GMMEmission:
         g = self.kernel_params(params)
         K, M, _ = params.means.shape
         frame = np.empty((hi - lo, K * M))
-        bad = ek.gaussian_log_frame(data[lo:hi], g.prec_chol, g.shifted_means, g.log_norm, frame)
+        bad = ek.state_log_frame(data[lo:hi], g.prec_chol, g.shifted_means, g.log_norm, _NO_DOFS, frame)
         if bad >= 0:
             row = lo + int(bad)
             raise ValueError(f"X row {row}: non-finite value {data[row].tolist()} (a GMMHMM step is either "
@@ -310,9 +314,9 @@ class StudentTEmission:
 
     def log_frame(self, params, data, lo, hi, out):
         from ..families.student_t import _bad_row
-        from ..kernels.student_t import t_log_frame
 
-        bad = t_log_frame(data[lo:hi], *self.kernel_params(params), out)
+        U, shifted, log_c, nu = self.kernel_params(params)
+        bad = ek.state_log_frame(data[lo:hi], U, shifted, log_c, nu, out)
         if bad >= 0:
             raise _bad_row(data, lo + int(bad))
 

@@ -15,6 +15,7 @@ from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
 from .em import MAX_PARTS, _accumulate_block
 from .gaussian import component_terms, first_bad_row, load_block
 from .product import POISSON, accumulate_moments, block_terms, load_product_block
+from .student_t import _t_terms
 
 
 @njit(inline="always", **SERIAL)
@@ -32,17 +33,22 @@ def load_posteriors(post, start, m, resp, K):
 
 
 @njit(**PARALLEL)
-def gaussian_log_frame(X, prec_chol, shifted_means, log_norm, out):
-    """out[i, k] = log N(X[i] | state k) for X (n, D); prec_chol/shifted_means/log_norm in the Gaussian
-    kernels' layout with zero log-weights. Returns the first row holding NaN/inf, or -1."""
+def state_log_frame(X, prec_chol, shifted_means, log_norm, dofs, out):
+    """out[i, k] = log p(X[i] | state k) for X (n, D) under Gaussian states (``dofs`` empty) or multivariate t
+    states with degrees of freedom ``dofs`` (K,) (``student_t._t_terms``: log_norm is then the t constant);
+    prec_chol/shifted_means/log_norm in the Gaussian kernels' layout with zero log-weights. Returns the first
+    row holding NaN/inf, or -1."""
     n, D = X.shape
     K = shifted_means.shape[0]
+    student = dofs.shape[0] > 0
+    zeros = np.zeros(K)
     n_chunks = (n + CHUNK - 1) // CHUNK
     bad = np.full(n_chunks, -1, dtype=np.int64)
     for c in prange(n_chunks):
         xt = np.empty((D, BLOCK))
         y = np.empty((D, BLOCK))
         terms = np.empty((K, BLOCK))
+        u = np.empty((K if student else 0, BLOCK))
         c_stop = min(n, (c + 1) * CHUNK)
         for start in range(c * CHUNK, c_stop, BLOCK):
             m = min(BLOCK, c_stop - start)
@@ -50,7 +56,10 @@ def gaussian_log_frame(X, prec_chol, shifted_means, log_norm, out):
             if r >= 0:
                 bad[c] = r
                 break
-            component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y)
+            # a t term needs the Mahalanobis distance alone (-delta/2: the Gaussian terms without constants)
+            component_terms(xt, m, prec_chol, shifted_means, zeros if student else log_norm, terms, y)
+            if student:
+                _t_terms(terms, m, log_norm, dofs, D, u)
             ob = out[start:start + m]
             for b in range(m):
                 for k in range(K):

@@ -52,6 +52,35 @@ def _t_terms(terms, m, log_c, dofs, D, u):
             uk[b] = (nu + D) / (nu + delta)
 
 
+@njit(inline="always", **SERIAL)
+def _fold_t_weights(r, scale, m, u, nk, su, sl, terms):
+    """With rv = r[k, b] * scale[b] (a row's weighted responsibility or state posterior): nk[k] += sum rv,
+    su[k] += sum rv u, sl[k] += sum rv (log u - u), and terms[k, :m] = rv u, terms[K, :m] their sum over k (the
+    weights the t moments, and a tied scatter, are taken with). ``r`` may be ``terms[:K]`` itself."""
+    K = u.shape[0]
+    for b in range(m):
+        terms[K, b] = 0.0
+    for k in range(K):
+        a_n = 0.0
+        a_u = 0.0
+        a_l = 0.0
+        rk = r[k]
+        uk = u[k]
+        tk = terms[k]
+        for b in range(m):
+            rv = rk[b] * scale[b]
+            ub = uk[b]
+            a_n += rv
+            a_l += rv * (fast_log(ub) - ub)
+            ru = rv * ub
+            a_u += ru
+            tk[b] = ru
+            terms[K, b] += ru
+        nk[k] += a_n
+        su[k] += a_u
+        sl[k] += a_l
+
+
 @njit(**PARALLEL)
 def t_mixture_log_density(X, prec_chol, shifted_means, log_c, dofs, out, resp):
     """out[i] = log sum_k w_k t_k(X[i]); resp (n, K) if it has n rows. Returns the first non-finite row or -1."""
@@ -148,25 +177,7 @@ def t_statistics(X, sample_weight, prec_chol, shifted_means, log_c, dofs, shift,
                 _hard_or_random_resp(tk, m, mode, key, row0 + start)
             for b in range(m):
                 mx[b] = wb[b] * (mx[b] if mode == POSTERIOR else 1.0)
-                terms[K, b] = 0.0
-            for k in range(K):
-                a_n = 0.0
-                a_u = 0.0
-                a_l = 0.0
-                rk = tk[k]
-                uk = u[k]
-                for b in range(m):
-                    rv = rk[b] * mx[b]
-                    ub = uk[b]
-                    a_n += rv
-                    a_l += rv * (fast_log(ub) - ub)
-                    ru = rv * ub
-                    a_u += ru
-                    rk[b] = ru
-                    terms[K, b] += ru
-                nk[p, k] += a_n
-                su[p, k] += a_u
-                sl[p, k] += a_l
+            _fold_t_weights(tk, mx, m, u, nk[p], su[p], sl[p], terms)
             _accumulate_block(xt, m, terms, shift, s1[p], s2p, d, rd)
     return nk, su, sl, s1, s2, ll, wt, first_bad_row(bad)
 
@@ -221,36 +232,7 @@ def t_scale_factors(key, offset, labels, dofs, out):
 
 
 # ------------------------------------------------------------------------------ hidden Markov model emissions
-@njit(**PARALLEL)
-def t_log_frame(X, prec_chol, shifted_means, log_c, dofs, out):
-    """out[i, k] = log t_k(X[i]) (log_c with zero log-weights): a Student-t HMM's per-state emission terms.
-    Returns the first row holding NaN/inf, or -1."""
-    n, D = X.shape
-    K = shifted_means.shape[0]
-    zeros = np.zeros(K)
-    n_chunks = (n + CHUNK - 1) // CHUNK
-    bad = np.full(n_chunks, -1, dtype=np.int64)
-    for c in prange(n_chunks):
-        xt = np.empty((D, BLOCK))
-        y = np.empty((D, BLOCK))
-        terms = np.empty((K, BLOCK))
-        u = np.empty((K, BLOCK))
-        stop = min(n, (c + 1) * CHUNK)
-        for start in range(c * CHUNK, stop, BLOCK):
-            m = min(BLOCK, stop - start)
-            r = load_block(X, start, m, xt)
-            if r >= 0:
-                bad[c] = r
-                break
-            component_terms(xt, m, prec_chol, shifted_means, zeros, terms, y)
-            _t_terms(terms, m, log_c, dofs, D, u)
-            ob = out[start:start + m]
-            for b in range(m):
-                for k in range(K):
-                    ob[b, k] = terms[k, b]
-    return first_bad_row(bad)
-
-
+# (the per-state t log-densities are ``emissions.state_log_frame`` with dofs)
 @njit(**PARALLEL)
 def t_posterior_moments(X, post, prec_chol, shifted_means, log_c, dofs, shift, tied):
     """The t statistics of X (n, D) with the state posteriors post (n, K) in place of the mixture's
@@ -275,6 +257,7 @@ def t_posterior_moments(X, post, prec_chol, shifted_means, log_c, dofs, shift, t
         y = np.empty((D, BLOCK))
         terms = np.empty((K + 1, BLOCK))  # rows < K: r u per state; row K: sum_k r u (the tied scatter's weights)
         u = np.empty((K, BLOCK))
+        ones = np.ones(BLOCK)
         d = np.empty((D, BLOCK))
         rd = np.empty((D, BLOCK))
         s2p = s2[p] if prec_chol.ndim == 3 else s2[p, :, 0, :]
@@ -284,26 +267,11 @@ def t_posterior_moments(X, post, prec_chol, shifted_means, log_c, dofs, shift, t
             tk = terms[:K]
             component_terms(xt, m, prec_chol, shifted_means, zeros, tk, y)
             _t_terms(tk, m, log_c, dofs, D, u)
+            # the u are all that is needed of the terms: their rows take the block's posteriors
             pb = post[start:start + m]
-            for b in range(m):
-                terms[K, b] = 0.0
             for k in range(K):
-                a_n = 0.0
-                a_u = 0.0
-                a_l = 0.0
-                rk = tk[k]
-                uk = u[k]
                 for b in range(m):
-                    rv = pb[b, k]
-                    ub = uk[b]
-                    a_n += rv
-                    a_l += rv * (fast_log(ub) - ub)
-                    ru = rv * ub
-                    a_u += ru
-                    rk[b] = ru
-                    terms[K, b] += ru
-                nk[p, k] += a_n
-                su[p, k] += a_u
-                sl[p, k] += a_l
+                    tk[k, b] = pb[b, k]
+            _fold_t_weights(tk, ones, m, u, nk[p], su[p], sl[p], terms)
             _accumulate_block(xt, m, terms, shift, s1[p], s2p, d, rd)
     return nk, su, sl, s1, s2
