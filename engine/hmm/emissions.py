@@ -28,6 +28,25 @@ from ..models import _covariance as cov
 _NO_DOFS = np.empty(0)
 
 
+def _per_state(states, K, D, draw, key):
+    """(n, D) draws, row i from state states[i]: ``draw(k, count, state_key)`` gives state k's rows from the
+    state's own counter-based stream (key + k + 1), so a row's value does not depend on the other states."""
+    out = np.empty((states.size, D))
+    for k in range(K):
+        idx = np.flatnonzero(states == k)
+        if idx.size:
+            out[idx] = draw(k, idx.size, np.uint64(key + np.uint64(k + 1)))
+    return out
+
+
+def _mixture_draw(count, state_key, cum_weights, means, layout):
+    """count draws of one Gaussian mixture (``mixture_sample``'s layouts) from stream ``state_key``."""
+    part = np.empty((count, means.shape[1]))
+    mixture_sample(state_key, 0, cum_weights, np.ascontiguousarray(means, dtype=np.float64),
+                   np.ascontiguousarray(layout), part, np.empty(count, dtype=np.int64))
+    return part
+
+
 @dataclass(frozen=True)
 class GaussianEmissionParams:
     """means (K, D); covars in hmmlearn's compressed layout: (K,) spherical, (K, D) diag, (K, D, D) full,
@@ -88,18 +107,9 @@ class GaussianEmission:
         K, D = params.means.shape
         cov_chol, _ = cov.cholesky_factors(params.covars, ct, name="covars_")
         layout = cov.sampling_layout(cov_chol, ct, D)
-        out = np.empty((states.size, D))
-        for k in range(K):
-            idx = np.flatnonzero(states == k)
-            if not idx.size:
-                continue
-            part = np.empty((idx.size, D))
-            lab = np.empty(idx.size, dtype=np.int64)
-            L = layout[k:k + 1] if layout.shape[0] == K else layout
-            mixture_sample(np.uint64(key + np.uint64(k + 1)), 0, np.ones(1), np.ascontiguousarray(params.means[k:k + 1]),
-                           np.ascontiguousarray(L), part, lab)
-            out[idx] = part
-        return out
+        return _per_state(states, K, D, lambda k, count, state_key: _mixture_draw(
+            count, state_key, np.ones(1), params.means[k:k + 1], layout[k:k + 1] if layout.shape[0] == K else layout),
+            key)
 
 
 class ProductEmission:
@@ -166,19 +176,16 @@ class ProductEmission:
         from dataclasses import replace
 
         K, D = params.loc.shape
-        out = np.empty((states.size, D))
-        for k in range(K):
-            idx = np.flatnonzero(states == k)
-            if not idx.size:
-                continue
+
+        def draw(k, count, state_key):
             one = replace(params, weights=np.ones(1), loc=params.loc[k:k + 1], var=params.var[k:k + 1],
                           cat_probs=params.cat_probs[k:k + 1],
                           dense_means=None if params.dense_means is None else params.dense_means[k:k + 1],
                           dense_cov=None if params.dense_cov is None else (
                               params.dense_cov if self.family.dense_type == "tied" else params.dense_cov[k:k + 1]))
-            x, _ = self.family.sample(one, idx.size, np.uint64(key + np.uint64(k + 1)))
-            out[idx] = x
-        return out
+            return self.family.sample(one, count, state_key)[0]
+
+        return _per_state(states, K, D, draw, key)
 
 
 @dataclass(frozen=True)
@@ -275,21 +282,15 @@ class GMMEmission:
     def sample(self, params, states, key):
         """(n, D) draws, row i from state states[i]'s mixture; each state's rows from their own stream."""
         K, M, D = params.means.shape
-        out = np.empty((states.size, D))
-        for k in range(K):
-            idx = np.flatnonzero(states == k)
-            if not idx.size:
-                continue
-            ct = self.covariance_type
+        ct = self.covariance_type
+
+        def draw(k, count, state_key):
             cov_chol, _ = cov.cholesky_factors(params.covars[k], ct, name="covars_")
             cum = np.cumsum(params.weights[k])
             cum[-1] = 1.0
-            part = np.empty((idx.size, D))
-            lab = np.empty(idx.size, dtype=np.int64)
-            mixture_sample(np.uint64(key + np.uint64(k + 1)), 0, cum, np.ascontiguousarray(params.means[k], dtype=np.float64),
-                           np.ascontiguousarray(cov.sampling_layout(cov_chol, ct, D)), part, lab)
-            out[idx] = part
-        return out
+            return _mixture_draw(count, state_key, cum, params.means[k], cov.sampling_layout(cov_chol, ct, D))
+
+        return _per_state(states, K, D, draw, key)
 
 
 class StudentTEmission:
@@ -342,17 +343,14 @@ class StudentTEmission:
         from dataclasses import replace
 
         K, D = params.means.shape
-        out = np.empty((states.size, D))
-        for k in range(K):
-            idx = np.flatnonzero(states == k)
-            if not idx.size:
-                continue
+
+        def draw(k, count, state_key):
             one = replace(params, weights=np.ones(1), means=params.means[k:k + 1], dofs=params.dofs[k:k + 1],
                           covariances=(params.covariances if self.family.covariance_type == "tied"
                                        else params.covariances[k:k + 1]))
-            x, _ = self.family.sample(one, idx.size, np.uint64(key + np.uint64(k + 1)))
-            out[idx] = x
-        return out
+            return self.family.sample(one, count, state_key)[0]
+
+        return _per_state(states, K, D, draw, key)
 
 
 @dataclass(frozen=True)
