@@ -61,3 +61,25 @@ def best_time(fn, repeat=3, sync=None, warmup=True):
 def throughput(fn, n, repeat=3):
     """Best-of-repeat points per second of fn() (asv's setup has already warmed it)."""
     return n / best_time(fn, repeat, warmup=False)
+
+
+def seconds_per_iteration(make, X, i1, i2, tries=3):
+    """Seconds per EM iteration of ``make(max_iter).fit(X)``: (time at i2 iterations - time at i1) / (i2 - i1),
+    so the initialisation and the final pass cancel out (use tol=0). The two counts are interleaved so a burst
+    of load on the shared machine hits both, and each takes its minimum (noise only ever adds time)."""
+    import time
+    import warnings
+
+    def run(iters):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = time.perf_counter()
+            make(iters).fit(X)
+            return time.perf_counter() - t
+
+    run(i1)
+    t1, t2 = [], []
+    for _ in range(tries):
+        t1.append(run(i1))
+        t2.append(run(i2))
+    return (min(t2) - min(t1)) / (i2 - i1)

@@ -14,7 +14,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 
 import numba
@@ -24,7 +23,7 @@ from numba import njit, prange
 import engine
 from engine import reference
 
-from .common import best_time, sklearn_twin
+from .common import best_time, seconds_per_iteration, sklearn_twin
 
 try:
     import scipy.stats as scipy_stats
@@ -171,10 +170,10 @@ def run(quick=False, repeat=5, only=None):
         init = dict(weights_init=start.weights_, means_init=start.means_, precisions_init=start.precisions_,
                     init_params="random_from_data", tol=0.0, covariance_type=covariance_type, random_state=0)
 
-        times = {"engine": _per_iteration(lambda iters: engine.GaussianMixture(K, max_iter=iters, **init), X, 1, 11,
-                                          tries=5)}
+        times = {"engine": seconds_per_iteration(lambda iters: engine.GaussianMixture(K, max_iter=iters, **init),
+                                                 X, 1, 11, tries=5)}
         if SkGaussianMixture is not None:
-            times["sklearn"] = _per_iteration(lambda iters: SkGaussianMixture(K, max_iter=iters, **init), X, 1, 3)
+            times["sklearn"] = seconds_per_iteration(lambda iters: SkGaussianMixture(K, max_iter=iters, **init), X, 1, 3)
         add(f"EM iteration {covariance_type} K={K} D={D}", n, times, {"sklearn": 20})
 
     # one variational (BayesianGaussianMixture) iteration, the same way; both start from random_from_data
@@ -184,31 +183,13 @@ def run(quick=False, repeat=5, only=None):
             continue
         init = dict(n_components=K, covariance_type=covariance_type, init_params="random_from_data", tol=0.0,
                     random_state=0)
-        times = {"engine": _per_iteration(lambda iters: engine.BayesianGaussianMixture(max_iter=iters, **init), X, 1,
-                                          11, tries=5)}
+        times = {"engine": seconds_per_iteration(lambda iters: engine.BayesianGaussianMixture(max_iter=iters, **init),
+                                                 X, 1, 11, tries=5)}
         if SkBayesianGaussianMixture is not None:
-            times["sklearn"] = _per_iteration(lambda iters: SkBayesianGaussianMixture(max_iter=iters, **init), X, 1, 3)
+            times["sklearn"] = seconds_per_iteration(lambda iters: SkBayesianGaussianMixture(max_iter=iters, **init),
+                                                     X, 1, 3)
         add(f"VB iteration {covariance_type} K={K} D={D}", n, times, {"sklearn": 20})
     return rows
-
-
-def _per_iteration(make, X, i1, i2, tries=3):
-    """Seconds per iteration of ``make(max_iter).fit(X)``: (time at i2 iterations - time at i1) / (i2 - i1), so
-    the initialisation and the final pass cancel out (tol=0)."""
-    def run(iters):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            t = time.perf_counter()
-            make(iters).fit(X)
-            return time.perf_counter() - t
-    run(i1)
-    # minima of each count separately (noise only ever adds time), the two counts interleaved so a burst of load
-    # on the shared machine hits both
-    t1, t2 = [], []
-    for _ in range(tries):
-        t1.append(run(i1))
-        t2.append(run(i2))
-    return (min(t2) - min(t1)) / (i2 - i1)
 
 
 #: the rows, by the text that selects them with --only

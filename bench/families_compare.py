@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -25,7 +24,7 @@ import engine
 from engine.families.product import ProductParams
 from engine.reference import product as product_twin
 
-from .common import best_time
+from .common import best_time, seconds_per_iteration
 
 
 def bernoulli_data(n, D, K, seed=0):
@@ -68,18 +67,7 @@ def student_rows(quick, repeat):
                   weights_init=start.weights_, tol=0.0, random_state=0)
 
     def per_iteration(make, i1, i2, tries):
-        def run(iters):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                t = time.perf_counter()
-                make(iters).fit(X)
-                return time.perf_counter() - t
-        run(i1)
-        t1, t2 = [], []
-        for _ in range(tries):
-            t1.append(run(i1))
-            t2.append(run(i2))
-        return (min(t2) - min(t1)) / (i2 - i1)
+        return seconds_per_iteration(make, X, i1, i2, tries)
 
     fixed = dict(t_init, dof=4.0)
     t_learned = per_iteration(lambda it: engine.Mixture(K, max_iter=it, **t_init), 1, 11, repeat)
