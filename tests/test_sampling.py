@@ -136,3 +136,20 @@ def test_mixture_labels_follow_weights(rng, covariance_type):
     for k in np.flatnonzero(nz):
         Xk = X[labels == k]
         assert np.all(np.abs(Xk.mean(axis=0) - m[k]) < 4 * np.sqrt(variances(k) / len(Xk)))
+
+
+def test_normals_moments_ks_and_tails():
+    """10M standard normals: mean, variance, skewness and kurtosis within 4 standard errors, KS at the
+    0.1% level, and the fractions beyond 3, 4 and 5 sigma within 4 binomial standard errors."""
+    n = 10_000_000
+    z = engine.Normal().sample(n, random_state=20261126)
+    se = 1 / np.sqrt(n)
+    assert abs(z.mean()) < 4 * se
+    assert abs(z.var() - 1) < 4 * np.sqrt(2) * se
+    assert abs(stats.skew(z)) < 4 * np.sqrt(6) * se
+    assert abs(stats.kurtosis(z)) < 4 * np.sqrt(24) * se
+    assert stats.kstest(z[:1_000_000], "norm").statistic < 1.95 / np.sqrt(1_000_000)
+    for k in (3.0, 4.0, 5.0):
+        p = 2 * stats.norm.sf(k)
+        frac = np.mean(np.abs(z) > k)
+        assert abs(frac - p) < 4 * np.sqrt(p * (1 - p) / n) + 1 / n, k
