@@ -81,6 +81,29 @@ def test_numpy_twin_agrees_on_many_sequences():
     np.testing.assert_array_equal(path, v_path)
 
 
+@pytest.mark.parametrize("K", [1, 3, 8, 9, 12])
+def test_viterbi_many_sequences_zero_transitions_and_ties_equal_twin(K):
+    """Up to 8 states take the pipelined register kernel, more the generic one: both equal the NumPy twin's
+    paths over 150 sequences of mixed lengths (more than the 64 parts, so parts hold several), with zero
+    transition probabilities and an exact duplicate of state 0 (ties must go to the lower state)."""
+    m = _tiny(K=K, D=2, seed=K)
+    A = m.transmat_.copy()
+    if K >= 3:
+        A[np.arange(K), (np.arange(K) + 1) % K] = 0.0  # forbidden transitions: -inf in log space
+        means, covars = m.means_.copy(), m._covars_.copy()  # _covars_: the diag layout (covars_ is full)
+        means[K - 1], covars[K - 1] = means[0], covars[0]
+        m.means_, m.covars_ = means, covars
+        A[:, K - 1] = A[:, 0]  # state K-1 is state 0's twin: equal columns give exact ties
+        A[K - 1] = A[0]
+    m.transmat_ = A / A.sum(axis=1, keepdims=True)
+    lengths = np.random.default_rng(7).integers(1, 60, size=150)
+    X, _ = m.sample(lengths=lengths, random_state=3)
+    v_lp, v_path = twin.viterbi(m.startprob_, m.transmat_, _log_emissions(m, X), lengths)
+    lp, path = m.decode(X, lengths)
+    np.testing.assert_array_equal(path, v_path)
+    assert lp == pytest.approx(v_lp.sum(), rel=1e-12)
+
+
 def test_long_sequence_in_segments_equals_one_chunk(monkeypatch):
     """A sequence longer than a chunk is run in segments with forward checkpoints: same numbers."""
     m = _tiny(K=3, D=2, seed=4)

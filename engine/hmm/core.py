@@ -113,6 +113,9 @@ def _parts(lengths):
     S = lengths.size
     P = max(1, min(MAX_PARTS, S))
     order = np.argsort(-lengths, kind="stable")
+    if S <= MAX_PARTS and (lengths > 0).all():
+        # one sequence per part, longest first: what the greedy below gives (each pop finds an empty part)
+        return np.arange(S + 1, dtype=np.int64), order.astype(np.int64)
     heap = [(0, p) for p in range(P)]
     members = [[] for _ in range(P)]
     for s in order:

@@ -133,9 +133,9 @@ def _float_data(model, X):
 
 def _all_missing_rows(data):
     """Rows whose every value is NaN (unobserved steps), and a copy of data with them zero-filled."""
-    nan = np.isnan(data)
-    if not nan.any():
+    if not hk.contains_nan(data):
         return None, data
+    nan = np.isnan(data)
     rows = np.flatnonzero(nan.all(axis=1))
     if not rows.size:
         return None, data

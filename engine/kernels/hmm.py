@@ -244,6 +244,23 @@ def forward_backward_sequences(frame, alpha, scale, bounds, weights, part_bounds
     return loglik, start, trans
 
 
+@njit(**PARALLEL)
+def contains_nan(X):
+    """Whether the C-contiguous float64 X holds a NaN: one parallel pass, branch-free within a chunk (the
+    common no-NaN case costs a read of X; NumPy's isnan(X).any() also writes a boolean array)."""
+    flat = X.reshape(X.size)
+    n = flat.shape[0]
+    n_chunks = (n + 8191) // 8192
+    found = np.zeros(n_chunks, dtype=np.bool_)
+    for c in prange(n_chunks):
+        seen = 0.0
+        for i in range(c * 8192, min(n, (c + 1) * 8192)):
+            v = flat[i]
+            seen += 0.0 if v == v else 1.0
+        found[c] = seen > 0.0
+    return found.any()
+
+
 @njit(**SERIAL)
 def viterbi_forward(frame, lo, hi, log_start, log_trans, has_in, delta, back, back_row0):
     """Max-product forward pass over rows lo..hi-1 of the log-density ``frame``: delta (K,) holds the
@@ -361,6 +378,127 @@ def _viterbi_whole(frame, delta, lo, hi, log_start, log_trans, log_trans_t, path
     return best
 
 
+@njit(inline="always", **SERIAL)
+def _forward_step8(p0, p1, p2, p3, p4, p5, p6, p7, f, d, trans8, Km):
+    """One max-product step for up to 8 states (padded states -inf): the new best log-probabilities,
+    stored into d (state 7 down to 0, so padded ones land on d[K - 1] before the real one)."""
+    q0 = max(max(max(p0 + trans8[0, 0], p1 + trans8[1, 0]), max(p2 + trans8[2, 0], p3 + trans8[3, 0])), max(max(p4 + trans8[4, 0], p5 + trans8[5, 0]), max(p6 + trans8[6, 0], p7 + trans8[7, 0]))) + f[min(0, Km)]
+    q1 = max(max(max(p0 + trans8[0, 1], p1 + trans8[1, 1]), max(p2 + trans8[2, 1], p3 + trans8[3, 1])), max(max(p4 + trans8[4, 1], p5 + trans8[5, 1]), max(p6 + trans8[6, 1], p7 + trans8[7, 1]))) + f[min(1, Km)]
+    q2 = max(max(max(p0 + trans8[0, 2], p1 + trans8[1, 2]), max(p2 + trans8[2, 2], p3 + trans8[3, 2])), max(max(p4 + trans8[4, 2], p5 + trans8[5, 2]), max(p6 + trans8[6, 2], p7 + trans8[7, 2]))) + f[min(2, Km)]
+    q3 = max(max(max(p0 + trans8[0, 3], p1 + trans8[1, 3]), max(p2 + trans8[2, 3], p3 + trans8[3, 3])), max(max(p4 + trans8[4, 3], p5 + trans8[5, 3]), max(p6 + trans8[6, 3], p7 + trans8[7, 3]))) + f[min(3, Km)]
+    q4 = max(max(max(p0 + trans8[0, 4], p1 + trans8[1, 4]), max(p2 + trans8[2, 4], p3 + trans8[3, 4])), max(max(p4 + trans8[4, 4], p5 + trans8[5, 4]), max(p6 + trans8[6, 4], p7 + trans8[7, 4]))) + f[min(4, Km)]
+    q5 = max(max(max(p0 + trans8[0, 5], p1 + trans8[1, 5]), max(p2 + trans8[2, 5], p3 + trans8[3, 5])), max(max(p4 + trans8[4, 5], p5 + trans8[5, 5]), max(p6 + trans8[6, 5], p7 + trans8[7, 5]))) + f[min(5, Km)]
+    q6 = max(max(max(p0 + trans8[0, 6], p1 + trans8[1, 6]), max(p2 + trans8[2, 6], p3 + trans8[3, 6])), max(max(p4 + trans8[4, 6], p5 + trans8[5, 6]), max(p6 + trans8[6, 6], p7 + trans8[7, 6]))) + f[min(6, Km)]
+    q7 = max(max(max(p0 + trans8[0, 7], p1 + trans8[1, 7]), max(p2 + trans8[2, 7], p3 + trans8[3, 7])), max(max(p4 + trans8[4, 7], p5 + trans8[5, 7]), max(p6 + trans8[6, 7], p7 + trans8[7, 7]))) + f[min(7, Km)]
+    d[min(7, Km)] = q7
+    d[min(6, Km)] = q6
+    d[min(5, Km)] = q5
+    d[min(4, Km)] = q4
+    d[min(3, Km)] = q3
+    d[min(2, Km)] = q2
+    d[min(1, Km)] = q1
+    d[min(0, Km)] = q0
+    return q0, q1, q2, q3, q4, q5, q6, q7
+
+
+@njit(inline="always", **SERIAL)
+def _back_step8(prev, col, Km):
+    """The best predecessor: argmax_i prev[i] + col[i] over up to 8 states as a tree of strict comparisons
+    (ties to the lowest state, as a scan finds them)."""
+    v0 = prev[min(0, Km)] + col[0]
+    v1 = prev[min(1, Km)] + col[1]
+    v2 = prev[min(2, Km)] + col[2]
+    v3 = prev[min(3, Km)] + col[3]
+    v4 = prev[min(4, Km)] + col[4]
+    v5 = prev[min(5, Km)] + col[5]
+    v6 = prev[min(6, Km)] + col[6]
+    v7 = prev[min(7, Km)] + col[7]
+    u01 = v1 > v0
+    m01 = v1 if u01 else v0
+    i01 = 1 if u01 else 0
+    u23 = v3 > v2
+    m23 = v3 if u23 else v2
+    i23 = 3 if u23 else 2
+    u45 = v5 > v4
+    m45 = v5 if u45 else v4
+    i45 = 5 if u45 else 4
+    u67 = v7 > v6
+    m67 = v7 if u67 else v6
+    i67 = 7 if u67 else 6
+    u03 = m23 > m01
+    m03 = m23 if u03 else m01
+    i03 = i23 if u03 else i01
+    u47 = m67 > m45
+    m47 = m67 if u47 else m45
+    i47 = i67 if u47 else i45
+    return i47 if m47 > m03 else i03
+
+
+@njit(**SERIAL)
+def _viterbi_part8(frame, delta, bounds, seqs, log_start, trans8, trans8_t, path, out):
+    """``_viterbi_whole`` of the sequences ``seqs`` (in order) for up to 8 states, software-pipelined: the
+    forward pass of one sequence runs in the same loop as the backtrack of the one before, so the
+    backtrack's dependent chain (load, add, compare) overlaps the forward's independent arithmetic.
+    Per sequence the arithmetic is ``_viterbi_whole``'s (max is exact; ties to the lowest state), so the
+    paths and log-probabilities are the same. out[s]: sequence s's best log-probability."""
+    K = log_start.shape[0]
+    Km = K - 1
+    Q = seqs.shape[0]
+    b_lo = 0  # the pending backtrack: sequence rows b_lo..b_hi-1, next step at row tb
+    tb = 0
+    arg = 0
+    for q in range(Q + 1):
+        f_lo = f_hi = 0
+        tf = 0
+        p0, p1, p2, p3, p4, p5, p6, p7 = -np.inf, -np.inf, -np.inf, -np.inf, -np.inf, -np.inf, -np.inf, -np.inf
+        if q < Q:
+            s = seqs[q]
+            f_lo = bounds[s]
+            f_hi = bounds[s + 1]
+            if f_hi > f_lo:
+                f = frame[f_lo]
+                d = delta[f_lo]
+                p0 = log_start[min(0, Km)] + f[min(0, Km)] if 0 < K else -np.inf
+                p1 = log_start[min(1, Km)] + f[min(1, Km)] if 1 < K else -np.inf
+                p2 = log_start[min(2, Km)] + f[min(2, Km)] if 2 < K else -np.inf
+                p3 = log_start[min(3, Km)] + f[min(3, Km)] if 3 < K else -np.inf
+                p4 = log_start[min(4, Km)] + f[min(4, Km)] if 4 < K else -np.inf
+                p5 = log_start[min(5, Km)] + f[min(5, Km)] if 5 < K else -np.inf
+                p6 = log_start[min(6, Km)] + f[min(6, Km)] if 6 < K else -np.inf
+                p7 = log_start[min(7, Km)] + f[min(7, Km)] if 7 < K else -np.inf
+                for k in range(K):
+                    d[k] = log_start[k] + f[k]
+            tf = f_lo + 1
+        # steps both passes still have: run them side by side
+        n_both = min(max(f_hi - tf, 0), max(tb - b_lo, 0))
+        for _ in range(n_both):
+            p0, p1, p2, p3, p4, p5, p6, p7 = _forward_step8(p0, p1, p2, p3, p4, p5, p6, p7, frame[tf], delta[tf], trans8, Km)
+            tf += 1
+            arg = _back_step8(delta[tb - 1], trans8_t[arg], Km)
+            path[tb - 1] = arg
+            tb -= 1
+        for t in range(tf, f_hi):
+            p0, p1, p2, p3, p4, p5, p6, p7 = _forward_step8(p0, p1, p2, p3, p4, p5, p6, p7, frame[t], delta[t], trans8, Km)
+        for t in range(tb, b_lo, -1):
+            arg = _back_step8(delta[t - 1], trans8_t[arg], Km)
+            path[t - 1] = arg
+        # this sequence's backtrack starts: its best final state
+        if q < Q and f_hi > f_lo:
+            last = delta[f_hi - 1]
+            best = last[0]
+            arg = 0
+            for k in range(1, K):
+                if last[k] > best:
+                    best = last[k]
+                    arg = k
+            path[f_hi - 1] = arg
+            out[seqs[q]] = best
+            b_lo = f_lo
+            tb = f_hi - 1
+        else:
+            b_lo = tb = 0
+
+
 @njit(**PARALLEL)
 def viterbi_sequences(frame, delta, bounds, part_bounds, part_seqs, log_start, log_trans, path):
     """The Viterbi path (into ``path``) and its log-probability (returned, per sequence) of every sequence
@@ -368,8 +506,22 @@ def viterbi_sequences(frame, delta, bounds, part_bounds, part_seqs, log_start, l
     parallel."""
     S = bounds.shape[0] - 1
     P = part_bounds.shape[0] - 1
+    K = log_start.shape[0]
     out = np.zeros(S)
     log_trans_t = np.ascontiguousarray(log_trans.T)
+    trans8 = np.full((8, 8), -np.inf)  # up to 8 states: log A padded with -inf (see _viterbi_part8)
+    if K <= 8:
+        trans8[:K, :K] = log_trans
+    trans8_t = np.ascontiguousarray(trans8.T)
+    if K <= 8:
+        # four parts per work item, so the pipelined kernel has sequences to overlap (paths do not depend on
+        # the grouping: any is as deterministic)
+        G = (P + 3) // 4
+        for g in prange(G):
+            q_lo = part_bounds[4 * g]
+            q_hi = part_bounds[min(P, 4 * g + 4)]
+            _viterbi_part8(frame, delta, bounds, part_seqs[q_lo:q_hi], log_start, trans8, trans8_t, path, out)
+        return out
     for p in prange(P):
         for q in range(part_bounds[p], part_bounds[p + 1]):
             s = part_seqs[q]
