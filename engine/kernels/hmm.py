@@ -379,17 +379,31 @@ def _viterbi_whole(frame, delta, lo, hi, log_start, log_trans, log_trans_t, path
 
 
 @njit(inline="always", **SERIAL)
+def _max8(a0, a1, a2, a3, a4, a5, a6, a7):
+    """The largest of eight values as a tree (depth 3: independent maxima overlap), not a chain of 7."""
+    return max(max(max(a0, a1), max(a2, a3)), max(max(a4, a5), max(a6, a7)))
+
+
+@njit(inline="always", **SERIAL)
 def _forward_step8(p0, p1, p2, p3, p4, p5, p6, p7, f, d, trans8, Km):
     """One max-product step for up to 8 states (padded states -inf): the new best log-probabilities,
     stored into d (state 7 down to 0, so padded ones land on d[K - 1] before the real one)."""
-    q0 = max(max(max(p0 + trans8[0, 0], p1 + trans8[1, 0]), max(p2 + trans8[2, 0], p3 + trans8[3, 0])), max(max(p4 + trans8[4, 0], p5 + trans8[5, 0]), max(p6 + trans8[6, 0], p7 + trans8[7, 0]))) + f[min(0, Km)]
-    q1 = max(max(max(p0 + trans8[0, 1], p1 + trans8[1, 1]), max(p2 + trans8[2, 1], p3 + trans8[3, 1])), max(max(p4 + trans8[4, 1], p5 + trans8[5, 1]), max(p6 + trans8[6, 1], p7 + trans8[7, 1]))) + f[min(1, Km)]
-    q2 = max(max(max(p0 + trans8[0, 2], p1 + trans8[1, 2]), max(p2 + trans8[2, 2], p3 + trans8[3, 2])), max(max(p4 + trans8[4, 2], p5 + trans8[5, 2]), max(p6 + trans8[6, 2], p7 + trans8[7, 2]))) + f[min(2, Km)]
-    q3 = max(max(max(p0 + trans8[0, 3], p1 + trans8[1, 3]), max(p2 + trans8[2, 3], p3 + trans8[3, 3])), max(max(p4 + trans8[4, 3], p5 + trans8[5, 3]), max(p6 + trans8[6, 3], p7 + trans8[7, 3]))) + f[min(3, Km)]
-    q4 = max(max(max(p0 + trans8[0, 4], p1 + trans8[1, 4]), max(p2 + trans8[2, 4], p3 + trans8[3, 4])), max(max(p4 + trans8[4, 4], p5 + trans8[5, 4]), max(p6 + trans8[6, 4], p7 + trans8[7, 4]))) + f[min(4, Km)]
-    q5 = max(max(max(p0 + trans8[0, 5], p1 + trans8[1, 5]), max(p2 + trans8[2, 5], p3 + trans8[3, 5])), max(max(p4 + trans8[4, 5], p5 + trans8[5, 5]), max(p6 + trans8[6, 5], p7 + trans8[7, 5]))) + f[min(5, Km)]
-    q6 = max(max(max(p0 + trans8[0, 6], p1 + trans8[1, 6]), max(p2 + trans8[2, 6], p3 + trans8[3, 6])), max(max(p4 + trans8[4, 6], p5 + trans8[5, 6]), max(p6 + trans8[6, 6], p7 + trans8[7, 6]))) + f[min(6, Km)]
-    q7 = max(max(max(p0 + trans8[0, 7], p1 + trans8[1, 7]), max(p2 + trans8[2, 7], p3 + trans8[3, 7])), max(max(p4 + trans8[4, 7], p5 + trans8[5, 7]), max(p6 + trans8[6, 7], p7 + trans8[7, 7]))) + f[min(7, Km)]
+    q0 = _max8(p0 + trans8[0, 0], p1 + trans8[1, 0], p2 + trans8[2, 0], p3 + trans8[3, 0],
+               p4 + trans8[4, 0], p5 + trans8[5, 0], p6 + trans8[6, 0], p7 + trans8[7, 0]) + f[min(0, Km)]
+    q1 = _max8(p0 + trans8[0, 1], p1 + trans8[1, 1], p2 + trans8[2, 1], p3 + trans8[3, 1],
+               p4 + trans8[4, 1], p5 + trans8[5, 1], p6 + trans8[6, 1], p7 + trans8[7, 1]) + f[min(1, Km)]
+    q2 = _max8(p0 + trans8[0, 2], p1 + trans8[1, 2], p2 + trans8[2, 2], p3 + trans8[3, 2],
+               p4 + trans8[4, 2], p5 + trans8[5, 2], p6 + trans8[6, 2], p7 + trans8[7, 2]) + f[min(2, Km)]
+    q3 = _max8(p0 + trans8[0, 3], p1 + trans8[1, 3], p2 + trans8[2, 3], p3 + trans8[3, 3],
+               p4 + trans8[4, 3], p5 + trans8[5, 3], p6 + trans8[6, 3], p7 + trans8[7, 3]) + f[min(3, Km)]
+    q4 = _max8(p0 + trans8[0, 4], p1 + trans8[1, 4], p2 + trans8[2, 4], p3 + trans8[3, 4],
+               p4 + trans8[4, 4], p5 + trans8[5, 4], p6 + trans8[6, 4], p7 + trans8[7, 4]) + f[min(4, Km)]
+    q5 = _max8(p0 + trans8[0, 5], p1 + trans8[1, 5], p2 + trans8[2, 5], p3 + trans8[3, 5],
+               p4 + trans8[4, 5], p5 + trans8[5, 5], p6 + trans8[6, 5], p7 + trans8[7, 5]) + f[min(5, Km)]
+    q6 = _max8(p0 + trans8[0, 6], p1 + trans8[1, 6], p2 + trans8[2, 6], p3 + trans8[3, 6],
+               p4 + trans8[4, 6], p5 + trans8[5, 6], p6 + trans8[6, 6], p7 + trans8[7, 6]) + f[min(6, Km)]
+    q7 = _max8(p0 + trans8[0, 7], p1 + trans8[1, 7], p2 + trans8[2, 7], p3 + trans8[3, 7],
+               p4 + trans8[4, 7], p5 + trans8[5, 7], p6 + trans8[6, 7], p7 + trans8[7, 7]) + f[min(7, Km)]
     d[min(7, Km)] = q7
     d[min(6, Km)] = q6
     d[min(5, Km)] = q5
@@ -444,13 +458,13 @@ def _viterbi_part8(frame, delta, bounds, seqs, log_start, trans8, trans8_t, path
     K = log_start.shape[0]
     Km = K - 1
     Q = seqs.shape[0]
-    b_lo = 0  # the pending backtrack: sequence rows b_lo..b_hi-1, next step at row tb
+    b_lo = 0  # the pending backtrack: the previous sequence, from row b_lo, next step at row tb
     tb = 0
     arg = 0
     for q in range(Q + 1):
         f_lo = f_hi = 0
         tf = 0
-        p0, p1, p2, p3, p4, p5, p6, p7 = -np.inf, -np.inf, -np.inf, -np.inf, -np.inf, -np.inf, -np.inf, -np.inf
+        p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = -np.inf
         if q < Q:
             s = seqs[q]
             f_lo = bounds[s]
@@ -458,27 +472,29 @@ def _viterbi_part8(frame, delta, bounds, seqs, log_start, trans8, trans8_t, path
             if f_hi > f_lo:
                 f = frame[f_lo]
                 d = delta[f_lo]
-                p0 = log_start[min(0, Km)] + f[min(0, Km)] if 0 < K else -np.inf
-                p1 = log_start[min(1, Km)] + f[min(1, Km)] if 1 < K else -np.inf
-                p2 = log_start[min(2, Km)] + f[min(2, Km)] if 2 < K else -np.inf
-                p3 = log_start[min(3, Km)] + f[min(3, Km)] if 3 < K else -np.inf
-                p4 = log_start[min(4, Km)] + f[min(4, Km)] if 4 < K else -np.inf
-                p5 = log_start[min(5, Km)] + f[min(5, Km)] if 5 < K else -np.inf
-                p6 = log_start[min(6, Km)] + f[min(6, Km)] if 6 < K else -np.inf
-                p7 = log_start[min(7, Km)] + f[min(7, Km)] if 7 < K else -np.inf
+                p0 = log_start[0] + f[0]
+                p1 = log_start[1] + f[1] if 1 < K else -np.inf  # padded: never on a path
+                p2 = log_start[2] + f[2] if 2 < K else -np.inf
+                p3 = log_start[3] + f[3] if 3 < K else -np.inf
+                p4 = log_start[4] + f[4] if 4 < K else -np.inf
+                p5 = log_start[5] + f[5] if 5 < K else -np.inf
+                p6 = log_start[6] + f[6] if 6 < K else -np.inf
+                p7 = log_start[7] + f[7] if 7 < K else -np.inf
                 for k in range(K):
                     d[k] = log_start[k] + f[k]
             tf = f_lo + 1
         # steps both passes still have: run them side by side
         n_both = min(max(f_hi - tf, 0), max(tb - b_lo, 0))
         for _ in range(n_both):
-            p0, p1, p2, p3, p4, p5, p6, p7 = _forward_step8(p0, p1, p2, p3, p4, p5, p6, p7, frame[tf], delta[tf], trans8, Km)
+            p0, p1, p2, p3, p4, p5, p6, p7 = _forward_step8(p0, p1, p2, p3, p4, p5, p6, p7, frame[tf], delta[tf],
+                                                            trans8, Km)
             tf += 1
             arg = _back_step8(delta[tb - 1], trans8_t[arg], Km)
             path[tb - 1] = arg
             tb -= 1
         for t in range(tf, f_hi):
-            p0, p1, p2, p3, p4, p5, p6, p7 = _forward_step8(p0, p1, p2, p3, p4, p5, p6, p7, frame[t], delta[t], trans8, Km)
+            p0, p1, p2, p3, p4, p5, p6, p7 = _forward_step8(p0, p1, p2, p3, p4, p5, p6, p7, frame[t], delta[t],
+                                                            trans8, Km)
         for t in range(tb, b_lo, -1):
             arg = _back_step8(delta[t - 1], trans8_t[arg], Km)
             path[t - 1] = arg
