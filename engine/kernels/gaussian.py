@@ -104,84 +104,6 @@ def _dense_terms4(xt, m, U, c, lk, tk):
         tk[b] = lk - 0.5 * (y0 * y0 + y1 * y1 + y2 * y2 + y3 * y3)
 
 
-@njit(inline="always", **SERIAL)
-def _dense_terms8(xt, m, U, c, lk, tk):
-    """tk[:m] = lk - 0.5 ||x U - c||^2 for D <= 8: the 8 coordinates of y = x U - c stay in registers
-    and are squared as they are formed, so no y scratch is written and read back (coordinates past D
-    get zero coefficients and re-read the last row, which is finite)."""
-    D = xt.shape[0]
-    r0 = xt[0]
-    r1 = xt[min(1, D - 1)]
-    r2 = xt[min(2, D - 1)]
-    r3 = xt[min(3, D - 1)]
-    r4 = xt[min(4, D - 1)]
-    r5 = xt[min(5, D - 1)]
-    r6 = xt[min(6, D - 1)]
-    r7 = xt[min(7, D - 1)]
-    u00 = U[0, 0]
-    c0 = c[0]
-    u01 = U[0, 1] if 1 < D else 0.0
-    u11 = U[1, 1] if 1 < D else 0.0
-    c1 = c[1] if 1 < D else 0.0
-    u02 = U[0, 2] if 2 < D else 0.0
-    u12 = U[1, 2] if 2 < D else 0.0
-    u22 = U[2, 2] if 2 < D else 0.0
-    c2 = c[2] if 2 < D else 0.0
-    u03 = U[0, 3] if 3 < D else 0.0
-    u13 = U[1, 3] if 3 < D else 0.0
-    u23 = U[2, 3] if 3 < D else 0.0
-    u33 = U[3, 3] if 3 < D else 0.0
-    c3 = c[3] if 3 < D else 0.0
-    u04 = U[0, 4] if 4 < D else 0.0
-    u14 = U[1, 4] if 4 < D else 0.0
-    u24 = U[2, 4] if 4 < D else 0.0
-    u34 = U[3, 4] if 4 < D else 0.0
-    u44 = U[4, 4] if 4 < D else 0.0
-    c4 = c[4] if 4 < D else 0.0
-    u05 = U[0, 5] if 5 < D else 0.0
-    u15 = U[1, 5] if 5 < D else 0.0
-    u25 = U[2, 5] if 5 < D else 0.0
-    u35 = U[3, 5] if 5 < D else 0.0
-    u45 = U[4, 5] if 5 < D else 0.0
-    u55 = U[5, 5] if 5 < D else 0.0
-    c5 = c[5] if 5 < D else 0.0
-    u06 = U[0, 6] if 6 < D else 0.0
-    u16 = U[1, 6] if 6 < D else 0.0
-    u26 = U[2, 6] if 6 < D else 0.0
-    u36 = U[3, 6] if 6 < D else 0.0
-    u46 = U[4, 6] if 6 < D else 0.0
-    u56 = U[5, 6] if 6 < D else 0.0
-    u66 = U[6, 6] if 6 < D else 0.0
-    c6 = c[6] if 6 < D else 0.0
-    u07 = U[0, 7] if 7 < D else 0.0
-    u17 = U[1, 7] if 7 < D else 0.0
-    u27 = U[2, 7] if 7 < D else 0.0
-    u37 = U[3, 7] if 7 < D else 0.0
-    u47 = U[4, 7] if 7 < D else 0.0
-    u57 = U[5, 7] if 7 < D else 0.0
-    u67 = U[6, 7] if 7 < D else 0.0
-    u77 = U[7, 7] if 7 < D else 0.0
-    c7 = c[7] if 7 < D else 0.0
-    for b in range(m):
-        x0 = r0[b]
-        x1 = r1[b]
-        x2 = r2[b]
-        x3 = r3[b]
-        x4 = r4[b]
-        x5 = r5[b]
-        x6 = r6[b]
-        x7 = r7[b]
-        y0 = x0 * u00 - c0
-        y1 = x0 * u01 + x1 * u11 - c1
-        y2 = x0 * u02 + x1 * u12 + x2 * u22 - c2
-        y3 = x0 * u03 + x1 * u13 + x2 * u23 + x3 * u33 - c3
-        y4 = x0 * u04 + x1 * u14 + x2 * u24 + x3 * u34 + x4 * u44 - c4
-        y5 = x0 * u05 + x1 * u15 + x2 * u25 + x3 * u35 + x4 * u45 + x5 * u55 - c5
-        y6 = x0 * u06 + x1 * u16 + x2 * u26 + x3 * u36 + x4 * u46 + x5 * u56 + x6 * u66 - c6
-        y7 = x0 * u07 + x1 * u17 + x2 * u27 + x3 * u37 + x4 * u47 + x5 * u57 + x6 * u67 + x7 * u77 - c7
-        tk[b] = lk - 0.5 * (y0 * y0 + y1 * y1 + y2 * y2 + y3 * y3 + y4 * y4 + y5 * y5 + y6 * y6 + y7 * y7)
-
-
 @njit(**SERIAL)  # not inlined: ``prec_chol.ndim`` is pruned at compile time only on a function's own args
 def component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y):
     """terms[k, :m] = log(w_k N(x_b | component k)) for the m points held in xt (D, BLOCK).
@@ -196,13 +118,12 @@ def component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y):
         P = prec_chol.shape[0]
     else:
         P = K
-    if dense and P == K and D <= 8:
-        # full, small D: every coordinate in registers (the tiled map below stores y and reads it back)
+    if dense and P == K and D <= 4:
+        # full, D <= 4: every coordinate in registers (the tiled map below stores y and reads it back). An
+        # 8-wide version gained 12% at D = 7-8 and nothing at 5-6, for 1.6 s more cold compile of every
+        # kernel that scores full covariances; it was not kept
         for k in range(K):
-            if D <= 4:
-                _dense_terms4(xt, m, prec_chol[k], shifted_means[k], log_norm[k], terms[k])
-            else:
-                _dense_terms8(xt, m, prec_chol[k], shifted_means[k], log_norm[k], terms[k])
+            _dense_terms4(xt, m, prec_chol[k], shifted_means[k], log_norm[k], terms[k])
         return
     for p in range(P):
         if dense:

@@ -244,23 +244,6 @@ def forward_backward_sequences(frame, alpha, scale, bounds, weights, part_bounds
     return loglik, start, trans
 
 
-@njit(**PARALLEL)
-def contains_nan(X):
-    """Whether the C-contiguous float64 X holds a NaN: one parallel pass, branch-free within a chunk (the
-    common no-NaN case costs a read of X; NumPy's isnan(X).any() also writes a boolean array)."""
-    flat = X.reshape(X.size)
-    n = flat.shape[0]
-    n_chunks = (n + 8191) // 8192
-    found = np.zeros(n_chunks, dtype=np.bool_)
-    for c in prange(n_chunks):
-        seen = 0.0
-        for i in range(c * 8192, min(n, (c + 1) * 8192)):
-            v = flat[i]
-            seen += 0.0 if v == v else 1.0
-        found[c] = seen > 0.0
-    return found.any()
-
-
 @njit(**SERIAL)
 def viterbi_forward(frame, lo, hi, log_start, log_trans, has_in, delta, back, back_row0):
     """Max-product forward pass over rows lo..hi-1 of the log-density ``frame``: delta (K,) holds the
@@ -483,21 +466,17 @@ def _viterbi_part8(frame, delta, bounds, seqs, log_start, trans8, trans8_t, path
                 for k in range(K):
                     d[k] = log_start[k] + f[k]
             tf = f_lo + 1
-        # steps both passes still have: run them side by side
-        n_both = min(max(f_hi - tf, 0), max(tb - b_lo, 0))
-        for _ in range(n_both):
-            p0, p1, p2, p3, p4, p5, p6, p7 = _forward_step8(p0, p1, p2, p3, p4, p5, p6, p7, frame[tf], delta[tf],
-                                                            trans8, Km)
-            tf += 1
-            arg = _back_step8(delta[tb - 1], trans8_t[arg], Km)
-            path[tb - 1] = arg
-            tb -= 1
-        for t in range(tf, f_hi):
-            p0, p1, p2, p3, p4, p5, p6, p7 = _forward_step8(p0, p1, p2, p3, p4, p5, p6, p7, frame[t], delta[t],
-                                                            trans8, Km)
-        for t in range(tb, b_lo, -1):
-            arg = _back_step8(delta[t - 1], trans8_t[arg], Km)
-            path[t - 1] = arg
+        # both passes side by side while both have steps, then whichever is left (one loop, so each step's
+        # code is compiled once: the branches are taken the same way for long runs)
+        while tf < f_hi or tb > b_lo:
+            if tf < f_hi:
+                p0, p1, p2, p3, p4, p5, p6, p7 = _forward_step8(p0, p1, p2, p3, p4, p5, p6, p7, frame[tf],
+                                                                delta[tf], trans8, Km)
+                tf += 1
+            if tb > b_lo:
+                arg = _back_step8(delta[tb - 1], trans8_t[arg], Km)
+                path[tb - 1] = arg
+                tb -= 1
         # this sequence's backtrack starts: its best final state
         if q < Q and f_hi > f_lo:
             last = delta[f_hi - 1]
