@@ -121,8 +121,8 @@ def test_kernel_reports_first_bad_row_across_chunks(rng):
 
 @pytest.mark.parametrize("D", [1, 2, 3, 4, 5, 7, 8, 9, 13])
 def test_full_mixture_every_dimension_path(rng, D):
-    """Full covariances take a register-resident path for D <= 4 and the tiled one above:
-    each against scikit-learn, whose scoring is independent of engine's kernels."""
+    """The tiled triangular map at every dimension, its 4-row tiles whole, partial and mixed (D % 4 = 0..3),
+    against scikit-learn, whose scoring is independent of engine's kernels."""
     w, m, c = random_mixture_params(rng, 3, D, "full")
     X = rng.normal(scale=3.0, size=(700, D))
     got = engine.GaussianMixture.from_params(w, m, c, "full").score_samples(X)

@@ -68,42 +68,6 @@ def _sum_sq4(out, m, first, x0, x1, x2, x3, s0, s1, s2, s3, c0, c1, c2, c3):
             out[b] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3)
 
 
-@njit(inline="always", **SERIAL)
-def _dense_terms4(xt, m, U, c, lk, tk):
-    """tk[:m] = lk - 0.5 ||x U - c||^2 for D <= 4: the 4 coordinates of y = x U - c stay in registers
-    and are squared as they are formed, so no y scratch is written and read back (coordinates past D
-    get zero coefficients and re-read the last row, which is finite)."""
-    D = xt.shape[0]
-    r0 = xt[0]
-    r1 = xt[min(1, D - 1)]
-    r2 = xt[min(2, D - 1)]
-    r3 = xt[min(3, D - 1)]
-    u00 = U[0, 0]
-    c0 = c[0]
-    u01 = U[0, 1] if 1 < D else 0.0
-    u11 = U[1, 1] if 1 < D else 0.0
-    c1 = c[1] if 1 < D else 0.0
-    u02 = U[0, 2] if 2 < D else 0.0
-    u12 = U[1, 2] if 2 < D else 0.0
-    u22 = U[2, 2] if 2 < D else 0.0
-    c2 = c[2] if 2 < D else 0.0
-    u03 = U[0, 3] if 3 < D else 0.0
-    u13 = U[1, 3] if 3 < D else 0.0
-    u23 = U[2, 3] if 3 < D else 0.0
-    u33 = U[3, 3] if 3 < D else 0.0
-    c3 = c[3] if 3 < D else 0.0
-    for b in range(m):
-        x0 = r0[b]
-        x1 = r1[b]
-        x2 = r2[b]
-        x3 = r3[b]
-        y0 = x0 * u00 - c0
-        y1 = x0 * u01 + x1 * u11 - c1
-        y2 = x0 * u02 + x1 * u12 + x2 * u22 - c2
-        y3 = x0 * u03 + x1 * u13 + x2 * u23 + x3 * u33 - c3
-        tk[b] = lk - 0.5 * (y0 * y0 + y1 * y1 + y2 * y2 + y3 * y3)
-
-
 @njit(**SERIAL)  # not inlined: ``prec_chol.ndim`` is pruned at compile time only on a function's own args
 def component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y):
     """terms[k, :m] = log(w_k N(x_b | component k)) for the m points held in xt (D, BLOCK).
@@ -118,13 +82,6 @@ def component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y):
         P = prec_chol.shape[0]
     else:
         P = K
-    if dense and P == K and D <= 4:
-        # full, D <= 4: every coordinate in registers (the tiled map below stores y and reads it back). An
-        # 8-wide version gained 12% at D = 7-8 and nothing at 5-6, for 1.6 s more cold compile of every
-        # kernel that scores full covariances; it was not kept
-        for k in range(K):
-            _dense_terms4(xt, m, prec_chol[k], shifted_means[k], log_norm[k], terms[k])
-        return
     for p in range(P):
         if dense:
             # y = x @ U_p (U_p upper triangular: y_j = sum_{i <= j} x_i U[i, j])
