@@ -3,7 +3,6 @@
     python -m bench.compare [--quick] [--json out.json] [--markdown out.md]
     python -m bench.compare --limits    # the copy/FLOP/exp limits and the full-covariance D x K sweep
 
-
 Each row times one operation (best of --repeat runs, after a warm-up call that compiles/caches the kernels)
 and reports points per second and the ratio engine / other. Each row runs in a fresh process (as asv runs
 each benchmark), and all sides of a row in that same process, one after the other, so a noisy shared
@@ -265,7 +264,7 @@ def main(argv=None):
     parser.add_argument("--same-process", action="store_true",
                         help="run every row in this process (default: each row in a fresh one, as asv does)")
     parser.add_argument("--limits", action="store_true",
-                        help="measure this machine's copy, dgemm and exp limits and sweep full-covariance scoring "
+                        help="measure this machine's copy, dgemm, Numba-FMA and exp limits and sweep full-covariance scoring "
                              "and E-step over D and K against them (bench.limits), instead of the rows")
     args = parser.parse_args(argv)
     if args.limits:

@@ -104,6 +104,25 @@ def test_viterbi_many_sequences_zero_transitions_and_ties_equal_twin(K):
     assert lp == pytest.approx(v_lp.sum(), rel=1e-12)
 
 
+def test_parts_are_the_longest_first_greedy_partition():
+    """core._parts (with its shortcut of one sequence per part) equals longest-processing-time-first
+    written out here: sequences by decreasing length (stable), each to the least-loaded part, ties to the
+    lowest part; within a part, sequences in index order."""
+    rng = np.random.default_rng(11)
+    for trial in range(300):
+        S = int(rng.integers(1, 150))
+        lengths = rng.integers(0 if trial % 3 == 0 else 1, 4 if trial % 2 else 1000, size=S)
+        P = min(core.MAX_PARTS, S)
+        loads, members = [0] * P, [[] for _ in range(P)]
+        for s in sorted(range(S), key=lambda s: -lengths[s]):
+            p = min(range(P), key=lambda p: (loads[p], p))
+            members[p].append(s)
+            loads[p] += int(lengths[s])
+        part_bounds, part_seqs = core._parts(lengths)
+        np.testing.assert_array_equal(part_bounds, np.cumsum([0] + [len(m) for m in members]))
+        np.testing.assert_array_equal(part_seqs, [s for m in members for s in sorted(m)])
+
+
 def test_long_sequence_in_segments_equals_one_chunk(monkeypatch):
     """A sequence longer than a chunk is run in segments with forward checkpoints: same numbers."""
     m = _tiny(K=3, D=2, seed=4)

@@ -133,7 +133,8 @@ def _float_data(model, X):
 
 def _all_missing_rows(data):
     """Rows whose every value is NaN (unobserved steps), and a copy of data with them zero-filled."""
-    if not np.isnan(data.min()):  # min propagates NaN: one read of data, no boolean array (2.6x faster)
+    # min propagates NaN: one read of the data and no boolean array (1M x 4: 1.2 ms, isnan(X).any() 3 ms)
+    if not np.isnan(data.min()):
         return None, data
     nan = np.isnan(data)
     rows = np.flatnonzero(nan.all(axis=1))
