@@ -279,17 +279,23 @@ def viterbi_forward(frame, lo, hi, log_start, log_trans, has_in, delta, back, ba
             bt[j] = arg[j]
 
 
+@njit(inline="always", **SERIAL)
+def _best_state(row):
+    """(max, argmax) of a step's best log-probabilities; ties to the lowest state."""
+    best = row[0]
+    arg = 0
+    for k in range(1, row.shape[0]):
+        if row[k] > best:
+            best = row[k]
+            arg = k
+    return best, arg
+
+
 @njit(**SERIAL)
 def viterbi_backtrack(delta, back, lo, hi, back_row0, path):
     """The best final state from delta, then the path back through back[lo+1..hi-1] into path[lo:hi];
     returns the best log-probability."""
-    K = delta.shape[0]
-    best = -np.inf
-    arg = 0
-    for k in range(K):
-        if delta[k] > best:
-            best = delta[k]
-            arg = k
+    best, arg = _best_state(delta)
     path[hi - 1] = arg
     for t in range(hi - 1, lo, -1):
         arg = back[t - back_row0, arg]
@@ -338,13 +344,7 @@ def _viterbi_whole(frame, delta, lo, hi, log_start, log_trans, log_trans_t, path
                 b1[j] = max(b1[j], a + row[j])
         for j in range(K):
             d[j] = max(b0[j], b1[j]) + f[j]
-    last = delta[hi - 1]
-    best = last[0]
-    arg = 0
-    for k in range(1, K):
-        if last[k] > best:
-            best = last[k]
-            arg = k
+    best, arg = _best_state(delta[hi - 1])
     path[hi - 1] = arg
     for t in range(hi - 1, lo, -1):
         prev = delta[t - 1]
@@ -479,13 +479,7 @@ def _viterbi_part8(frame, delta, bounds, seqs, log_start, trans8, trans8_t, path
                 tb -= 1
         # this sequence's backtrack starts: its best final state
         if q < Q and f_hi > f_lo:
-            last = delta[f_hi - 1]
-            best = last[0]
-            arg = 0
-            for k in range(1, K):
-                if last[k] > best:
-                    best = last[k]
-                    arg = k
+            best, arg = _best_state(delta[f_hi - 1])
             path[f_hi - 1] = arg
             out[seqs[q]] = best
             b_lo = f_lo
