@@ -34,3 +34,67 @@ def test_without_a_gpu_cuda_fails_clearly_and_auto_falls_back():
     assert auto.logpdf(np.zeros((2, 1))).shape == (2,)
     with pytest.raises(ValueError, match="device must be one of"):
         engine.GaussianMixture.from_params([1.0], [[0.0]], [1.0], "spherical", device="tpu").logpdf(np.zeros((1, 1)))
+
+
+class _HostArray(np.ndarray):
+    """Stands in for a device array: the wrappers only call copy_to_host on what they allocate."""
+
+    def copy_to_host(self):
+        return np.asarray(self)
+
+
+class _HostCuda:
+    """The part of numba.cuda that engine.cuda.api calls, on the host."""
+
+    @staticmethod
+    def to_device(a):
+        return np.array(a).view(_HostArray)
+
+    @staticmethod
+    def device_array(shape, dtype):
+        return np.zeros(shape, dtype).view(_HostArray)
+
+
+def test_every_kernel_compiles_for_a_real_gpu(monkeypatch):
+    """The simulator runs kernels as Python, so a branch typed for the wrong array rank passed under it and
+    failed on the first real GPU (2026-11-26, H200). Here every host wrapper runs with launches recorded
+    instead of executed, and each kernel is compiled (typing and lowering to NVVM IR, which needs no GPU) for
+    exactly the argument types that wrapper passed: all covariance types, float64 and float32 data."""
+    pytest.importorskip("numba_cuda", reason="numba-cuda is not installed (pip install 'engine[cuda]')")
+    from numba import typeof, types
+    from numba.cuda.compiler import compile_cuda
+
+    from engine.cuda import api, kernels
+
+    launches = {}
+
+    class Launch:
+        def __init__(self, name):
+            self.name = name
+
+        def __getitem__(self, config):
+            def record(*args):
+                launches.setdefault((self.name, tuple(typeof(a) for a in args)), None)
+                if self.name == "first_nonfinite_row":
+                    args[1][:] = args[0].shape[0]  # "no bad row", so the wrapper goes on to its main kernel
+            return record
+
+    names = ["mixture_log_density", "first_nonfinite_row", "em_statistics", "mixture_sample", "log_ratio_moments"]
+    monkeypatch.setattr(api, "K", type("RecordedKernels", (), {n: Launch(n) for n in names} |
+                                       {"MAX_D": kernels.MAX_D, "MAX_K": kernels.MAX_K}))
+    monkeypatch.setattr(api, "cuda", _HostCuda)
+    rng = np.random.default_rng(0)
+    from conftest import random_mixture_params
+
+    for ct in ("full", "tied", "diag", "spherical"):
+        model = engine.GaussianMixture.from_params(*random_mixture_params(rng, 3, 4, ct), ct)
+        for dtype in (np.float64, np.float32):
+            X = rng.normal(size=(50, 4)).astype(dtype)
+            api.mixture_logpdf(model, X)
+            api.e_step_stats(model, X)
+            api.e_step_stats(model, X, sample_weight=np.ones(50))
+            api.log_ratio_moments(_HostCuda.to_device(X), model, model)
+            api.mixture_sample(model, 10, 1, dtype=dtype)
+    assert {name for name, _ in launches} == set(names)
+    for name, argtypes in launches:
+        compile_cuda(getattr(kernels, name).py_func, types.void, argtypes, cc=(7, 5))

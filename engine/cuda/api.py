@@ -28,12 +28,18 @@ def _check_limits(model):
         raise ValueError(f"the CUDA kernels support D <= {K.MAX_D} and K <= {K.MAX_K}; got D={D}, K={Kc} (use device='cpu')")
 
 
+def _factor3d(F):
+    """The kernels' factor layout: dense (K or 1, D, D) as is, diagonal (K, D) as (K, 1, D)."""
+    F = np.ascontiguousarray(F, dtype=np.float64)
+    return F if F.ndim == 3 else F.reshape(F.shape[0], 1, F.shape[1])
+
+
 def _params(model):
     kp = model._kernel_params
     U, shifted, log_norm = kp.prec_chol, kp.shifted_means, kp.log_norm
     dense = U.ndim == 3
     shared = dense and U.shape[0] != shifted.shape[0]
-    return cuda.to_device(U), cuda.to_device(shifted), cuda.to_device(log_norm), dense, shared
+    return cuda.to_device(_factor3d(U)), cuda.to_device(shifted), cuda.to_device(log_norm), dense, shared
 
 
 def _grid(n):
@@ -110,7 +116,7 @@ def mixture_sample(model, n, key, offset=0, dtype=np.float64, to_host=True):
     labels = cuda.device_array(n, dtype=np.int64)
     if n:
         K.mixture_sample[_grid(n), THREADS](np.uint64(key), offset, cuda.to_device(cum), cuda.to_device(means),
-                                             cuda.to_device(LT), dense, shared, out, labels)
+                                             cuda.to_device(_factor3d(LT)), dense, shared, out, labels)
     return (out.copy_to_host(), labels.copy_to_host()) if to_host else (out, labels)
 
 

@@ -5,6 +5,11 @@ never needs CUDA. Every kernel is deterministic: reductions go through fixed per
 partials that the host sums in order, never through atomics, so a rerun gives the same bits.
 
 Limits: D <= MAX_D and K <= MAX_K (per-thread local arrays); larger models use the CPU path.
+
+Factor arrays (``U``, ``LT``) are always 3-D: (K or 1, D, D) for dense covariances and (K, 1, D) for
+diagonal ones. ``dense`` is a runtime flag, so both branches of a kernel are compiled for one array type;
+a 2-D diagonal factor would not type-check in the dense branch (the simulator, which runs kernels as
+Python, never sees that: tests/test_cuda_simulator.py also compiles every kernel for real).
 """
 import math
 
@@ -12,6 +17,7 @@ from numba import cuda, float64, int64, uint64
 
 MAX_D = 64
 MAX_K = 128
+_Z_LEN = MAX_D + 1  # local array sizes must be global constants, not expressions
 _HALF_LOG_2PI = 0.9189385332046727
 _GAMMA = uint64(0x9E3779B97F4A7C15)
 _M1 = uint64(0xBF58476D1CE4E5B9)
@@ -35,7 +41,7 @@ def _component_log_term(x, k, U, shifted, log_norm, dense, shared_factor):
             acc += d * d
     else:
         for j in range(D):
-            d = x[j] * U[k, j] - shifted[k, j]
+            d = x[j] * U[k, 0, j] - shifted[k, j]
             acc += d * d
     return log_norm[k] - 0.5 * acc
 
@@ -222,7 +228,7 @@ def mixture_sample(key, offset, cum_weights, means, LT, dense, shared_factor, ou
     K = means.shape[0]
     n_pairs = (D + 1) // 2
     stride = uint64(1 + 2 * n_pairs)
-    z = cuda.local.array(MAX_D + 1, float64)
+    z = cuda.local.array(_Z_LEN, float64)
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         base = uint64(offset + i) * stride
         u = _uniform_open(key, base) - _U53
@@ -246,7 +252,7 @@ def mixture_sample(key, offset, cum_weights, means, LT, dense, shared_factor, ou
                 out[i, j] = acc
         else:
             for j in range(D):
-                out[i, j] = means[k, j] + LT[k, j] * z[j]
+                out[i, j] = means[k, j] + LT[k, 0, j] * z[j]
 
 
 @cuda.jit
