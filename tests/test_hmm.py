@@ -83,7 +83,7 @@ def test_numpy_twin_agrees_on_many_sequences():
 
 @pytest.mark.parametrize("K", [1, 3, 8, 9, 12])
 def test_viterbi_many_sequences_zero_transitions_and_ties_equal_twin(K):
-    """Up to 8 states take the pipelined register kernel, more the generic one: both equal the NumPy twin's
+    """Up to 8 states take the vector kernel, more the generic one: both equal the NumPy twin's
     paths over 150 sequences of mixed lengths (more than the 64 parts, so parts hold several), with zero
     transition probabilities and an exact duplicate of state 0 (ties must go to the lower state)."""
     m = _tiny(K=K, D=2, seed=K)
@@ -102,6 +102,41 @@ def test_viterbi_many_sequences_zero_transitions_and_ties_equal_twin(K):
     lp, path = m.decode(X, lengths)
     np.testing.assert_array_equal(path, v_path)
     assert lp == pytest.approx(v_lp.sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize("K", [1, 2, 5, 8])
+def test_vector_viterbi_kernel_equals_twin_on_uneven_and_empty_sequences(K):
+    """The up-to-8-state kernel runs two lanes of sequences side by side, each pipelining one sequence's
+    backtrack with the next one's forward pass. Uneven lengths (empty sequences, one-step ones, a few long
+    ones), a random grouping of sequences into parts and impossible emissions (-inf) must not change any
+    path or log-probability: each non-empty sequence equals the NumPy twin run on it alone."""
+    from engine.kernels import hmm as hk
+
+    rng = np.random.default_rng(K)
+    lengths = rng.integers(0, 300, size=41)
+    lengths[[0, 5, 6, 20]] = 0
+    lengths[[1, 9]] = 1
+    lengths[[3, 30]] = 2500
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    frame = rng.normal(scale=3.0, size=(bounds[-1], K))
+    frame[rng.random(frame.shape) < 0.02] = -np.inf
+    start = rng.dirichlet(np.ones(K))
+    A = rng.dirichlet(np.ones(K), size=K)
+    if K >= 2:
+        A[0, 1] = 0.0
+        A /= A.sum(axis=1, keepdims=True)
+    part_seqs = rng.permutation(lengths.size)
+    part_bounds = np.concatenate([[0], np.sort(rng.choice(np.arange(1, lengths.size), 9, replace=False)),
+                                  [lengths.size]])
+    path = np.full(bounds[-1], -1, dtype=np.int64)
+    with np.errstate(divide="ignore"):
+        out = hk.viterbi_sequences8(frame, np.empty((bounds[-1], 8), np.uint8), bounds, part_bounds, part_seqs,
+                                    np.log(start), np.log(A), path)
+    for s in np.flatnonzero(lengths):
+        lo, hi = bounds[s], bounds[s + 1]
+        lp, tp = twin.viterbi(start, A, frame[lo:hi])
+        np.testing.assert_array_equal(path[lo:hi], tp, err_msg=f"sequence {s}")
+        assert out[s] == lp[0] or (out[s] == -np.inf and lp[0] == -np.inf)
 
 
 def test_parts_are_the_longest_first_greedy_partition():

@@ -181,6 +181,13 @@ class Work:
         self.frame = np.empty((rows, K))
         self.alpha = np.empty((rows, K))
         self.scale = np.empty(rows)
+        self._back8 = None
+
+    def back8(self, m):
+        """uint8 (m, 8) back-pointer scratch of the up-to-8-state Viterbi kernel (allocated on first use)."""
+        if self._back8 is None:
+            self._back8 = np.empty((self.rows, 8), dtype=np.uint8)
+        return self._back8[:m]
 
     @staticmethod
     def reuse(previous, max_rows, K, n_rows):
@@ -355,9 +362,13 @@ def viterbi(emission, params, data, seqs, chunks, max_rows, missing=None, work=N
         if run[0] == "whole":
             c = run[1]
             frame, _ = _frame(emission, params.emission, data, c.row_lo, c.row_hi, work, missing)
-            out[c.seq_lo:c.seq_hi] = hk.viterbi_sequences(frame, work.alpha[:c.row_hi - c.row_lo], c.local_bounds,
-                                                          c.part_bounds, c.part_seqs, log_pi, log_A,
-                                                          path[c.row_lo:c.row_hi])
+            m = c.row_hi - c.row_lo
+            if K <= 8:
+                out[c.seq_lo:c.seq_hi] = hk.viterbi_sequences8(frame, work.back8(m), c.local_bounds, c.part_bounds,
+                                                               c.part_seqs, log_pi, log_A, path[c.row_lo:c.row_hi])
+            else:
+                out[c.seq_lo:c.seq_hi] = hk.viterbi_sequences(frame, work.alpha[:m], c.local_bounds, c.part_bounds,
+                                                              c.part_seqs, log_pi, log_A, path[c.row_lo:c.row_hi])
             continue
         # a long sequence: back-pointers for all of it (uint16, 2 K bytes per step), frames per segment
         _, s, segs = run

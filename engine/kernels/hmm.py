@@ -27,6 +27,7 @@ from numba import njit, prange
 
 from ._config import PARALLEL, SERIAL
 from ._fastmath import fast_exp
+from ._simd import max_plus_step8, vec8_add, vec8_fill, vec8_lane, vec8_load
 from .sampling import uniform_open
 
 
@@ -362,155 +363,129 @@ def _viterbi_whole(frame, delta, lo, hi, log_start, log_trans, log_trans_t, path
 
 
 @njit(inline="always", **SERIAL)
-def _max8(a0, a1, a2, a3, a4, a5, a6, a7):
-    """The largest of eight values as a tree (depth 3: independent maxima overlap), not a chain of 7."""
-    return max(max(max(a0, a1), max(a2, a3)), max(max(a4, a5), max(a6, a7)))
+def _best_lane(p, K):
+    """(max, argmax) of lanes 0..K-1 of p; ties to the lowest state (as ``_best_state``)."""
+    best = vec8_lane(p, 0)
+    arg = 0
+    for k in range(1, K):
+        v = vec8_lane(p, k)
+        if v > best:
+            best = v
+            arg = k
+    return best, arg
 
 
 @njit(inline="always", **SERIAL)
-def _forward_step8(p0, p1, p2, p3, p4, p5, p6, p7, f, d, trans8, Km):
-    """One max-product step for up to 8 states (padded states -inf): the new best log-probabilities,
-    stored into d (state 7 down to 0, so padded ones land on d[K - 1] before the real one)."""
-    q0 = _max8(p0 + trans8[0, 0], p1 + trans8[1, 0], p2 + trans8[2, 0], p3 + trans8[3, 0],
-               p4 + trans8[4, 0], p5 + trans8[5, 0], p6 + trans8[6, 0], p7 + trans8[7, 0]) + f[min(0, Km)]
-    q1 = _max8(p0 + trans8[0, 1], p1 + trans8[1, 1], p2 + trans8[2, 1], p3 + trans8[3, 1],
-               p4 + trans8[4, 1], p5 + trans8[5, 1], p6 + trans8[6, 1], p7 + trans8[7, 1]) + f[min(1, Km)]
-    q2 = _max8(p0 + trans8[0, 2], p1 + trans8[1, 2], p2 + trans8[2, 2], p3 + trans8[3, 2],
-               p4 + trans8[4, 2], p5 + trans8[5, 2], p6 + trans8[6, 2], p7 + trans8[7, 2]) + f[min(2, Km)]
-    q3 = _max8(p0 + trans8[0, 3], p1 + trans8[1, 3], p2 + trans8[2, 3], p3 + trans8[3, 3],
-               p4 + trans8[4, 3], p5 + trans8[5, 3], p6 + trans8[6, 3], p7 + trans8[7, 3]) + f[min(3, Km)]
-    q4 = _max8(p0 + trans8[0, 4], p1 + trans8[1, 4], p2 + trans8[2, 4], p3 + trans8[3, 4],
-               p4 + trans8[4, 4], p5 + trans8[5, 4], p6 + trans8[6, 4], p7 + trans8[7, 4]) + f[min(4, Km)]
-    q5 = _max8(p0 + trans8[0, 5], p1 + trans8[1, 5], p2 + trans8[2, 5], p3 + trans8[3, 5],
-               p4 + trans8[4, 5], p5 + trans8[5, 5], p6 + trans8[6, 5], p7 + trans8[7, 5]) + f[min(5, Km)]
-    q6 = _max8(p0 + trans8[0, 6], p1 + trans8[1, 6], p2 + trans8[2, 6], p3 + trans8[3, 6],
-               p4 + trans8[4, 6], p5 + trans8[5, 6], p6 + trans8[6, 6], p7 + trans8[7, 6]) + f[min(6, Km)]
-    q7 = _max8(p0 + trans8[0, 7], p1 + trans8[1, 7], p2 + trans8[2, 7], p3 + trans8[3, 7],
-               p4 + trans8[4, 7], p5 + trans8[5, 7], p6 + trans8[6, 7], p7 + trans8[7, 7]) + f[min(7, Km)]
-    d[min(7, Km)] = q7
-    d[min(6, Km)] = q6
-    d[min(5, Km)] = q5
-    d[min(4, Km)] = q4
-    d[min(3, Km)] = q3
-    d[min(2, Km)] = q2
-    d[min(1, Km)] = q1
-    d[min(0, Km)] = q0
-    return q0, q1, q2, q3, q4, q5, q6, q7
-
-
-@njit(inline="always", **SERIAL)
-def _back_step8(prev, col, Km):
-    """The best predecessor: argmax_i prev[i] + col[i] over up to 8 states as a tree of strict comparisons
-    (ties to the lowest state, as a scan finds them)."""
-    v0 = prev[min(0, Km)] + col[0]
-    v1 = prev[min(1, Km)] + col[1]
-    v2 = prev[min(2, Km)] + col[2]
-    v3 = prev[min(3, Km)] + col[3]
-    v4 = prev[min(4, Km)] + col[4]
-    v5 = prev[min(5, Km)] + col[5]
-    v6 = prev[min(6, Km)] + col[6]
-    v7 = prev[min(7, Km)] + col[7]
-    u01 = v1 > v0
-    m01 = v1 if u01 else v0
-    i01 = 1 if u01 else 0
-    u23 = v3 > v2
-    m23 = v3 if u23 else v2
-    i23 = 3 if u23 else 2
-    u45 = v5 > v4
-    m45 = v5 if u45 else v4
-    i45 = 5 if u45 else 4
-    u67 = v7 > v6
-    m67 = v7 if u67 else v6
-    i67 = 7 if u67 else 6
-    u03 = m23 > m01
-    m03 = m23 if u03 else m01
-    i03 = i23 if u03 else i01
-    u47 = m67 > m45
-    m47 = m67 if u47 else m45
-    i47 = i67 if u47 else i45
-    return i47 if m47 > m03 else i03
+def _next_sequence(q, seqs, bounds, log_start, frame, path, out, p, f_lo, f_hi, minus_inf):
+    """A lane of ``_viterbi_lanes8`` whose forward pass (of seqs[q - 2]) and backtrack (of the sequence
+    before) are both done: the finished forward pass's best final state starts its backtrack, and seqs[q]
+    (if any) starts its forward pass. Returns the lane's new (f_lo, f_hi, next forward row, backtrack low
+    row, next backtrack row, backtrack state, best log-probabilities)."""
+    K = log_start.shape[1]
+    b_lo = tb = arg = 0
+    if f_hi > f_lo:
+        best, arg = _best_lane(p, K)
+        path[f_hi - 1] = arg
+        out[seqs[q - 2]] = best
+        b_lo = f_lo
+        tb = f_hi - 1
+    n_lo = n_hi = 0
+    n_p = minus_inf
+    if q < seqs.shape[0]:
+        s = seqs[q]
+        n_lo = bounds[s]
+        n_hi = bounds[s + 1]
+        if n_hi > n_lo:
+            n_p = vec8_add(vec8_load(log_start, 0, K), vec8_load(frame, n_lo, K))
+    return n_lo, n_hi, n_lo + 1, b_lo, tb, arg, n_p
 
 
 @njit(**SERIAL)
-def _viterbi_part8(frame, delta, bounds, seqs, log_start, trans8, trans8_t, path, out):
-    """``_viterbi_whole`` of the sequences ``seqs`` (in order) for up to 8 states, software-pipelined: the
-    forward pass of one sequence runs in the same loop as the backtrack of the one before, so the
-    backtrack's dependent chain (load, add, compare) overlaps the forward's independent arithmetic.
-    Per sequence the arithmetic is ``_viterbi_whole``'s (max is exact; ties to the lowest state), so the
-    paths and log-probabilities are the same. out[s]: sequence s's best log-probability."""
-    K = log_start.shape[0]
-    Km = K - 1
+def _viterbi_lanes8(frame, back, bounds, seqs, log_start, trans8, path, out):
+    """Viterbi over the sequences ``seqs`` for up to 8 states, with back-pointers (``back``, uint8 (m, 8)).
+
+    A step is ``max_plus_step8``: the 8 best log-probabilities are one vector value and the 8 x 8 maxima
+    are vector adds and a depth-3 tree, ~40 instructions instead of ~136 scalar ones. One step's chain
+    (broadcast, add, three compare-selects, add) is latency-bound, so two *lanes* run side by side, each
+    its own sequences (seqs[0], seqs[2], ... and seqs[1], seqs[3], ...), and each lane's backtrack of one
+    sequence (a chain of uint8 loads) runs in the same loop as its forward pass of the next. The
+    arithmetic per step is ``_viterbi_whole``'s (max is exact; ties to the lowest state), so paths and
+    log-probabilities are the same as that kernel's and the NumPy twin's. out[s]: sequence s's best
+    log-probability. log_start: (1, K); trans8: log A padded to (8, 8) with -inf."""
     Q = seqs.shape[0]
-    b_lo = 0  # the pending backtrack: the previous sequence, from row b_lo, next step at row tb
-    tb = 0
-    arg = 0
-    for q in range(Q + 1):
-        f_lo = f_hi = 0
-        tf = 0
-        p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = -np.inf
-        if q < Q:
-            s = seqs[q]
-            f_lo = bounds[s]
-            f_hi = bounds[s + 1]
-            if f_hi > f_lo:
-                f = frame[f_lo]
-                d = delta[f_lo]
-                p0 = log_start[0] + f[0]
-                p1 = log_start[1] + f[1] if 1 < K else -np.inf  # padded: never on a path
-                p2 = log_start[2] + f[2] if 2 < K else -np.inf
-                p3 = log_start[3] + f[3] if 3 < K else -np.inf
-                p4 = log_start[4] + f[4] if 4 < K else -np.inf
-                p5 = log_start[5] + f[5] if 5 < K else -np.inf
-                p6 = log_start[6] + f[6] if 6 < K else -np.inf
-                p7 = log_start[7] + f[7] if 7 < K else -np.inf
-                for k in range(K):
-                    d[k] = log_start[k] + f[k]
-            tf = f_lo + 1
-        # both passes side by side while both have steps, then whichever is left (one loop, so each step's
-        # code is compiled once: the branches are taken the same way for long runs)
-        while tf < f_hi or tb > b_lo:
-            if tf < f_hi:
-                p0, p1, p2, p3, p4, p5, p6, p7 = _forward_step8(p0, p1, p2, p3, p4, p5, p6, p7, frame[tf],
-                                                                delta[tf], trans8, Km)
-                tf += 1
-            if tb > b_lo:
-                arg = _back_step8(delta[tb - 1], trans8_t[arg], Km)
-                path[tb - 1] = arg
-                tb -= 1
-        # this sequence's backtrack starts: its best final state
-        if q < Q and f_hi > f_lo:
-            best, arg = _best_state(delta[f_hi - 1])
-            path[f_hi - 1] = arg
-            out[seqs[q]] = best
-            b_lo = f_lo
-            tb = f_hi - 1
-        else:
-            b_lo = tb = 0
+    r0 = vec8_load(trans8, 0, 8)
+    r1 = vec8_load(trans8, 1, 8)
+    r2 = vec8_load(trans8, 2, 8)
+    r3 = vec8_load(trans8, 3, 8)
+    r4 = vec8_load(trans8, 4, 8)
+    r5 = vec8_load(trans8, 5, 8)
+    r6 = vec8_load(trans8, 6, 8)
+    r7 = vec8_load(trans8, 7, 8)
+    minus_inf = vec8_fill(-np.inf)
+    K = log_start.shape[1]
+    # lane a: forward over rows ta..a_hi-1 of one sequence, backtrack down rows tab..ab_lo+1 of the one before
+    a_lo, a_hi, ta, ab_lo, tab, arg_a, pa = _next_sequence(0, seqs, bounds, log_start, frame, path, out,
+                                                           minus_inf, 0, 0, minus_inf)
+    b_lo, b_hi, tb, bb_lo, tbb, arg_b, pb = _next_sequence(1, seqs, bounds, log_start, frame, path, out,
+                                                           minus_inf, 0, 0, minus_inf)
+    qa = 2
+    qb = 3
+    while qa < Q + 2 or qb < Q + 2 or ta < a_hi or tab > ab_lo or tb < b_hi or tbb > bb_lo:
+        while True:
+            if ta < a_hi:
+                pa = max_plus_step8(pa, r0, r1, r2, r3, r4, r5, r6, r7, frame, ta, K, back)
+                ta += 1
+            if tb < b_hi:
+                pb = max_plus_step8(pb, r0, r1, r2, r3, r4, r5, r6, r7, frame, tb, K, back)
+                tb += 1
+            if tab > ab_lo:
+                arg_a = back[tab, arg_a]
+                path[tab - 1] = arg_a
+                tab -= 1
+            if tbb > bb_lo:
+                arg_b = back[tbb, arg_b]
+                path[tbb - 1] = arg_b
+                tbb -= 1
+            if (ta >= a_hi and tab <= ab_lo) or (tb >= b_hi and tbb <= bb_lo):
+                break
+        if ta >= a_hi and tab <= ab_lo and qa < Q + 2:
+            a_lo, a_hi, ta, ab_lo, tab, arg_a, pa = _next_sequence(qa, seqs, bounds, log_start, frame, path, out,
+                                                                   pa, a_lo, a_hi, minus_inf)
+            qa += 2
+        if tb >= b_hi and tbb <= bb_lo and qb < Q + 2:
+            b_lo, b_hi, tb, bb_lo, tbb, arg_b, pb = _next_sequence(qb, seqs, bounds, log_start, frame, path, out,
+                                                                   pb, b_lo, b_hi, minus_inf)
+            qb += 2
+
+
+@njit(**PARALLEL)
+def viterbi_sequences8(frame, back, bounds, part_bounds, part_seqs, log_start, log_trans, path):
+    """``viterbi_sequences`` for up to 8 states (``_viterbi_lanes8``); back: uint8 scratch (rows, 8)."""
+    S = bounds.shape[0] - 1
+    P = part_bounds.shape[0] - 1
+    K = log_start.shape[0]
+    out = np.zeros(S)
+    trans8 = np.full((8, 8), -np.inf)  # log A padded with -inf: a padded state is never on a path
+    trans8[:K, :K] = log_trans
+    start2d = np.ascontiguousarray(log_start).reshape(1, K)
+    # four parts per work item, so both lanes have sequences (paths do not depend on the grouping)
+    G = (P + 3) // 4
+    for g in prange(G):
+        q_lo = part_bounds[4 * g]
+        q_hi = part_bounds[min(P, 4 * g + 4)]
+        _viterbi_lanes8(frame, back, bounds, part_seqs[q_lo:q_hi], start2d, trans8, path, out)
+    return out
 
 
 @njit(**PARALLEL)
 def viterbi_sequences(frame, delta, bounds, part_bounds, part_seqs, log_start, log_trans, path):
     """The Viterbi path (into ``path``) and its log-probability (returned, per sequence) of every sequence
     (rows bounds[s]..bounds[s+1]-1 of the log-density ``frame``; delta: same-shaped scratch), parts in
-    parallel."""
+    parallel. Up to 8 states, ``viterbi_sequences8`` is faster."""
     S = bounds.shape[0] - 1
     P = part_bounds.shape[0] - 1
-    K = log_start.shape[0]
     out = np.zeros(S)
     log_trans_t = np.ascontiguousarray(log_trans.T)
-    trans8 = np.full((8, 8), -np.inf)  # up to 8 states: log A padded with -inf (see _viterbi_part8)
-    if K <= 8:
-        trans8[:K, :K] = log_trans
-    trans8_t = np.ascontiguousarray(trans8.T)
-    if K <= 8:
-        # four parts per work item, so the pipelined kernel has sequences to overlap (paths do not depend on
-        # the grouping: any is as deterministic)
-        G = (P + 3) // 4
-        for g in prange(G):
-            q_lo = part_bounds[4 * g]
-            q_hi = part_bounds[min(P, 4 * g + 4)]
-            _viterbi_part8(frame, delta, bounds, part_seqs[q_lo:q_hi], log_start, trans8, trans8_t, path, out)
-        return out
     for p in prange(P):
         for q in range(part_bounds[p], part_bounds[p + 1]):
             s = part_seqs[q]
