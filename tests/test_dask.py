@@ -88,6 +88,13 @@ def test_distributed_fit_with_its_own_initialisation(client, data):
 def test_distributed_scoring_equals_in_memory(client, data):
     truth, X = data
     np.testing.assert_array_equal(edask.score(truth, da.from_array(X, chunks=(7000, 3))).compute(), truth.logpdf(X))
+    # columns split over blocks: rechunked to one block per row band, which goes to the task uncopied
+    np.testing.assert_array_equal(edask.score(truth, da.from_array(X, chunks=(7000, 2))).compute(), truth.logpdf(X))
+    # a family mixture other than the Gaussian takes its own block function through the same path
+    positive = np.abs(X) + 0.1
+    expo = engine.Mixture(2, family="exponential", random_state=0).fit(positive)
+    np.testing.assert_array_equal(edask.score(expo, da.from_array(positive, chunks=(5000, 2))).compute(),
+                                  expo.logpdf(positive))
     frame = pd.DataFrame({"id": np.arange(len(X)), "a": X[:, 0], "b": X[:, 1], "c": X[:, 2]})
     ddf = dd.from_pandas(frame, npartitions=4)
     out = edask.score(truth, ddf, columns=["a", "b", "c"], responsibilities=True, labels=True,
