@@ -158,24 +158,31 @@ def test_parts_are_the_longest_first_greedy_partition():
         np.testing.assert_array_equal(part_seqs, [s for m in members for s in sorted(m)])
 
 
-def test_long_sequence_in_segments_equals_one_chunk(monkeypatch):
-    """A sequence longer than a chunk is run in segments with forward checkpoints: same numbers."""
-    m = _tiny(K=3, D=2, seed=4)
+@pytest.mark.parametrize("K", [3, 9])
+def test_long_sequence_in_segments_equals_one_chunk(monkeypatch, K):
+    """A sequence longer than a chunk is run in segments with forward checkpoints: same numbers. Viterbi
+    over segments has its own kernels (up to 8 states: the vector step with uint8 back-pointers)."""
+    m = _tiny(K=K, D=2, seed=4)
     X, _ = m.sample(5000, random_state=5)
-    whole = engine.GaussianHMM(3, init_params="", n_iter=3, tol=-np.inf)
+    whole = engine.GaussianHMM(K, init_params="", n_iter=3, tol=-np.inf)
     for name in ("startprob_", "transmat_", "means_", "_covars_"):
         setattr(whole, name, getattr(m, name).copy())
     ref_ll, ref_post = whole.score_samples(X)
     ref_path = whole.predict(X)
     whole.fit(X)
-    monkeypatch.setattr(core, "CHUNK_CELLS", 3 * 700)  # segments of 1024 rows (the floor): 5 of them
-    seg = engine.GaussianHMM(3, init_params="", n_iter=3, tol=-np.inf)
+    monkeypatch.setattr(core, "CHUNK_CELLS", K * 700)  # segments of 1024 rows (the floor): 5 of them
+    seg = engine.GaussianHMM(K, init_params="", n_iter=3, tol=-np.inf)
     for name in ("startprob_", "transmat_", "means_", "_covars_"):
         setattr(seg, name, getattr(m, name).copy())
     ll, post = seg.score_samples(X)
     assert ll == pytest.approx(ref_ll, rel=1e-12)
     np.testing.assert_allclose(post, ref_post, atol=1e-10)
     np.testing.assert_array_equal(seg.predict(X), ref_path)
+    # the segmented Viterbi (its own kernel, back-pointers across segments) against the NumPy twin too
+    v_lp, v_path = twin.viterbi(m.startprob_, m.transmat_, _log_emissions(m, X))
+    seg_lp, seg_path = seg.decode(X)
+    np.testing.assert_array_equal(seg_path, v_path)
+    assert seg_lp == pytest.approx(v_lp[0], rel=1e-12)
     seg.fit(X)
     np.testing.assert_allclose(list(seg.monitor_.history), list(whole.monitor_.history), rtol=1e-12)
     np.testing.assert_allclose(seg.means_, whole.means_, rtol=1e-10)

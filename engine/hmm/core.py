@@ -370,14 +370,24 @@ def viterbi(emission, params, data, seqs, chunks, max_rows, missing=None, work=N
                 out[c.seq_lo:c.seq_hi] = hk.viterbi_sequences(frame, work.alpha[:m], c.local_bounds, c.part_bounds,
                                                               c.part_seqs, log_pi, log_A, path[c.row_lo:c.row_hi])
             continue
-        # a long sequence: back-pointers for all of it (uint16, 2 K bytes per step), frames per segment
+        # a long sequence: back-pointers for all of it (up to 8 states uint8, 8 bytes per step; else uint16,
+        # 2 K bytes per step), frames per segment
         _, s, segs = run
         lo_all = segs[0].row_lo
-        back = np.empty((segs[-1].row_hi - lo_all, K), dtype=np.uint16)
+        rows = segs[-1].row_hi - lo_all
+        back = np.empty((rows, 8), dtype=np.uint8) if K <= 8 else np.empty((rows, K), dtype=np.uint16)
         delta = np.empty(K)
+        if K <= 8:
+            trans8 = np.full((8, 8), -np.inf)
+            trans8[:K, :K] = log_A
+            start2d = np.ascontiguousarray(log_pi).reshape(1, K)
         for i, c in enumerate(segs):
             frame, _ = _frame(emission, params.emission, data, c.row_lo, c.row_hi, work, missing)
             m = c.row_hi - c.row_lo
-            hk.viterbi_forward(frame, 0, m, log_pi, log_A, i > 0, delta, back[c.row_lo - lo_all:c.row_hi - lo_all], 0)
-        out[s] = hk.viterbi_backtrack(delta, back, 0, back.shape[0], 0, path[lo_all:segs[-1].row_hi])
+            back_c = back[c.row_lo - lo_all:c.row_hi - lo_all]
+            if K <= 8:
+                hk.viterbi_forward8(frame, 0, m, start2d, trans8, i > 0, delta, back_c)
+            else:
+                hk.viterbi_forward(frame, 0, m, log_pi, log_A, i > 0, delta, back_c, 0)
+        out[s] = hk.viterbi_backtrack(delta, back, 0, rows, 0, path[lo_all:segs[-1].row_hi])
     return out, path

@@ -362,6 +362,34 @@ def _viterbi_whole(frame, delta, lo, hi, log_start, log_trans, log_trans_t, path
     return best
 
 
+@njit(**SERIAL)
+def viterbi_forward8(frame, lo, hi, log_start, trans8, has_in, delta, back):
+    """``viterbi_forward`` for up to 8 states with ``max_plus_step8``, over rows lo..hi-1 of ``frame``: uint8
+    back-pointers in back[t] (8 per step, rows aligned with frame's); delta (K,) carried in (``has_in``) and
+    out as there. log_start: (1, K); trans8: log A padded to (8, 8) with -inf."""
+    K = log_start.shape[1]
+    if hi <= lo:
+        return
+    r0 = vec8_load(trans8, 0, 8)
+    r1 = vec8_load(trans8, 1, 8)
+    r2 = vec8_load(trans8, 2, 8)
+    r3 = vec8_load(trans8, 3, 8)
+    r4 = vec8_load(trans8, 4, 8)
+    r5 = vec8_load(trans8, 5, 8)
+    r6 = vec8_load(trans8, 6, 8)
+    r7 = vec8_load(trans8, 7, 8)
+    t0 = lo
+    if has_in:
+        p = vec8_load(delta.reshape(1, K), 0, K)
+    else:
+        p = vec8_add(vec8_load(log_start, 0, K), vec8_load(frame, lo, K))
+        t0 = lo + 1
+    for t in range(t0, hi):
+        p = max_plus_step8(p, r0, r1, r2, r3, r4, r5, r6, r7, frame, t, K, back)
+    for k in range(K):
+        delta[k] = vec8_lane(p, k)
+
+
 @njit(inline="always", **SERIAL)
 def _best_lane(p, K):
     """(max, argmax) of lanes 0..K-1 of p; ties to the lowest state (as ``_best_state``)."""
