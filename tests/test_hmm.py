@@ -137,6 +137,10 @@ def test_vector_viterbi_kernel_equals_twin_on_uneven_and_empty_sequences(K):
         lp, tp = twin.viterbi(start, A, frame[lo:hi])
         np.testing.assert_array_equal(path[lo:hi], tp, err_msg=f"sequence {s}")
         assert out[s] == lp[0] or (out[s] == -np.inf and lp[0] == -np.inf)
+    # the vector step writes 8 back-pointers per row without bounds checks: wrong scratch shapes are refused
+    with np.errstate(divide="ignore"), pytest.raises(ValueError, match="back"):
+        hk.viterbi_sequences8(frame, np.empty((bounds[-1], K), np.uint8) if K != 8 else np.empty((10, 8), np.uint8),
+                              bounds, part_bounds, part_seqs, np.log(start), np.log(A), path)
 
 
 def test_parts_are_the_longest_first_greedy_partition():

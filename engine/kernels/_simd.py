@@ -63,9 +63,10 @@ def _masked_load(builder, ptr, mask, fill):
     return builder.call(fn, [ptr, ir.Constant(_I32, 8), mask, fill])
 
 
-def _check_2d_float64(arr, what):
-    if not (isinstance(arr, types.Array) and arr.ndim == 2 and arr.dtype == types.float64):
-        raise TypeError(f"{what} must be a 2-D float64 array, got {arr}")
+def _check_rows(arr, dtype, what):
+    # rows are read and written as contiguous runs of lanes: only C-contiguous arrays qualify
+    if not (isinstance(arr, types.Array) and arr.ndim == 2 and arr.dtype == dtype and arr.layout == "C"):
+        raise TypeError(f"{what} must be a C-contiguous 2-D {dtype} array, got {arr}")
 
 
 @intrinsic
@@ -80,7 +81,7 @@ def vec8_fill(typingctx, value):
 @intrinsic
 def vec8_load(typingctx, arr, row, n):
     """arr[row, :n] in lanes 0..n-1 (n <= 8), -inf in the others; reads nothing past arr[row, n - 1]."""
-    _check_2d_float64(arr, "vec8_load's array")
+    _check_rows(arr, types.float64, "vec8_load's array")
 
     def codegen(context, builder, sig, args):
         ptr = _row_address(context, builder, sig.args[0], args[0], args[1], _VEC)
@@ -120,9 +121,8 @@ def max_plus_step8(typingctx, p, r0, r1, r2, r3, r4, r5, r6, r7, frame, t, n, ba
     -inf beyond), and writes the maximising i of each lane to back[t, 0:8] (uint8): a tree of strict
     comparisons of depth 3, so among equal candidates the lowest i wins, as a scan finds it.
     """
-    _check_2d_float64(frame, "max_plus_step8's frame")
-    if not (isinstance(back, types.Array) and back.ndim == 2 and back.dtype == types.uint8):
-        raise TypeError(f"max_plus_step8's back-pointers must be a 2-D uint8 array, got {back}")
+    _check_rows(frame, types.float64, "max_plus_step8's frame")
+    _check_rows(back, types.uint8, "max_plus_step8's back-pointers")
 
     def codegen(context, builder, sig, args):
         p = args[0]

@@ -368,6 +368,9 @@ def viterbi_forward8(frame, lo, hi, log_start, trans8, has_in, delta, back):
     back-pointers in back[t] (8 per step, rows aligned with frame's); delta (K,) carried in (``has_in``) and
     out as there. log_start: (1, K); trans8: log A padded to (8, 8) with -inf."""
     K = log_start.shape[1]
+    # the vector step reads frame rows of K and writes back rows of 8 without bounds checks
+    if K > 8 or frame.shape[1] != K or back.shape[1] != 8 or back.shape[0] < hi or frame.shape[0] < hi or lo < 0:
+        raise ValueError("viterbi_forward8: frame must be (rows, K <= 8) and back (rows, 8) covering lo..hi-1")
     if hi <= lo:
         return
     r0 = vec8_load(trans8, 0, 8)
@@ -492,6 +495,9 @@ def viterbi_sequences8(frame, back, bounds, part_bounds, part_seqs, log_start, l
     S = bounds.shape[0] - 1
     P = part_bounds.shape[0] - 1
     K = log_start.shape[0]
+    # the vector step reads frame rows of K and writes back rows of 8 without bounds checks
+    if K > 8 or frame.shape[1] != K or back.shape[1] != 8 or back.shape[0] < frame.shape[0] or bounds[S] > frame.shape[0]:
+        raise ValueError("viterbi_sequences8: frame must be (rows, K <= 8) and back (rows, 8), rows >= bounds[-1]")
     out = np.zeros(S)
     trans8 = np.full((8, 8), -np.inf)  # log A padded with -inf: a padded state is never on a path
     trans8[:K, :K] = log_trans
