@@ -212,6 +212,37 @@ def test_killed_score_leaves_previous_output_intact(tmp_path):
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
 
 
+def test_a_termination_whose_exception_was_swallowed_still_commits_nothing(tmp_path, monkeypatch):
+    """Python runs the SIGTERM handler wherever the main thread is; if that is a finaliser or a GC callback,
+    its SystemExit is printed and dropped and the job runs on. The recorded request must still stop every
+    commit: here the handler runs inside a write and its exception is swallowed, as a finaliser would."""
+    from engine import _termination
+    from engine.cli.main import _terminate, main
+    from engine.io import writer
+
+    data = tmp_path / "small.parquet"
+    run("datasets", "make", "blobs-diag", "--rows", 20_000, "--output", data, "--quiet", check=True)
+    out = tmp_path / "scores.parquet"
+    out.write_bytes(b"previous output")
+    monkeypatch.setattr(_termination, "_signum", None)
+    real_write = writer.AtomicParquetWriter.write
+
+    def write_then_lose_a_sigterm(self, batch):
+        real_write(self, batch)
+        try:
+            _terminate(signal.SIGTERM, None)
+        except SystemExit:
+            pass  # what Python does with an exception raised in a finaliser
+
+    monkeypatch.setattr(writer.AtomicParquetWriter, "write", write_then_lose_a_sigterm)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["score", str(data), "--model", str(tmp_path / "small.truth.arrow"), "--output", str(out),
+              "--overwrite", "--batch-size", "5000", "--quiet"])
+    assert exit_info.value.code == 128 + signal.SIGTERM
+    assert out.read_bytes() == b"previous output"
+    assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+
+
 def _cli_error(capsys, *args):
     """Run the CLI in this process: exit status 2 and exactly one line on stderr naming the problem (an
     unexpected exception would propagate here and fail the test: no tracebacks)."""

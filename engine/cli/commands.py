@@ -8,6 +8,9 @@ import warnings
 import numpy as np
 import pyarrow as pa
 
+from .._termination import check as check_termination
+from .._termination import commit_file
+
 QUANTILE_LEVELS = np.unique(np.concatenate([np.geomspace(1e-5, 1e-2, 31), np.linspace(0.0, 1.0, 1001)]))
 
 
@@ -391,9 +394,10 @@ def _score_dask(args, rep, model, ids, threshold):
             scores.to_parquet(tmp, write_index=False)
             rows = int(scores.shape[0].compute())
             anomalies = int(scores["is_anomaly"].sum().compute()) if threshold is not None else None
+            check_termination()  # before the previous output is removed
             if os.path.exists(out):
                 shutil.rmtree(out) if os.path.isdir(out) else os.unlink(out)
-            os.replace(tmp, out)
+            commit_file(tmp, out)
         finally:
             if os.path.exists(tmp):
                 shutil.rmtree(tmp)

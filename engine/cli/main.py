@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _termination
+
 DEFAULT_DATA = Path("datasets") / "faithful.parquet"
 
 
@@ -191,7 +193,9 @@ def build_parser():
 
 
 def _terminate(signum, frame):
-    # SIGTERM becomes a normal exit, so open outputs are aborted (temporary files removed) on the way out
+    # SIGTERM becomes a normal exit, so open outputs are aborted (temporary files removed) on the way out; the
+    # request is also recorded, in case the exception is raised where Python drops it (see _termination)
+    _termination.request(signum)
     raise SystemExit(128 + signum)
 
 
@@ -210,7 +214,9 @@ def main(argv=None):
             return 2
         numba.set_num_threads(args.threads)
     try:
-        return args.run(args)
+        status = args.run(args)
+        _termination.check()  # a request whose SystemExit was swallowed on the way: still a terminated job
+        return status
     except (ValueError, TypeError, FileNotFoundError, ImportError, RuntimeError, pa.ArrowException, OSError) as exc:
         message = " ".join(str(exc).split())  # one line
         print(f"engine {args.command}: error: {message}", file=sys.stderr)

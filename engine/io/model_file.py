@@ -36,6 +36,8 @@ import warnings
 
 import numpy as np
 
+from .._termination import commit_file
+
 FORMAT = "engine-model"
 FORMAT_VERSION = 2
 LEGACY_VERSIONS = (1,)
@@ -129,7 +131,7 @@ def save(model, path):
             # through pyarrow's file object, so an I/O failure surfaces like any Arrow write error
             with pa.PythonFile(f, mode="w") as out:
                 out.write(data)
-        os.replace(tmp, path)
+        commit_file(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

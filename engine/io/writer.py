@@ -11,6 +11,8 @@ import tempfile
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .._termination import commit_file
+
 
 def check_output_path(path, overwrite):
     """Fail early (before any work) if the output cannot be written."""
@@ -53,7 +55,11 @@ class AtomicParquetWriter:
 
     def commit(self):
         self._writer.close()
-        os.replace(self._tmp, self.path)
+        try:
+            commit_file(self._tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
 
     def abort(self):
         try:

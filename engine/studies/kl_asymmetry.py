@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._termination import commit_file
 from ..estimation.kl import KLResult, kl_divergence
 from ..estimation.mle import fit_mle
 from ..estimation.reverse_kl import fit_reverse_kl as engine_fit_reverse_kl
@@ -130,7 +131,7 @@ def plot(result, path):
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
+        commit_file(tmp, path)
     finally:
         plt.close(fig)
         if os.path.exists(tmp):
