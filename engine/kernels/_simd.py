@@ -143,3 +143,197 @@ def max_plus_step8(typingctx, p, r0, r1, r2, r3, r4, r5, r6, r7, frame, t, n, ba
         builder.store(arg, _row_address(context, builder, sig.args[12], args[12], args[10], _IDX), align=1)
         return builder.fadd(best, f)
     return f64x8(f64x8, *([f64x8] * LANES), frame, types.int64, types.int64, back), codegen
+
+
+# ------------------------------------------------------------------------------ block arithmetic
+# Lanes at a column offset of a 1-D array or of a row of a 2-D one, masked to the first n lanes (a block's
+# last columns), and the elementary functions of ``_fastmath`` emitted lane-wise (same reduction and
+# polynomials), for the Gaussian kernels' log-sum-exp and quadratic forms.
+
+def _lanes_address(context, builder, arrty, arr, row, col):
+    a = context.make_array(arrty)(context, builder, arr)
+    addr = builder.add(builder.ptrtoint(a.data, _I64), builder.mul(col, ir.Constant(_I64, 8)))
+    if arrty.ndim == 2:
+        addr = builder.add(addr, builder.mul(row, builder.extract_value(a.strides, 0)))
+    return builder.inttoptr(addr, _VEC.as_pointer())
+
+
+def _check_lanes(arr, what):
+    if not (isinstance(arr, types.Array) and arr.ndim in (1, 2) and arr.dtype == types.float64
+            and arr.layout == "C"):
+        raise TypeError(f"{what} must be a C-contiguous 1-D or 2-D float64 array, got {arr}")
+
+
+@intrinsic
+def vec8_load_at(typingctx, arr, row, col, n):
+    """arr[row, col:col + n] (arr[col:col + n] for 1-D arr) in lanes 0..n-1, -inf in the others."""
+    _check_lanes(arr, "vec8_load_at's array")
+
+    def codegen(context, builder, sig, args):
+        ptr = _lanes_address(context, builder, sig.args[0], args[0], args[1], args[2])
+        return _masked_load(builder, ptr, _first_lanes(builder, args[3]), ir.Constant(_VEC, [float("-inf")] * LANES))
+    return f64x8(arr, types.int64, types.int64, types.int64), codegen
+
+
+@intrinsic
+def vec8_store_at(typingctx, arr, row, col, n, v):
+    """arr[row, col:col + n] = lanes 0..n-1 of v (arr[col:col + n] for 1-D arr); nothing else is written."""
+    _check_lanes(arr, "vec8_store_at's array")
+
+    def codegen(context, builder, sig, args):
+        ptr = _lanes_address(context, builder, sig.args[0], args[0], args[1], args[2])
+        fnty = ir.FunctionType(ir.VoidType(), [_VEC, _VEC.as_pointer(), _I32, _MASK])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.masked.store.v8f64.p0")
+        builder.call(fn, [args[4], ptr, ir.Constant(_I32, 8), _first_lanes(builder, args[3])])
+        return context.get_dummy_value()
+    return types.none(arr, types.int64, types.int64, types.int64, f64x8), codegen
+
+
+def _splat(builder, x):
+    v = builder.insert_element(ir.Constant(_VEC, ir.Undefined), x, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
+
+
+def _const(x):
+    return ir.Constant(_VEC, [float(x)] * LANES)
+
+
+def _fma(builder, a, b, c):
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC, _VEC, _VEC]), "llvm.fma.v8f64")
+    return builder.call(fn, [a, b, c])
+
+
+def _floor(builder, a):
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC]), "llvm.floor.v8f64")
+    return builder.call(fn, [a])
+
+
+def _select_max(builder, a, b):
+    """a where a > b else b: a NaN in a gives b."""
+    return builder.select(builder.fcmp_ordered(">", a, b), a, b)
+
+
+def _exp(builder, x):
+    """``_fastmath.fast_exp`` lane-wise: e**x, 0 below -708, inf above 709 (NaN lanes give e**-708)."""
+    from ._fastmath import _EXP_HI, _EXP_LO, _LN2_HI, _LN2_LO, _LOG2E
+
+    xc = _select_max(builder, x, _const(_EXP_LO))
+    xc = builder.select(builder.fcmp_ordered("<", xc, _const(_EXP_HI)), xc, _const(_EXP_HI))
+    k = _floor(builder, _fma(builder, xc, _const(_LOG2E), _const(0.5)))
+    r = _fma(builder, k, _const(-_LN2_HI), xc)
+    r = _fma(builder, k, _const(-_LN2_LO), r)
+    coef = [2.08767569878680989792e-09, 2.50521083854417187751e-08, 2.75573192239858906526e-07,
+            2.75573192239858906526e-06, 2.48015873015873015873e-05, 1.98412698412698412698e-04,
+            1.38888888888888888889e-03, 8.33333333333333333333e-03, 4.16666666666666666667e-02,
+            1.66666666666666666667e-01, 0.5, 1.0, 1.0]  # exp_poly's Horner chain, as in _fastmath
+    p = _const(coef[0])
+    for c in coef[1:]:
+        p = _fma(builder, p, r, _const(c))
+    i64v = ir.VectorType(_I64, LANES)
+    bits = builder.shl(builder.add(builder.fptosi(k, i64v), ir.Constant(i64v, [1023] * LANES)),
+                       ir.Constant(i64v, [52] * LANES))
+    bits = builder.select(builder.fcmp_ordered("<", x, _const(_EXP_LO)), ir.Constant(i64v, [0] * LANES), bits)
+    bits = builder.select(builder.fcmp_ordered(">", x, _const(_EXP_HI)),
+                          ir.Constant(i64v, [0x7FF0000000000000] * LANES), bits)
+    return builder.fmul(p, builder.bitcast(bits, _VEC))
+
+
+def _log(builder, x):
+    """``_fastmath.fast_log`` lane-wise for positive normal x; lanes with x <= 0 give -inf."""
+    from ._fastmath import _EXP_ONE, _LN2, _MANT_MASK, _SQRT2
+
+    i64v = ir.VectorType(_I64, LANES)
+    b = builder.bitcast(x, i64v)
+    f = builder.bitcast(builder.or_(builder.and_(b, ir.Constant(i64v, [int(_MANT_MASK)] * LANES)),
+                                    ir.Constant(i64v, [int(_EXP_ONE)] * LANES)), _VEC)
+    e = builder.sitofp(builder.sub(builder.ashr(b, ir.Constant(i64v, [52] * LANES)),
+                                   ir.Constant(i64v, [1023] * LANES)), _VEC)
+    big = builder.fcmp_ordered(">", f, _const(_SQRT2))
+    f = builder.select(big, builder.fmul(f, _const(0.5)), f)
+    e = builder.select(big, builder.fadd(e, _const(1.0)), e)
+    s = builder.fdiv(builder.fsub(f, _const(1.0)), builder.fadd(f, _const(1.0)))
+    s2 = builder.fmul(s, s)
+    p = _const(1.0 / 21.0)
+    for d in (19, 17, 15, 13, 11, 9, 7, 5, 3, 1):
+        p = _fma(builder, p, s2, _const(1.0 / d))
+    out = _fma(builder, e, _const(_LN2), builder.fmul(builder.fmul(_const(2.0), s), p))
+    return builder.select(builder.fcmp_ordered(">", x, _const(0.0)), out, _const(float("-inf")))
+
+
+@intrinsic
+def vec8_max(typingctx, a, b):
+    """Lane-wise max (exact; a NaN lane of a gives b's)."""
+    def codegen(context, builder, sig, args):
+        return _select_max(builder, args[0], args[1])
+    return f64x8(f64x8, f64x8), codegen
+
+
+@intrinsic
+def vec8_exp_diff(typingctx, a, b):
+    """Lane-wise e**(a - b) as ``_fastmath.fast_exp``."""
+    def codegen(context, builder, sig, args):
+        return _exp(builder, builder.fsub(args[0], args[1]))
+    return f64x8(f64x8, f64x8), codegen
+
+
+@intrinsic
+def vec8_finite_or_zero(typingctx, a):
+    """Lane-wise a, with -inf (and NaN) lanes as 0: the shift of a log-sum-exp whose terms are all -inf."""
+    def codegen(context, builder, sig, args):
+        return builder.select(builder.fcmp_ordered(">", args[0], _const(float("-inf"))), args[0], _const(0.0))
+    return f64x8(f64x8), codegen
+
+
+@intrinsic
+def vec8_log_plus(typingctx, shift, total):
+    """Lane-wise shift + log(total) (``_fastmath.fast_log``; total <= 0 gives -inf)."""
+    def codegen(context, builder, sig, args):
+        return builder.fadd(args[0], _log(builder, args[1]))
+    return f64x8(f64x8, f64x8), codegen
+
+
+@intrinsic
+def vec8_recip_or_zero(typingctx, a):
+    """Lane-wise 1 / a, 0 where a <= 0."""
+    def codegen(context, builder, sig, args):
+        return builder.select(builder.fcmp_ordered(">", args[0], _const(0.0)), builder.fdiv(_const(1.0), args[0]),
+                              _const(0.0))
+    return f64x8(f64x8), codegen
+
+
+@intrinsic
+def vec8_quad_term8(typingctx, xt, col, U, c, log_norm_k):
+    """lane b: log_norm_k - 0.5 * || x_b @ U - c ||^2 for 8 points x_b = xt[:, col + b] (xt: (8, >= col + 8)),
+    U (8, 8) upper triangular (entries below the diagonal are not read), c (8,).
+
+    The 8 coordinates stay in registers; y_j = sum_{i <= j} x_i U[i, j] - c_j is a chain of FMAs with U's
+    entries broadcast from memory: 44 vector FMAs per 8 points, nothing written but the result."""
+    if not (isinstance(xt, types.Array) and xt.ndim == 2 and xt.dtype == types.float64 and xt.layout == "C"):
+        raise TypeError(f"vec8_quad_term8's points must be a C-contiguous (8, m) float64 array, got {xt}")
+
+    def codegen(context, builder, sig, args):
+        xa = context.make_array(sig.args[0])(context, builder, args[0])
+        stride = builder.extract_value(xa.strides, 0)
+        base = builder.add(builder.ptrtoint(xa.data, _I64), builder.mul(args[1], ir.Constant(_I64, 8)))
+        xs = [builder.load(builder.inttoptr(builder.add(base, builder.mul(stride, ir.Constant(_I64, i))),
+                                            _VEC.as_pointer()), align=8) for i in range(LANES)]
+        Ua = context.make_array(sig.args[2])(context, builder, args[2])
+        ca = context.make_array(sig.args[3])(context, builder, args[3])
+        u_stride = [builder.extract_value(Ua.strides, d) for d in range(2)]
+        c_stride = builder.extract_value(ca.strides, 0)
+
+        def scalar(arr, offset_bytes):
+            addr = builder.add(builder.ptrtoint(arr.data, _I64), offset_bytes)
+            return builder.load(builder.inttoptr(addr, _F64.as_pointer()))
+
+        acc = None
+        for j in range(LANES):
+            cj = scalar(ca, builder.mul(c_stride, ir.Constant(_I64, j)))
+            y = _splat(builder, builder.fneg(cj))
+            for i in range(j + 1):
+                off = builder.add(builder.mul(u_stride[0], ir.Constant(_I64, i)),
+                                  builder.mul(u_stride[1], ir.Constant(_I64, j)))
+                y = _fma(builder, xs[i], _splat(builder, scalar(Ua, off)), y)
+            acc = builder.fmul(y, y) if acc is None else _fma(builder, y, y, acc)
+        return _fma(builder, acc, _const(-0.5), _splat(builder, args[4]))
+    return f64x8(xt, types.int64, U, c, types.float64), codegen

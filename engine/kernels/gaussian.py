@@ -21,6 +21,8 @@ from numba import njit, prange
 from ._blocklinalg import upper_triangular_map
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
 from ._fastmath import fast_exp
+from ._simd import (vec8_exp_diff, vec8_fill, vec8_finite_or_zero, vec8_load_at, vec8_log_plus, vec8_max,
+                    vec8_quad_term8, vec8_recip_or_zero, vec8_store_at, vec8_add)
 from .transforms import apply_block
 
 
@@ -82,6 +84,15 @@ def component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y):
         P = prec_chol.shape[0]
     else:
         P = K
+    if dense and P == K and D == 8 and xt.shape[1] >= m + (-m) % 8 and terms.shape[1] >= m:
+        # eight coordinates: the 8 points of a vector in registers, each component's quadratic form a chain
+        # of 44 FMAs on 8-lane vectors (no y scratch); the padding columns of xt past m are computed and
+        # never stored
+        for b0 in range(0, m, 8):
+            n = min(8, m - b0)
+            for k in range(K):
+                vec8_store_at(terms, k, b0, n, vec8_quad_term8(xt, b0, prec_chol[k], shifted_means[k], log_norm[k]))
+        return
     for p in range(P):
         if dense:
             # y = x @ U_p (U_p upper triangular: y_j = sum_{i <= j} x_i U[i, j])
@@ -117,32 +128,28 @@ def logsumexp_block(terms, m, mx, acc, keep_exp):
     With ``keep_exp`` the exps are kept for the responsibilities, which then cost a multiply instead of
     a second exp: terms[k, b] becomes exp(terms[k, b] - max_b) and mx[b] the normaliser, so that
     p(k | x_b) = terms[k, b] * mx[b] (0 for a point whose every term is -inf).
+
+    Eight points at a time as one vector value (``_simd``): the max over components, the K exps (the
+    ``_fastmath`` exp, lane-wise) and the log of their sum stay in registers; only the exps that are kept
+    go back to memory.
     """
     K = terms.shape[0]
-    for b in range(m):
-        mx[b] = terms[0, b]
-    for k in range(1, K):
-        for b in range(m):
-            mx[b] = max(mx[b], terms[k, b])
-    for b in range(m):
-        acc[b] = 0.0
-        # a row of -inf terms would give -inf - -inf = nan below; shift by 0 instead
-        mx[b] = mx[b] if mx[b] > -np.inf else 0.0
-    for k in range(K):
-        # one fused, vectorised pass per component (no temporaries)
+    for b0 in range(0, m, 8):
+        n = min(8, m - b0)
+        top = vec8_load_at(terms, 0, b0, n)
+        for k in range(1, K):
+            top = vec8_max(vec8_load_at(terms, k, b0, n), top)
+        # a point whose every term is -inf: shift by 0 (not -inf, which would give -inf - -inf = nan)
+        shift = vec8_finite_or_zero(top)
+        total = vec8_fill(0.0)
+        for k in range(K):
+            e = vec8_exp_diff(vec8_load_at(terms, k, b0, n), shift)
+            if keep_exp:
+                vec8_store_at(terms, k, b0, n, e)
+            total = vec8_add(total, e)
+        vec8_store_at(acc, 0, b0, n, vec8_log_plus(shift, total))
         if keep_exp:
-            for b in range(m):
-                v = fast_exp(terms[k, b] - mx[b])
-                terms[k, b] = v
-                acc[b] += v
-        else:
-            for b in range(m):
-                acc[b] += fast_exp(terms[k, b] - mx[b])
-    for b in range(m):
-        total = acc[b]
-        acc[b] = mx[b] + np.log(total)
-        if keep_exp:
-            mx[b] = 1.0 / total if total > 0 else 0.0
+            vec8_store_at(mx, 0, b0, n, vec8_recip_or_zero(total))
 
 
 @njit(inline="always", **SERIAL)
