@@ -3,6 +3,7 @@ import numpy as np
 from numba import njit
 
 from engine.kernels._fastmath import fast_exp, log_block, sincos_turns_block
+from engine.kernels.gaussian import component_terms, logsumexp_block
 
 
 @njit(cache=True)
@@ -32,3 +33,65 @@ def test_log_and_sincos_blocks():
     sincos_turns_block(u, c, s, u.size)
     np.testing.assert_allclose(c, np.cos(2 * np.pi * u), atol=2e-15)
     np.testing.assert_allclose(s, np.sin(2 * np.pi * u), atol=2e-15)
+
+
+@njit(cache=True)
+def _lse(terms, m, keep_exp):
+    mx = np.full(terms.shape[1], 7.0)
+    acc = np.full(terms.shape[1], 7.0)
+    logsumexp_block(terms, m, mx, acc, keep_exp)
+    return acc, mx
+
+
+def test_vector_logsumexp_block_against_scipy():
+    """The 8-lane log-sum-exp (``_simd``'s exp and log, masked for a block's last columns): against scipy on
+    spreads the exp range cannot hold (differences below -708), rows of -inf, single finite terms, and a
+    column count that is not a multiple of 8; columns past m are never written."""
+    from scipy.special import logsumexp
+
+    rng = np.random.default_rng(3)
+    K, m = 5, 21
+    terms = rng.normal(scale=300.0, size=(K, 24)) - 100.0
+    terms[:, 2] = -np.inf  # every component impossible
+    terms[1:, 3] = -np.inf  # one finite term
+    terms[:, 4] = [0.0, -800.0, -1e4, 3.0, -np.inf]
+    with np.errstate(divide="ignore"):
+        want = logsumexp(terms[:, :m], axis=0)
+    acc, _ = _lse(terms.copy(), m, False)
+    np.testing.assert_allclose(acc[:m], want, rtol=2e-15, atol=0)
+    assert acc[2] == -np.inf and np.all(acc[m:] == 7.0)
+    kept = terms.copy()
+    acc2, norm = _lse(kept, m, True)
+    np.testing.assert_array_equal(acc2[:m], acc[:m])
+    with np.errstate(invalid="ignore"):
+        resp = kept[:, :m] * norm[:m]
+        want_resp = np.exp(terms[:, :m] - want)
+    # exp(t - lse) carries the rounding of t - lse: |t| up to ~1000 here, so ~1000 eps relative
+    cols = [0, 1, 3, 4] + list(range(5, m))
+    np.testing.assert_allclose(resp[:, cols], want_resp[:, cols], rtol=2000 * np.finfo(float).eps, atol=1e-300)
+    assert norm[2] == 0.0 and np.all(resp[:, 2] == 0.0) and np.all(norm[m:] == 7.0)
+    np.testing.assert_array_equal(kept[:, m:], terms[:, m:])
+
+
+@njit(cache=True)
+def _terms(xt, m, U, shifted, log_norm):
+    terms = np.full((shifted.shape[0], xt.shape[1]), 7.0)
+    component_terms(xt, m, U, shifted, log_norm, terms, np.empty_like(xt))
+    return terms
+
+
+def test_d8_quadratic_forms_against_numpy():
+    """D = 8 full covariances take the register-resident vector forms: log_norm - |x U - c|^2 / 2 per
+    component, for a block whose last group of 8 points is partial; entries of U below the diagonal are
+    never read (NaN there changes nothing)."""
+    rng = np.random.default_rng(4)
+    K, m = 3, 13
+    xt = rng.normal(size=(8, 16))
+    U = np.triu(rng.normal(size=(K, 8, 8))) + 2 * np.eye(8)
+    c = rng.normal(size=(K, 8))
+    log_norm = rng.normal(size=K)
+    want = log_norm[:, None] - 0.5 * ((np.einsum("ib,kij->kbj", xt[:, :m], U) - c[:, None, :]) ** 2).sum(axis=2)
+    U_poisoned = U + np.tril(np.full((8, 8), np.nan), -1)
+    got = _terms(xt, m, U_poisoned, c, log_norm)
+    np.testing.assert_allclose(got[:, :m], want, rtol=1e-13)
+    assert np.all(got[:, m:] == 7.0)

@@ -3,10 +3,12 @@
 Numba never runs LLVM's SLP vectoriser (``NUMBA_SLP_VECTORIZE`` defaults to 0, and the switch is process-wide),
 so a short fixed-width recursion such as the Viterbi max-product step over 8 states stays scalar: ~136
 dependent adds and maxima per step. ``F64x8`` is an LLVM ``<8 x double>`` held in registers across loop
-iterations; the intrinsics below are the handful of operations the recursion needs. The arithmetic is
+iterations; the intrinsics below are the handful of operations the recursion needs. The Viterbi step is
 IEEE-exact per lane (plain ``fadd``, ordered comparisons, no fast-math flags), so a kernel written with
-them gives the same bits as its scalar twin. On AVX-512 a value is one zmm register; elsewhere LLVM splits
-it into narrower registers (two ymm, four xmm, or scalars): slower, never different.
+it gives the same bits as its scalar twin. The block arithmetic further down (the Gaussian kernels'
+log-sum-exp and D = 8 quadratic forms) uses fused multiply-adds: as accurate as the scalar ``_fastmath``
+functions, not bit-identical to them. On AVX-512 a value is one zmm register; elsewhere LLVM splits it into
+narrower registers (two ymm, four xmm, or scalars): slower, never different.
 
 Rows shorter than 8 are read and written with masked loads and stores (``llvm.masked.*``), so nothing past
 a row is touched; missing lanes read as -inf, the max-product identity.
