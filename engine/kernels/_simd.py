@@ -19,6 +19,25 @@ from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 LANES = 8
+
+
+def _target_has_512_bit_vectors():
+    """Whether the CPU Numba compiles for has AVX-512 (its own target features: NUMBA_CPU_NAME and
+    NUMBA_CPU_FEATURES are respected). Without it an 8-lane value is split into 2-4 registers, and a kernel
+    that keeps many of them live spills: the D = 8 quadratic forms measured 44.7 -> 53.8 ms on AVX2."""
+    try:
+        from numba.core.registry import cpu_target
+
+        features = cpu_target.target_context.codegen()._tm_features
+    except Exception:  # pragma: no cover - a Numba without that internal: ask LLVM about the host
+        import llvmlite.binding as llvm
+
+        features = llvm.get_host_cpu_features().flatten()
+    return "+avx512f" in features.split(",")
+
+
+#: eight float64 lanes fit one register (AVX-512): kernels that keep many vector values live use them only then
+WIDE = _target_has_512_bit_vectors()
 _F64 = ir.DoubleType()
 _I64 = ir.IntType(64)
 _I32 = ir.IntType(32)
@@ -201,7 +220,7 @@ def _const(x):
 
 
 def _fma(builder, a, b, c):
-    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC, _VEC, _VEC]), "llvm.fma.v8f64")
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC, _VEC, _VEC]), "llvm.fmuladd.v8f64")
     return builder.call(fn, [a, b, c])
 
 

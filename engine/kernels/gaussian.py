@@ -21,8 +21,8 @@ from numba import njit, prange
 from ._blocklinalg import upper_triangular_map
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
 from ._fastmath import fast_exp
-from ._simd import (vec8_exp_diff, vec8_fill, vec8_finite_or_zero, vec8_load_at, vec8_log_plus, vec8_max,
-                    vec8_quad_term8, vec8_recip_or_zero, vec8_store_at, vec8_add)
+from ._simd import (WIDE, vec8_add, vec8_exp_diff, vec8_fill, vec8_finite_or_zero, vec8_load_at, vec8_log_plus,
+                    vec8_max, vec8_quad_term8, vec8_recip_or_zero, vec8_store_at)
 from .transforms import apply_block
 
 
@@ -84,10 +84,11 @@ def component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y):
         P = prec_chol.shape[0]
     else:
         P = K
-    if dense and P == K and D == 8 and xt.shape[1] >= m + (-m) % 8 and terms.shape[1] >= m:
+    if WIDE and dense and P == K and D == 8 and xt.shape[1] >= m + (-m) % 8 and terms.shape[1] >= m:
         # eight coordinates: the 8 points of a vector in registers, each component's quadratic form a chain
         # of 44 FMAs on 8-lane vectors (no y scratch); the padding columns of xt past m are computed and
-        # never stored
+        # never stored. Only with AVX-512: the 8 live vectors need 8 of its 32 registers, and split in two
+        # on AVX2 they take all 16 (measured slower than the tiled loops there)
         for b0 in range(0, m, 8):
             n = min(8, m - b0)
             for k in range(K):
