@@ -18,11 +18,6 @@ def request(signum):
     _signum = signum
 
 
-def requested():
-    """The signal number of a pending termination request, or None."""
-    return _signum
-
-
 def check():
     """Raise SystemExit(128 + signal) if termination was requested."""
     if _signum is not None:

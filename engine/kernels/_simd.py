@@ -100,18 +100,6 @@ def vec8_fill(typingctx, value):
 
 
 @intrinsic
-def vec8_load(typingctx, arr, row, n):
-    """arr[row, :n] in lanes 0..n-1 (n <= 8), -inf in the others; reads nothing past arr[row, n - 1]."""
-    _check_rows(arr, types.float64, "vec8_load's array")
-
-    def codegen(context, builder, sig, args):
-        ptr = _row_address(context, builder, sig.args[0], args[0], args[1], _VEC)
-        return _masked_load(builder, ptr, _first_lanes(builder, args[2]),
-                            ir.Constant(_VEC, [float("-inf")] * LANES))
-    return f64x8(arr, types.int64, types.int64), codegen
-
-
-@intrinsic
 def vec8_add(typingctx, a, b):
     """Lane-wise a + b."""
     def codegen(context, builder, sig, args):

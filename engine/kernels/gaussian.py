@@ -20,7 +20,6 @@ from numba import njit, prange
 
 from ._blocklinalg import upper_triangular_map
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
-from ._fastmath import fast_exp
 from ._simd import (WIDE, vec8_add, vec8_exp_diff, vec8_fill, vec8_finite_or_zero, vec8_load_at, vec8_log_plus,
                     vec8_max, vec8_quad_term8, vec8_recip_or_zero, vec8_store_at)
 from .transforms import apply_block

@@ -27,7 +27,7 @@ from numba import njit, prange
 
 from ._config import PARALLEL, SERIAL
 from ._fastmath import fast_exp
-from ._simd import max_plus_step8, vec8_add, vec8_fill, vec8_lane, vec8_load
+from ._simd import max_plus_step8, vec8_add, vec8_fill, vec8_lane, vec8_load_at
 from .sampling import uniform_open
 
 
@@ -362,6 +362,14 @@ def _viterbi_whole(frame, delta, lo, hi, log_start, log_trans, log_trans_t, path
     return best
 
 
+@njit(inline="always", **SERIAL)
+def _transition_rows8(trans8):
+    """The 8 rows of the padded (8, 8) log A as vector values (held in registers by the Viterbi loops)."""
+    return (vec8_load_at(trans8, 0, 0, 8), vec8_load_at(trans8, 1, 0, 8), vec8_load_at(trans8, 2, 0, 8),
+            vec8_load_at(trans8, 3, 0, 8), vec8_load_at(trans8, 4, 0, 8), vec8_load_at(trans8, 5, 0, 8),
+            vec8_load_at(trans8, 6, 0, 8), vec8_load_at(trans8, 7, 0, 8))
+
+
 @njit(**SERIAL)
 def viterbi_forward8(frame, lo, hi, log_start, trans8, has_in, delta, back):
     """``viterbi_forward`` for up to 8 states with ``max_plus_step8``, over rows lo..hi-1 of ``frame``: uint8
@@ -373,19 +381,12 @@ def viterbi_forward8(frame, lo, hi, log_start, trans8, has_in, delta, back):
         raise ValueError("viterbi_forward8: frame must be (rows, K <= 8) and back (rows, 8) covering lo..hi-1")
     if hi <= lo:
         return
-    r0 = vec8_load(trans8, 0, 8)
-    r1 = vec8_load(trans8, 1, 8)
-    r2 = vec8_load(trans8, 2, 8)
-    r3 = vec8_load(trans8, 3, 8)
-    r4 = vec8_load(trans8, 4, 8)
-    r5 = vec8_load(trans8, 5, 8)
-    r6 = vec8_load(trans8, 6, 8)
-    r7 = vec8_load(trans8, 7, 8)
+    r0, r1, r2, r3, r4, r5, r6, r7 = _transition_rows8(trans8)
     t0 = lo
     if has_in:
-        p = vec8_load(delta.reshape(1, K), 0, K)
+        p = vec8_load_at(delta, 0, 0, K)
     else:
-        p = vec8_add(vec8_load(log_start, 0, K), vec8_load(frame, lo, K))
+        p = vec8_add(vec8_load_at(log_start, 0, 0, K), vec8_load_at(frame, lo, 0, K))
         t0 = lo + 1
     for t in range(t0, hi):
         p = max_plus_step8(p, r0, r1, r2, r3, r4, r5, r6, r7, frame, t, K, back)
@@ -427,7 +428,7 @@ def _next_sequence(q, seqs, bounds, log_start, frame, path, out, p, f_lo, f_hi, 
         n_lo = bounds[s]
         n_hi = bounds[s + 1]
         if n_hi > n_lo:
-            n_p = vec8_add(vec8_load(log_start, 0, K), vec8_load(frame, n_lo, K))
+            n_p = vec8_add(vec8_load_at(log_start, 0, 0, K), vec8_load_at(frame, n_lo, 0, K))
     return n_lo, n_hi, n_lo + 1, b_lo, tb, arg, n_p
 
 
@@ -444,14 +445,7 @@ def _viterbi_lanes8(frame, back, bounds, seqs, log_start, trans8, path, out):
     log-probabilities are the same as that kernel's and the NumPy twin's. out[s]: sequence s's best
     log-probability. log_start: (1, K); trans8: log A padded to (8, 8) with -inf."""
     Q = seqs.shape[0]
-    r0 = vec8_load(trans8, 0, 8)
-    r1 = vec8_load(trans8, 1, 8)
-    r2 = vec8_load(trans8, 2, 8)
-    r3 = vec8_load(trans8, 3, 8)
-    r4 = vec8_load(trans8, 4, 8)
-    r5 = vec8_load(trans8, 5, 8)
-    r6 = vec8_load(trans8, 6, 8)
-    r7 = vec8_load(trans8, 7, 8)
+    r0, r1, r2, r3, r4, r5, r6, r7 = _transition_rows8(trans8)
     minus_inf = vec8_fill(-np.inf)
     K = log_start.shape[1]
     # lane a: forward over rows ta..a_hi-1 of one sequence, backtrack down rows tab..ab_lo+1 of the one before
