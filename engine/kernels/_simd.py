@@ -38,6 +38,7 @@ def _target_has_512_bit_vectors():
 
 #: eight float64 lanes fit one register (AVX-512): kernels that keep many vector values live use them only then
 WIDE = _target_has_512_bit_vectors()
+
 _F64 = ir.DoubleType()
 _I64 = ir.IntType(64)
 _I32 = ir.IntType(32)
@@ -78,6 +79,12 @@ def _first_lanes(builder, n):
     return builder.icmp_signed("<", lanes, nv)
 
 
+def _splat(builder, x):
+    """All eight lanes = the scalar x."""
+    v = builder.insert_element(ir.Constant(_VEC, ir.Undefined), x, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
+
+
 def _masked_load(builder, ptr, mask, fill):
     fnty = ir.FunctionType(_VEC, [_VEC.as_pointer(), _I32, _MASK, _VEC])
     fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.masked.load.v8f64.p0")
@@ -94,8 +101,7 @@ def _check_rows(arr, dtype, what):
 def vec8_fill(typingctx, value):
     """All eight lanes = value."""
     def codegen(context, builder, sig, args):
-        v = builder.insert_element(ir.Constant(_VEC, ir.Undefined), args[0], ir.Constant(_I32, 0))
-        return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
+        return _splat(builder, args[0])
     return f64x8(types.float64), codegen
 
 
@@ -196,11 +202,6 @@ def vec8_store_at(typingctx, arr, row, col, n, v):
         builder.call(fn, [args[4], ptr, ir.Constant(_I32, 8), _first_lanes(builder, args[3])])
         return context.get_dummy_value()
     return types.none(arr, types.int64, types.int64, types.int64, f64x8), codegen
-
-
-def _splat(builder, x):
-    v = builder.insert_element(ir.Constant(_VEC, ir.Undefined), x, ir.Constant(_I32, 0))
-    return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
 
 
 def _const(x):
