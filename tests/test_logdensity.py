@@ -127,3 +127,31 @@ def test_full_mixture_every_dimension_path(rng, D):
     X = rng.normal(scale=3.0, size=(700, D))
     got = engine.GaussianMixture.from_params(w, m, c, "full").score_samples(X)
     np.testing.assert_allclose(got, sklearn_mixture(w, m, c, "full").score_samples(X), rtol=1e-12)
+
+
+def test_d8_full_rows_in_registers_equal_scikit_learn_and_find_the_first_bad_row():
+    """D = 8 full covariances (on AVX-512) score groups of 8 rows straight from X, transposed in registers;
+    each chunk's last n % 8 rows take the block path. Against scikit-learn over several chunks plus a
+    ragged tail, on a strided view (rows not contiguous in memory), with the responsibilities (block path);
+    then the first NaN/inf row is reported whichever group, chunk or tail it falls in."""
+    rng = np.random.default_rng(8)
+    K, D = 5, 8
+    w, m, c = random_mixture_params(rng, K, D, "full")
+    model = engine.GaussianMixture.from_params(w, m, c, "full")
+    sk = sklearn_mixture(w, m, c, "full")
+    n = 2 * 2048 + 13
+    X = rng.normal(scale=2.0, size=(n, D))
+    np.testing.assert_allclose(model.score_samples(X), sk.score_samples(X), rtol=1e-12)
+    wide = rng.normal(size=(n, 2 * D))
+    np.testing.assert_allclose(model.score_samples(wide[:, ::2]), sk.score_samples(wide[:, ::2]), rtol=1e-12)
+    np.testing.assert_allclose(model.predict_proba(X), sk.predict_proba(X), rtol=1e-9, atol=1e-14)
+    kp = model._kernel_params
+    for bad_rows in ([5], [2050, 3000], [n - 3], [100, n - 1]):
+        Xb = X.copy()
+        Xb[bad_rows[0], 3] = np.inf
+        for r in bad_rows[1:]:
+            Xb[r, 0] = np.nan
+        out = np.empty(n)
+        assert mixture_log_density(Xb, kp.prec_chol, kp.shifted_means, kp.log_norm, out, np.empty((0, K))) == bad_rows[0]
+        with pytest.raises(ValueError, match=f"first offending row: {bad_rows[0]}"):
+            model.score_samples(Xb)

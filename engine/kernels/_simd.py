@@ -311,15 +311,15 @@ def vec8_recip_or_zero(typingctx, a):
     return f64x8(f64x8), codegen
 
 
-@intrinsic
-def vec8_quad_term8(typingctx, xt, col, U, c, log_norm_k):
-    """lane b: log_norm_k - 0.5 * || x_b @ U - c ||^2 for 8 points x_b = xt[:, col + b] (xt: (8, >= col + 8)),
-    U (8, 8) upper triangular (entries below the diagonal are not read), c (8,).
+_POINTS8 = types.UniTuple(f64x8, LANES)
 
-    The 8 coordinates stay in registers; y_j = sum_{i <= j} x_i U[i, j] - c_j is a chain of FMAs with U's
-    entries broadcast from memory: 44 vector FMAs per 8 points, nothing written but the result."""
+
+@intrinsic
+def vec8_columns8(typingctx, xt, col):
+    """The 8 coordinates of the 8 points xt[:, col:col + 8] (xt: (8, >= col + 8) float64, coordinate-major) as
+    8 vectors: vector i holds coordinate i of the points."""
     if not (isinstance(xt, types.Array) and xt.ndim == 2 and xt.dtype == types.float64 and xt.layout == "C"):
-        raise TypeError(f"vec8_quad_term8's points must be a C-contiguous (8, m) float64 array, got {xt}")
+        raise TypeError(f"vec8_columns8's points must be a C-contiguous (8, m) float64 array, got {xt}")
 
     def codegen(context, builder, sig, args):
         xa = context.make_array(sig.args[0])(context, builder, args[0])
@@ -327,8 +327,78 @@ def vec8_quad_term8(typingctx, xt, col, U, c, log_norm_k):
         base = builder.add(builder.ptrtoint(xa.data, _I64), builder.mul(args[1], ir.Constant(_I64, 8)))
         xs = [builder.load(builder.inttoptr(builder.add(base, builder.mul(stride, ir.Constant(_I64, i))),
                                             _VEC.as_pointer()), align=8) for i in range(LANES)]
-        Ua = context.make_array(sig.args[2])(context, builder, args[2])
-        ca = context.make_array(sig.args[3])(context, builder, args[3])
+        return context.make_tuple(builder, sig.return_type, xs)
+    return _POINTS8(xt, types.int64), codegen
+
+
+def _shuffle(builder, a, b, lanes):
+    return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(_I32, LANES), lanes))
+
+
+@intrinsic
+def vec8_rows8(typingctx, X, row0):
+    """The 8 points X[row0:row0 + 8] of an (n, 8) array (rows contiguous: X.strides[1] == itemsize; float64
+    or float32, widened) as 8 coordinate vectors: an 8 x 8 transpose in registers (three rounds of 8
+    shuffles), so the points need no transposed scratch. Reads exactly those 8 rows."""
+    if not (isinstance(X, types.Array) and X.ndim == 2 and X.dtype in (types.float64, types.float32)):
+        raise TypeError(f"vec8_rows8's points must be a 2-D float64/float32 array, got {X}")
+
+    def codegen(context, builder, sig, args):
+        xa = context.make_array(sig.args[0])(context, builder, args[0])
+        stride = builder.extract_value(xa.strides, 0)
+        base = builder.add(builder.ptrtoint(xa.data, _I64), builder.mul(args[1], stride))
+        single = sig.args[0].dtype == types.float32
+        row_type = ir.VectorType(ir.FloatType(), LANES) if single else _VEC
+        rows = []
+        for i in range(LANES):
+            ptr = builder.inttoptr(builder.add(base, builder.mul(stride, ir.Constant(_I64, i))), row_type.as_pointer())
+            r = builder.load(ptr, align=4 if single else 8)
+            rows.append(builder.fpext(r, _VEC) if single else r)
+        # round 1: rows 2i, 2i+1 -> even and odd columns interleaved
+        t = []
+        for i in range(0, LANES, 2):
+            t.append(_shuffle(builder, rows[i], rows[i + 1], [0, 8, 2, 10, 4, 12, 6, 14]))
+            t.append(_shuffle(builder, rows[i], rows[i + 1], [1, 9, 3, 11, 5, 13, 7, 15]))
+        # round 2: four rows per vector, columns {0, 4}, {2, 6} (from the even ones), {1, 5}, {3, 7} (odd)
+        u = []
+        for half in (0, 4):
+            for parity in (0, 1):
+                a, b = t[half + parity], t[half + 2 + parity]
+                u.append(_shuffle(builder, a, b, [0, 1, 8, 9, 4, 5, 12, 13]))
+                u.append(_shuffle(builder, a, b, [2, 3, 10, 11, 6, 7, 14, 15]))
+        # round 3: rows 0-3 with rows 4-7
+        out = [None] * LANES
+        for q, (c_lo, c_hi) in enumerate(((0, 4), (2, 6), (1, 5), (3, 7))):
+            out[c_lo] = _shuffle(builder, u[q], u[4 + q], [0, 1, 2, 3, 8, 9, 10, 11])
+            out[c_hi] = _shuffle(builder, u[q], u[4 + q], [4, 5, 6, 7, 12, 13, 14, 15])
+        return context.make_tuple(builder, sig.return_type, out)
+    return _POINTS8(X, types.int64), codegen
+
+
+@intrinsic
+def vec8_nonfinite(typingctx, acc, xs):
+    """acc + sum_i xs[i] * 0: a lane becomes NaN once any coordinate of its point is NaN or +-inf (the
+    branch-free finiteness check of ``gaussian.load_block``)."""
+    def codegen(context, builder, sig, args):
+        out = args[0]
+        for i in range(LANES):
+            out = _fma(builder, builder.extract_value(args[1], i), _const(0.0), out)
+        return out
+    return f64x8(f64x8, _POINTS8), codegen
+
+
+@intrinsic
+def vec8_quad_term8(typingctx, xs, U, c, log_norm_k):
+    """lane b: log_norm_k - 0.5 * || x_b @ U - c ||^2 for the 8 points whose coordinates are the 8 vectors xs
+    (``vec8_columns8`` / ``vec8_rows8``), U (8, 8) upper triangular (entries below the diagonal are not
+    read), c (8,).
+
+    y_j = sum_{i <= j} x_i U[i, j] - c_j is a chain of FMAs with U's entries broadcast from memory: 44
+    vector FMAs per 8 points, nothing written but the result."""
+    def codegen(context, builder, sig, args):
+        xs = [builder.extract_value(args[0], i) for i in range(LANES)]
+        Ua = context.make_array(sig.args[1])(context, builder, args[1])
+        ca = context.make_array(sig.args[2])(context, builder, args[2])
         u_stride = [builder.extract_value(Ua.strides, d) for d in range(2)]
         c_stride = builder.extract_value(ca.strides, 0)
 
@@ -345,5 +415,5 @@ def vec8_quad_term8(typingctx, xt, col, U, c, log_norm_k):
                                   builder.mul(u_stride[1], ir.Constant(_I64, j)))
                 y = _fma(builder, xs[i], _splat(builder, scalar(Ua, off)), y)
             acc = builder.fmul(y, y) if acc is None else _fma(builder, y, y, acc)
-        return _fma(builder, acc, _const(-0.5), _splat(builder, args[4]))
-    return f64x8(xt, types.int64, U, c, types.float64), codegen
+        return _fma(builder, acc, _const(-0.5), _splat(builder, args[3]))
+    return f64x8(_POINTS8, U, c, types.float64), codegen

@@ -20,8 +20,9 @@ from numba import njit, prange
 
 from ._blocklinalg import upper_triangular_map
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
-from ._simd import (WIDE, vec8_add, vec8_exp_diff, vec8_fill, vec8_finite_or_zero, vec8_load_at, vec8_log_plus,
-                    vec8_max, vec8_quad_term8, vec8_recip_or_zero, vec8_store_at)
+from ._simd import (WIDE, vec8_add, vec8_columns8, vec8_exp_diff, vec8_fill, vec8_finite_or_zero, vec8_lane,
+                    vec8_load_at, vec8_log_plus, vec8_max, vec8_nonfinite, vec8_quad_term8, vec8_recip_or_zero,
+                    vec8_rows8, vec8_store_at)
 from .transforms import apply_block
 
 
@@ -90,8 +91,9 @@ def component_terms(xt, m, prec_chol, shifted_means, log_norm, terms, y):
         # on AVX2 they take all 16 (measured slower than the tiled loops there)
         for b0 in range(0, m, 8):
             n = min(8, m - b0)
+            xs = vec8_columns8(xt, b0)
             for k in range(K):
-                vec8_store_at(terms, k, b0, n, vec8_quad_term8(xt, b0, prec_chol[k], shifted_means[k], log_norm[k]))
+                vec8_store_at(terms, k, b0, n, vec8_quad_term8(xs, prec_chol[k], shifted_means[k], log_norm[k]))
         return
     for p in range(P):
         if dense:
@@ -182,6 +184,44 @@ def _score_block(xt, m, prec_chol, shifted_means, log_norm, terms, y, mx, acc, l
                 resp_b[b, k] = terms[k, b] * mx[b]
 
 
+@njit(**SERIAL)  # not inlined: ``prec_chol.ndim`` is pruned at compile time only on a function's own args
+def _log_density_rows8(X, lo, hi, prec_chol, shifted_means, log_norm, terms, lse8, out):
+    """out[lo:hi] = log p(X[lo:hi]) for D = 8 full covariances straight from X's rows, (hi - lo) a multiple
+    of 8: each group of 8 points is transposed in registers (``vec8_rows8``: no block scratch, no second
+    pass), then its K quadratic forms and the log-sum-exp, as ``component_terms`` + ``logsumexp_block`` do.
+    terms: (K, 8) and lse8: (8,) scratch. Returns the first row holding NaN/inf, or -1."""
+    if prec_chol.ndim != 3:  # diagonal factors never come here (compiled away for them)
+        return -1
+    K = shifted_means.shape[0]
+    poison = vec8_fill(0.0)
+    for b0 in range(lo, hi, 8):
+        xs = vec8_rows8(X, b0)
+        poison = vec8_nonfinite(poison, xs)
+        top = vec8_fill(-np.inf)
+        for k in range(K):
+            t = vec8_quad_term8(xs, prec_chol[k], shifted_means[k], log_norm[k])
+            vec8_store_at(terms, k, 0, 8, t)
+            top = vec8_max(t, top)
+        shift = vec8_finite_or_zero(top)  # every term -inf: shift by 0, not -inf (see logsumexp_block)
+        total = vec8_fill(0.0)
+        for k in range(K):
+            total = vec8_add(total, vec8_exp_diff(vec8_load_at(terms, k, 0, 8), shift))
+        vec8_store_at(lse8, 0, 0, 8, vec8_log_plus(shift, total))
+        out_b = out[b0:b0 + 8]
+        for i in range(8):
+            out_b[i] = lse8[i]
+    bad = False
+    for i in range(8):
+        v = vec8_lane(poison, i)
+        bad |= v != v
+    if bad:
+        for b in range(lo, hi):
+            for j in range(8):
+                if not np.isfinite(X[b, j]):
+                    return b
+    return -1
+
+
 @njit(**PARALLEL)
 def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp):
     """out[i] = log sum_k w_k N(X[i] | mean_k, cov_k), and, if resp has n rows, the responsibilities
@@ -195,6 +235,10 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp):
     want_resp = resp.shape[0] > 0
     n_chunks = (n + CHUNK - 1) // CHUNK
     bad = np.full(n_chunks, -1, dtype=np.int64)
+    # D = 8 full covariances on AVX-512, log-densities only: groups of 8 rows straight from X (see
+    # _log_density_rows8); a chunk's last n % 8 rows and every other case take the block path below
+    rows8 = (WIDE and D == 8 and prec_chol.ndim == 3 and prec_chol.shape[0] == K and not want_resp
+             and X.strides[1] == X.itemsize)
     for c in prange(n_chunks):
         xt = np.empty((D, BLOCK))
         y = np.empty((D, BLOCK))
@@ -202,8 +246,17 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp):
         mx = np.empty(BLOCK)
         acc = np.empty(BLOCK)
         no_jacobian = np.zeros(BLOCK)
+        c_start = c * CHUNK
         c_stop = min(n, (c + 1) * CHUNK)
-        for start in range(c * CHUNK, c_stop, BLOCK):
+        if rows8:
+            grouped = c_start + (c_stop - c_start) // 8 * 8
+            r = _log_density_rows8(X, c_start, grouped, prec_chol, shifted_means, log_norm, np.empty((K, 8)),
+                                   np.empty(8), out)
+            if r >= 0:
+                bad[c] = r
+                continue
+            c_start = grouped
+        for start in range(c_start, c_stop, BLOCK):
             m = min(BLOCK, c_stop - start)
             r = load_block(X, start, m, xt)
             if r >= 0:
