@@ -63,11 +63,14 @@ class _F64x8Model(models.PrimitiveModel):
         super().__init__(dmm, fe_type, _VEC)
 
 
-def _row_address(context, builder, arrty, arr, row, elem):
-    """Pointer (to ``elem``) to the start of row ``row`` of a 2-D array (any row stride)."""
+def _lanes_address(context, builder, arrty, arr, row, col, elem=_VEC):
+    """Pointer (to ``elem``, 8 float64 lanes by default) to arr[row, col] (arr[col] for a 1-D array); rows
+    may have any stride, a row's elements are contiguous (the callers' type check)."""
     a = context.make_array(arrty)(context, builder, arr)
-    stride = builder.extract_value(a.strides, 0)
-    addr = builder.add(builder.ptrtoint(a.data, _I64), builder.mul(row, stride))
+    item = ir.Constant(_I64, context.get_abi_sizeof(context.get_data_type(arrty.dtype)))
+    addr = builder.add(builder.ptrtoint(a.data, _I64), builder.mul(col, item))
+    if arrty.ndim == 2:
+        addr = builder.add(addr, builder.mul(row, builder.extract_value(a.strides, 0)))
     return builder.inttoptr(addr, elem.as_pointer())
 
 
@@ -91,10 +94,11 @@ def _masked_load(builder, ptr, mask, fill):
     return builder.call(fn, [ptr, ir.Constant(_I32, 8), mask, fill])
 
 
-def _check_rows(arr, dtype, what):
-    # rows are read and written as contiguous runs of lanes: only C-contiguous arrays qualify
-    if not (isinstance(arr, types.Array) and arr.ndim == 2 and arr.dtype == dtype and arr.layout == "C"):
-        raise TypeError(f"{what} must be a C-contiguous 2-D {dtype} array, got {arr}")
+def _check_lanes(arr, what, dtype=types.float64, ndims=(1, 2)):
+    # lanes are read and written as contiguous runs of a row: only C-contiguous arrays qualify
+    if not (isinstance(arr, types.Array) and arr.ndim in ndims and arr.dtype == dtype and arr.layout == "C"):
+        raise TypeError(f"{what} must be a C-contiguous {' or '.join(f'{d}-D' for d in ndims)} {dtype} array, "
+                        f"got {arr}")
 
 
 @intrinsic
@@ -136,8 +140,8 @@ def max_plus_step8(typingctx, p, r0, r1, r2, r3, r4, r5, r6, r7, frame, t, n, ba
     -inf beyond), and writes the maximising i of each lane to back[t, 0:8] (uint8): a tree of strict
     comparisons of depth 3, so among equal candidates the lowest i wins, as a scan finds it.
     """
-    _check_rows(frame, types.float64, "max_plus_step8's frame")
-    _check_rows(back, types.uint8, "max_plus_step8's back-pointers")
+    _check_lanes(frame, "max_plus_step8's frame", ndims=(2,))
+    _check_lanes(back, "max_plus_step8's back-pointers", dtype=types.uint8, ndims=(2,))
 
     def codegen(context, builder, sig, args):
         p = args[0]
@@ -153,9 +157,10 @@ def max_plus_step8(typingctx, p, r0, r1, r2, r3, r4, r5, r6, r7, frame, t, n, ba
         m03, i03 = _argmax_node(builder, m01, i01, m23, i23)
         m47, i47 = _argmax_node(builder, m45, i45, m67, i67)
         best, arg = _argmax_node(builder, m03, i03, m47, i47)
-        fptr = _row_address(context, builder, sig.args[9], args[9], args[10], _VEC)
+        fptr = _lanes_address(context, builder, sig.args[9], args[9], args[10], ir.Constant(_I64, 0))
         f = _masked_load(builder, fptr, _first_lanes(builder, args[11]), ir.Constant(_VEC, [float("-inf")] * LANES))
-        builder.store(arg, _row_address(context, builder, sig.args[12], args[12], args[10], _IDX), align=1)
+        builder.store(arg, _lanes_address(context, builder, sig.args[12], args[12], args[10], ir.Constant(_I64, 0),
+                                          _IDX), align=1)
         return builder.fadd(best, f)
     return f64x8(f64x8, *([f64x8] * LANES), frame, types.int64, types.int64, back), codegen
 
@@ -164,20 +169,6 @@ def max_plus_step8(typingctx, p, r0, r1, r2, r3, r4, r5, r6, r7, frame, t, n, ba
 # Lanes at a column offset of a 1-D array or of a row of a 2-D one, masked to the first n lanes (a block's
 # last columns), and the elementary functions of ``_fastmath`` emitted lane-wise (same reduction and
 # polynomials), for the Gaussian kernels' log-sum-exp and quadratic forms.
-
-def _lanes_address(context, builder, arrty, arr, row, col):
-    a = context.make_array(arrty)(context, builder, arr)
-    addr = builder.add(builder.ptrtoint(a.data, _I64), builder.mul(col, ir.Constant(_I64, 8)))
-    if arrty.ndim == 2:
-        addr = builder.add(addr, builder.mul(row, builder.extract_value(a.strides, 0)))
-    return builder.inttoptr(addr, _VEC.as_pointer())
-
-
-def _check_lanes(arr, what):
-    if not (isinstance(arr, types.Array) and arr.ndim in (1, 2) and arr.dtype == types.float64
-            and arr.layout == "C"):
-        raise TypeError(f"{what} must be a C-contiguous 1-D or 2-D float64 array, got {arr}")
-
 
 @intrinsic
 def vec8_load_at(typingctx, arr, row, col, n):

@@ -43,10 +43,17 @@ def load_block(X, start, m, xt):
             poison += v * 0.0  # NaN iff some v is NaN or +-inf; branch-free so the copy vectorises
     if poison == poison:
         return -1
-    for b in range(m):
-        for j in range(D):
-            if not np.isfinite(Xb[b, j]):
-                return start + b
+    return first_nonfinite_row(X, start, start + m)
+
+
+@njit(inline="always", **SERIAL)
+def first_nonfinite_row(X, lo, hi):
+    """The first row in lo..hi-1 of X holding NaN or +-inf, or -1 (the slow path once a branch-free
+    check has seen one)."""
+    for b in range(lo, hi):
+        for j in range(X.shape[1]):
+            if not np.isfinite(X[b, j]):
+                return b
     return -1
 
 
@@ -141,17 +148,25 @@ def logsumexp_block(terms, m, mx, acc, keep_exp):
         top = vec8_load_at(terms, 0, b0, n)
         for k in range(1, K):
             top = vec8_max(vec8_load_at(terms, k, b0, n), top)
-        # a point whose every term is -inf: shift by 0 (not -inf, which would give -inf - -inf = nan)
-        shift = vec8_finite_or_zero(top)
-        total = vec8_fill(0.0)
-        for k in range(K):
-            e = vec8_exp_diff(vec8_load_at(terms, k, b0, n), shift)
-            if keep_exp:
-                vec8_store_at(terms, k, b0, n, e)
-            total = vec8_add(total, e)
-        vec8_store_at(acc, 0, b0, n, vec8_log_plus(shift, total))
+        lse, total = _logsumexp_lanes(terms, b0, n, top, keep_exp)
+        vec8_store_at(acc, 0, b0, n, lse)
         if keep_exp:
             vec8_store_at(mx, 0, b0, n, vec8_recip_or_zero(total))
+
+
+@njit(inline="always", **SERIAL)
+def _logsumexp_lanes(terms, b0, n, top, keep_exp):
+    """(log sum_k exp(terms[k, b0:b0+8]), sum_k exp(terms[k, b0:b0+8] - shift)) as vector values, given
+    ``top``, the max over k; with ``keep_exp`` the exps replace the terms. n: the valid lanes."""
+    # a point whose every term is -inf: shift by 0 (not -inf, which would give -inf - -inf = nan)
+    shift = vec8_finite_or_zero(top)
+    total = vec8_fill(0.0)
+    for k in range(terms.shape[0]):
+        e = vec8_exp_diff(vec8_load_at(terms, k, b0, n), shift)
+        if keep_exp:
+            vec8_store_at(terms, k, b0, n, e)
+        total = vec8_add(total, e)
+    return vec8_log_plus(shift, total), total
 
 
 @njit(inline="always", **SERIAL)
@@ -188,7 +203,7 @@ def _score_block(xt, m, prec_chol, shifted_means, log_norm, terms, y, mx, acc, l
 def _log_density_rows8(X, lo, hi, prec_chol, shifted_means, log_norm, terms, lse8, out):
     """out[lo:hi] = log p(X[lo:hi]) for D = 8 full covariances straight from X's rows, (hi - lo) a multiple
     of 8: each group of 8 points is transposed in registers (``vec8_rows8``: no block scratch, no second
-    pass), then its K quadratic forms and the log-sum-exp, as ``component_terms`` + ``logsumexp_block`` do.
+    pass), then its K quadratic forms and the log-sum-exp, as ``component_terms`` + ``logsumexp_block`` do (``_logsumexp_lanes``).
     terms: (K, 8) and lse8: (8,) scratch. Returns the first row holding NaN/inf, or -1."""
     if prec_chol.ndim != 3:  # diagonal factors never come here (compiled away for them)
         return -1
@@ -201,12 +216,8 @@ def _log_density_rows8(X, lo, hi, prec_chol, shifted_means, log_norm, terms, lse
         for k in range(K):
             t = vec8_quad_term8(xs, prec_chol[k], shifted_means[k], log_norm[k])
             vec8_store_at(terms, k, 0, 8, t)
-            top = vec8_max(t, top)
-        shift = vec8_finite_or_zero(top)  # every term -inf: shift by 0, not -inf (see logsumexp_block)
-        total = vec8_fill(0.0)
-        for k in range(K):
-            total = vec8_add(total, vec8_exp_diff(vec8_load_at(terms, k, 0, 8), shift))
-        vec8_store_at(lse8, 0, 0, 8, vec8_log_plus(shift, total))
+            top = vec8_max(t, top)  # the max comes with the terms here, not from a second pass
+        vec8_store_at(lse8, 0, 0, 8, _logsumexp_lanes(terms, 0, 8, top, False)[0])
         out_b = out[b0:b0 + 8]
         for i in range(8):
             out_b[i] = lse8[i]
@@ -214,12 +225,7 @@ def _log_density_rows8(X, lo, hi, prec_chol, shifted_means, log_norm, terms, lse
     for i in range(8):
         v = vec8_lane(poison, i)
         bad |= v != v
-    if bad:
-        for b in range(lo, hi):
-            for j in range(8):
-                if not np.isfinite(X[b, j]):
-                    return b
-    return -1
+    return first_nonfinite_row(X, lo, hi) if bad else -1
 
 
 @njit(**PARALLEL)
