@@ -18,8 +18,9 @@ needs_two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reaso
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-@pytest.mark.parametrize("D", [1, 4, 5])
+@pytest.mark.parametrize("D", [1, 4, 5, 8, 9])
 def test_mixture_sample_equals_twin(rng, covariance_type, D):
+    """D <= 8 runs the 8-lane kernel, D = 9 the tiled one; both against the twin (libm)."""
     w, m, c = random_mixture_params(rng, 4, D, covariance_type)
     model = engine.GaussianMixture.from_params(w, m, c, covariance_type)
     key = stream_key(11)
@@ -31,6 +32,32 @@ def test_mixture_sample_equals_twin(rng, covariance_type, D):
     np.testing.assert_array_equal(labels, labels_ref)
     # polynomial log/sin/cos against libm: agreement to a few ulps of the value's scale
     np.testing.assert_allclose(X, X_ref, rtol=1e-13, atol=1e-13 * np.abs(X_ref).max())
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("D", [2, 7, 8])
+def test_mixture_stream_is_the_same_however_it_is_drawn(rng, covariance_type, D):
+    """A point's numbers depend on (seed, index) only: drawn whole, from any offset (mid-group, mid-chunk),
+    into float32, or into an output whose rows are not contiguous, the same bits."""
+    w, m, c = random_mixture_params(rng, 5, D, covariance_type)
+    params = engine.GaussianMixture.from_params(w, m, c, covariance_type)._sampler_params
+    key = stream_key(21)
+    n = 5000
+    whole, whole_labels = np.empty((n, D)), np.empty(n, dtype=np.int64)
+    mixture_sample(key, 0, *params, whole, whole_labels)
+    for start, stop in ((3, 11), (1, 2048 + 9), (2043, 4100), (4999, 5000)):
+        part, labels = np.empty((stop - start, D)), np.empty(stop - start, dtype=np.int64)
+        mixture_sample(key, start, *params, part, labels)
+        np.testing.assert_array_equal(part, whole[start:stop])
+        np.testing.assert_array_equal(labels, whole_labels[start:stop])
+    single = np.empty((n, D), dtype=np.float32)
+    mixture_sample(key, 0, *params, single, np.empty(n, dtype=np.int64))
+    np.testing.assert_array_equal(single, whole.astype(np.float32))
+    strided = np.empty((n, 2 * D))[:, ::2]
+    strided_labels = np.empty(2 * n, dtype=np.int64)[::2]
+    mixture_sample(key, 0, *params, strided, strided_labels)
+    np.testing.assert_array_equal(strided, whole)
+    np.testing.assert_array_equal(strided_labels, whole_labels)
 
 
 def test_normal_sample_equals_twin():
@@ -153,3 +180,83 @@ def test_normals_moments_ks_and_tails():
         p = 2 * stats.norm.sf(k)
         frac = np.mean(np.abs(z) > k)
         assert abs(frac - p) < 4 * np.sqrt(p * (1 - p) / n) + 1 / n, k
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _unxorshift(y, shift):
+    x = y
+    for _ in range(64 // shift + 1):
+        x = y ^ (x >> shift)
+    return x
+
+
+def _word_with_output(key, output):
+    """The word w whose SplitMix64 output under ``key`` is ``output`` (the mix is a bijection: xor-shifts
+    and odd multipliers invert), so a test can place a uniform wherever it likes in the stream."""
+    from engine.kernels.sampling import _M1, _M2, GAMMA
+
+    z = _unxorshift(output, 31)
+    z = _unxorshift((z * pow(int(_M2), -1, 1 << 64)) & _MASK64, 27)
+    z = _unxorshift((z * pow(int(_M1), -1, 1 << 64)) & _MASK64, 30)
+    return (((z - int(key)) * pow(int(GAMMA), -1, 1 << 64)) - 1) & _MASK64
+
+
+@pytest.mark.parametrize("sigmas", [3.0, 5.0, 6.0, 7.0, 8.0, 8.5])
+def test_box_muller_tails_are_exact_out_to_the_last_uniform(sigmas):
+    """Words placed so the radius uniform is exp(-sigmas**2 / 2) (down to the smallest, 2**-53: 8.57
+    sigma): both samplers' pair there equals r (cos, sin)(2 pi t) by libm to 1e-13 of r. The 8-lane kernel
+    (mixture_sample, D <= 8) and the scalar one (normal_sample) are checked at the same radii."""
+    from engine.reference.sampling import _uniform_open
+
+    key = int(stream_key(8))
+    k = max(int(np.exp(-sigmas**2 / 2) * 2.0**53) - 1, 0)  # 53-bit integer part of the uniform
+    found = {}
+    for low in range(1 << 11):  # the 11 low bits are dropped by the uniform: free to choose the word
+        w = _word_with_output(key, (k << 11) | low)
+        if "mixture" not in found and w % 3 == 1:  # D = 2: point i's pair is words 3 i + 1, 3 i + 2
+            found["mixture"] = w
+        if "normal" not in found and w % 2 == 0 and w < 1 << 63:  # normal g: words 2 (g // 2), + 1 (int64 offsets)
+            found["normal"] = w
+        if len(found) == 2:
+            break
+    for kind, w in found.items():
+        words = np.array([w, w + 1], dtype=np.uint64)
+        u, t = _uniform_open(np.uint64(key), words)
+        assert u == (k + 1) * 2.0**-53
+        r = np.sqrt(-2.0 * np.log(u))
+        expected = r * np.array([np.cos(2 * np.pi * t), np.sin(2 * np.pi * t)])
+        if kind == "mixture":
+            model = engine.GaussianMixture.from_params(np.ones(1), np.zeros((1, 2)), np.eye(2)[None], "full")
+            got = np.empty((1, 2))
+            mixture_sample(np.uint64(key), (w - 1) // 3, *model._sampler_params, got, np.empty(1, dtype=np.int64))
+            got = got[0]
+        else:
+            got = np.empty(2)
+            normal_sample(np.uint64(key), w, 0.0, 1.0, got)
+        assert r >= min(sigmas, 8.57)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-13 * r, err_msg=kind)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_mixture_sampler_normals_moments_ks_and_tails(covariance_type):
+    """The 8-lane sampler's normals (one standard component, D = 8: 10M normals): as
+    ``test_normals_moments_ks_and_tails``, and the 8 coordinates uncorrelated (4 standard errors)."""
+    D, n = 8, 1_250_000
+    cov = np.eye(D)[None] if covariance_type == "full" else np.ones((1, D))
+    model = engine.GaussianMixture.from_params(np.ones(1), np.zeros((1, D)), cov, covariance_type)
+    X, _ = model.sample(n, random_state=20261126)
+    z = X.ravel()
+    se = 1 / np.sqrt(z.size)
+    assert abs(z.mean()) < 4 * se
+    assert abs(z.var() - 1) < 4 * np.sqrt(2) * se
+    assert abs(stats.skew(z)) < 4 * np.sqrt(6) * se
+    assert abs(stats.kurtosis(z)) < 4 * np.sqrt(24) * se
+    assert stats.kstest(z[:1_000_000], "norm").statistic < 1.95 / np.sqrt(1_000_000)
+    for k in (3.0, 4.0, 5.0):
+        p = 2 * stats.norm.sf(k)
+        frac = np.mean(np.abs(z) > k)
+        assert abs(frac - p) < 4 * np.sqrt(p * (1 - p) / z.size) + 1 / z.size, k
+    corr = np.corrcoef(X[:200_000].T)
+    assert np.all(np.abs(corr[np.triu_indices(D, 1)]) < 4 / np.sqrt(200_000))

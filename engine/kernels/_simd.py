@@ -408,3 +408,213 @@ def vec8_quad_term8(typingctx, xs, U, c, log_norm_k):
             acc = builder.fmul(y, y) if acc is None else _fma(builder, y, y, acc)
         return _fma(builder, acc, _const(-0.5), _splat(builder, args[3]))
     return f64x8(_POINTS8, U, c, types.float64), codegen
+
+
+# ------------------------------------------------------------------------------ counter-based sampling
+# The samplers' SplitMix64 words, uniforms and Box-Muller pairs for 8 points at once: the integer steps are
+# exact (the same words as ``sampling.splitmix64``), the floating-point ones follow ``_fastmath``'s
+# reductions and polynomials with fused multiply-adds, like the rest of this block arithmetic. Inside a
+# kernel compiled with contraction the scalar functions are fused by LLVM too, so the two agree to
+# rounding; a kernel that uses these for every point gives each point the same bits whatever the chunking
+# or thread count.
+
+_I64V = ir.VectorType(_I64, LANES)
+
+
+def _i64s(x):
+    x = int(x)
+    return ir.Constant(_I64V, [x - (1 << 64) if x >= 1 << 63 else x] * LANES)  # the same 64 bits, as LLVM's signed i64
+
+
+def _splat_int(builder, x):
+    v = builder.insert_element(ir.Constant(_I64V, ir.Undefined), x, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
+
+
+def _words(builder, w0, stride):
+    """Lane b: word w0 + b * stride."""
+    return builder.add(_splat_int(builder, w0), builder.mul(ir.Constant(_I64V, list(range(LANES))),
+                                                            _splat_int(builder, stride)))
+
+
+def _splitmix64(builder, key, words):
+    """``sampling.splitmix64`` lane-wise (wrapping 64-bit arithmetic, logical shifts)."""
+    from .sampling import _M1, _M2, GAMMA
+
+    z = builder.add(_splat_int(builder, key), builder.mul(builder.add(words, _i64s(1)), _i64s(GAMMA)))
+    z = builder.mul(builder.xor(z, builder.lshr(z, _i64s(30))), _i64s(_M1))
+    z = builder.mul(builder.xor(z, builder.lshr(z, _i64s(27))), _i64s(_M2))
+    return builder.xor(z, builder.lshr(z, _i64s(31)))
+
+
+def _uniform_open(builder, key, words):
+    """``sampling.uniform_open`` lane-wise: (0, 1] with 53 random bits (an exact conversion: < 2**53)."""
+    from .sampling import _U53
+
+    top = builder.sitofp(builder.lshr(_splitmix64(builder, key, words), _i64s(11)), _VEC)
+    return builder.fmul(builder.fadd(top, _const(1.0)), _const(_U53))
+
+
+def _sincos_turns(builder, t):
+    """``_fastmath.sincos_turns`` lane-wise."""
+    from ._fastmath import _TWO_PI
+
+    q = _floor(builder, _fma(builder, t, _const(4.0), _const(0.5)))
+    a = builder.fmul(builder.fsub(t, builder.fmul(q, _const(0.25))), _const(_TWO_PI))
+    a2 = builder.fmul(a, a)
+    neg_a2 = builder.fneg(a2)
+    ps = _const(1.0 / 355687428096000.0)
+    for c in (1.0 / 1307674368000.0, 1.0 / 6227020800.0, 1.0 / 39916800.0, 1.0 / 362880.0, 1.0 / 5040.0,
+              1.0 / 120.0, 1.0 / 6.0):
+        ps = _fma(builder, ps, neg_a2, _const(c))
+    sa = builder.fsub(a, builder.fmul(builder.fmul(a, a2), ps))
+    pc = _const(1.0 / 20922789888000.0)
+    for c in (1.0 / 87178291200.0, 1.0 / 479001600.0, 1.0 / 3628800.0, 1.0 / 40320.0, 1.0 / 720.0, 1.0 / 24.0, 0.5):
+        pc = _fma(builder, pc, neg_a2, _const(c))
+    ca = builder.fsub(_const(1.0), builder.fmul(a2, pc))
+    qm = builder.fsub(q, builder.fmul(_const(4.0), _floor(builder, builder.fmul(q, _const(0.25)))))
+    half = _floor(builder, builder.fmul(qm, _const(0.5)))
+    odd = builder.fcmp_ordered(">", builder.fsub(qm, builder.fmul(_const(2.0), half)), _const(0.5))
+    sign = builder.fsub(_const(1.0), builder.fmul(_const(2.0), half))
+    return (builder.fmul(sign, builder.select(odd, builder.fneg(sa), ca)),
+            builder.fmul(sign, builder.select(odd, ca, sa)))
+
+
+@intrinsic
+def vec8_uniform(typingctx, key, w0, stride):
+    """Lane b: ``sampling.uniform_open(key, w0 + b * stride)`` (uint64 key and words; exact)."""
+    if not all(isinstance(a, types.Integer) for a in (key, w0, stride)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _uniform_open(builder, args[0], _words(builder, args[1], args[2]))
+    return f64x8(types.uint64, types.uint64, types.uint64), codegen
+
+
+_PAIR = types.UniTuple(f64x8, 2)
+
+
+@intrinsic
+def vec8_box_muller(typingctx, key, w0, stride):
+    """Lanes b of (za, zb): ``sampling.box_muller(key, w0 + b * stride)``, the standard normal pair from words
+    w and w + 1 (the log, square root and sine/cosine of ``_fastmath``, with fused multiply-adds)."""
+    if not all(isinstance(a, types.Integer) for a in (key, w0, stride)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        key_, words = args[0], _words(builder, args[1], args[2])
+        u = _uniform_open(builder, key_, words)
+        t = _uniform_open(builder, key_, builder.add(words, _i64s(1)))
+        sqrt = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC]), "llvm.sqrt.v8f64")
+        r = builder.call(sqrt, [builder.fmul(_const(-2.0), _log(builder, u))])
+        c, s = _sincos_turns(builder, t)
+        return context.make_tuple(builder, sig.return_type, [builder.fmul(r, c), builder.fmul(r, s)])
+    return _PAIR(types.uint64, types.uint64, types.uint64), codegen
+
+
+@intrinsic
+def vec8_at_least(typingctx, u, c):
+    """Lane-wise 1.0 where u >= c, else 0.0 (a component count: the number of cumulative weights <= u)."""
+    def codegen(context, builder, sig, args):
+        return builder.select(builder.fcmp_ordered(">=", args[0], _splat(builder, args[1])), _const(1.0), _const(0.0))
+    return f64x8(f64x8, types.float64), codegen
+
+
+@intrinsic
+def vec8_mul(typingctx, a, b):
+    """Lane-wise a * b (one rounding)."""
+    def codegen(context, builder, sig, args):
+        return builder.fmul(args[0], args[1])
+    return f64x8(f64x8, f64x8), codegen
+
+
+@intrinsic
+def vec8_load_range(typingctx, arr, row, lo, hi):
+    """arr[row, lo:hi] in lanes lo..hi-1 (lane j = column j), 0.0 in the others; nothing else is read."""
+    _check_lanes(arr, "vec8_load_range's array", ndims=(2,))
+
+    def codegen(context, builder, sig, args):
+        ptr = _lanes_address(context, builder, sig.args[0], args[0], args[1], ir.Constant(_I64, 0))
+        lanes = ir.Constant(_I64V, list(range(LANES)))
+        mask = builder.and_(builder.icmp_signed(">=", lanes, _splat_int(builder, args[2])),
+                            builder.icmp_signed("<", lanes, _splat_int(builder, args[3])))
+        return _masked_load(builder, ptr, mask, _const(0.0))
+    return f64x8(arr, types.int64, types.int64, types.int64), codegen
+
+
+@intrinsic
+def vec8_store_row(typingctx, arr, row, n, v):
+    """arr[row, 0:n] = lanes 0..n-1 of v, arr a 2-D float64 or float32 array whose rows are contiguous
+    (float32: each lane rounded once); nothing else is written."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 2 and arr.dtype in (types.float64, types.float32)
+            and arr.layout == "C"):
+        raise TypeError(f"vec8_store_row's array must be a C-contiguous 2-D float64/float32 array, got {arr}")
+
+    def codegen(context, builder, sig, args):
+        single = sig.args[0].dtype == types.float32
+        vt = ir.VectorType(ir.FloatType(), LANES) if single else _VEC
+        val = builder.fptrunc(args[3], vt) if single else args[3]
+        ptr = _lanes_address(context, builder, sig.args[0], args[0], args[1], ir.Constant(_I64, 0), vt)
+        suffix = "v8f32" if single else "v8f64"
+        fnty = ir.FunctionType(ir.VoidType(), [vt, vt.as_pointer(), _I32, _MASK])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.store.{suffix}.p0")
+        builder.call(fn, [val, ptr, ir.Constant(_I32, 4 if single else 8), _first_lanes(builder, args[2])])
+        return context.get_dummy_value()
+    return types.none(arr, types.int64, types.int64, f64x8), codegen
+
+
+@intrinsic
+def vec8_store_counts(typingctx, arr, col, n, v):
+    """arr[col:col + n] = lanes 0..n-1 of v (whole numbers) as int64; nothing else is written."""
+    _check_lanes(arr, "vec8_store_counts's array", dtype=types.int64, ndims=(1,))
+
+    def codegen(context, builder, sig, args):
+        ptr = _lanes_address(context, builder, sig.args[0], args[0], ir.Constant(_I64, 0), args[1], _I64V)
+        fnty = ir.FunctionType(ir.VoidType(), [_I64V, _I64V.as_pointer(), _I32, _MASK])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.masked.store.v8i64.p0")
+        builder.call(fn, [builder.fptosi(args[3], _I64V), ptr, ir.Constant(_I32, 8), _first_lanes(builder, args[2])])
+        return context.get_dummy_value()
+    return types.none(arr, types.int64, types.int64, f64x8), codegen
+
+
+@intrinsic
+def vec8_sub_scalar(typingctx, a, c):
+    """Lane-wise a - c (one rounding)."""
+    def codegen(context, builder, sig, args):
+        return builder.fsub(args[0], _splat(builder, args[1]))
+    return f64x8(f64x8, types.float64), codegen
+
+
+@intrinsic
+def vec8_fma(typingctx, a, b, c):
+    """Lane-wise a * b + c (``llvm.fmuladd``)."""
+    def codegen(context, builder, sig, args):
+        return _fma(builder, *args)
+    return f64x8(f64x8, f64x8, f64x8), codegen
+
+
+@intrinsic
+def vec8_affine8(typingctx, x, zt, b, rows, r0):
+    """x + sum_{l < 8} zt[l, b] * rows[r0 + l, 0:8]: point b's coordinates (column b of the coordinate-major
+    zt) times the 8 rows of a factor, each coordinate broadcast from memory, in two chains of 4 FMAs (even
+    and odd l). zt: C-contiguous (8, >= b + 1) float64; rows: C-contiguous float64 with 8 columns and
+    rows[r0:r0 + 8] in bounds (the caller's)."""
+    for arr, what in ((zt, "vec8_affine8's coordinates"), (rows, "vec8_affine8's rows")):
+        _check_lanes(arr, what, ndims=(2,))
+
+    def codegen(context, builder, sig, args):
+        za = context.make_array(sig.args[1])(context, builder, args[1])
+        ra = context.make_array(sig.args[3])(context, builder, args[3])
+        z_stride = builder.extract_value(za.strides, 0)
+        z_col = builder.add(builder.ptrtoint(za.data, _I64), builder.mul(args[2], ir.Constant(_I64, 8)))
+        r_stride = builder.extract_value(ra.strides, 0)
+        r_base = builder.add(builder.ptrtoint(ra.data, _I64), builder.mul(args[4], r_stride))
+        chains = [args[0], ir.Constant(_VEC, [0.0] * LANES)]
+        for l in range(LANES):
+            z = builder.load(builder.inttoptr(builder.add(z_col, builder.mul(z_stride, ir.Constant(_I64, l))),
+                                              _F64.as_pointer()))
+            row = builder.load(builder.inttoptr(builder.add(r_base, builder.mul(r_stride, ir.Constant(_I64, l))),
+                                                _VEC.as_pointer()), align=8)
+            chains[l % 2] = _fma(builder, _splat(builder, z), row, chains[l % 2])
+        return builder.fadd(chains[0], chains[1])
+    return f64x8(f64x8, zt, types.int64, rows, types.int64), codegen

@@ -12,6 +12,7 @@ the tails are exact out to sqrt(-2 ln 2**-53) = 8.57 sigma).
 import numpy as np
 from numba import njit, prange
 
+from . import _simd
 from ._blocklinalg import upper_triangular_map
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
 from ._fastmath import fast_log, sincos_turns
@@ -78,9 +79,102 @@ def normal_sample(key, offset, loc, scale, out):
                 out_b[m - 1] = loc + scale * za[n_pairs - 1]
 
 
-@njit(**PARALLEL)
 def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
     """Draw out.shape[0] points from a Gaussian mixture; point i is point ``offset + i`` of the stream.
+
+    cum_weights: (K,) cumulative weights; means: (K, D); cov_chol_t: the *transposed* lower Cholesky
+    factors L^T (P, D, D), P = K (full) or 1 (tied; entries below the diagonal are never used), or standard
+    deviations (K, D) (diag/spherical). out: (n, D) float32/float64; labels: (n,) int64, i.i.d. component
+    draws; x = mean_k + L_k z.
+
+    D <= 8 goes point by point in 8-lane vectors (``_mixture_sample_rows8``), any other D through the tiled
+    kernel (``mixture_sample_tiled``). The choice depends on D alone (an output whose rows are not
+    contiguous is filled through a contiguous one), so a stream's points are the same whatever the output
+    or the offset it is drawn at.
+    """
+    n, D = out.shape
+    key = np.uint64(key)
+    cum_weights = np.ascontiguousarray(cum_weights, dtype=np.float64)
+    if D > _simd.LANES:
+        mixture_sample_tiled(key, offset, cum_weights, np.ascontiguousarray(means, dtype=np.float64),
+                             np.ascontiguousarray(cov_chol_t, dtype=np.float64), out, labels)
+        return
+    K = means.shape[0]
+    # parameters padded to 8 lanes with zeros (and the factors' lower triangles zeroed), so every row is
+    # one aligned vector load and the padding lanes add nothing
+    means8 = np.zeros((K, _simd.LANES))
+    means8[:, :D] = means
+    if cov_chol_t.ndim == 3:
+        factors8 = np.zeros((cov_chol_t.shape[0], _simd.LANES, _simd.LANES))
+        factors8[:, :D, :D] = np.triu(cov_chol_t)
+        factors8 = factors8.reshape(-1, _simd.LANES)
+    else:
+        factors8 = np.zeros((K, _simd.LANES))
+        factors8[:, :D] = cov_chol_t
+    direct = out.dtype in (np.float64, np.float32) and out.flags.c_contiguous
+    X = out if direct else np.empty(out.shape)
+    L = labels if labels.flags.c_contiguous else np.empty(n, dtype=np.int64)
+    _mixture_sample_rows8(key, offset, cum_weights, means8, factors8, cov_chol_t.ndim == 3, X, L)
+    if X is not out:
+        out[...] = X
+    if L is not labels:
+        labels[...] = L
+
+
+@njit(**PARALLEL)
+def _mixture_sample_rows8(key, offset, cum_weights, means8, factors8, dense, out, labels):
+    """``mixture_sample`` for D <= 8, eight points at a time.
+
+    means8: (K, 8) and factors8: (P * 8, 8) (row p * 8 + l: row l of L_p^T) or (K, 8) standard deviations,
+    zero-padded. The points' component uniforms and Box-Muller pairs are 8-lane vectors (lane b = point b);
+    an in-register transpose turns them into one vector of coordinates per point; then
+    x = mean_k + sum_l z_l L_k[:, l] (one broadcast FMA per l) or x = mean_k + s_k z, written with one masked
+    row store. Every point runs the same vector code (a chunk's last points as masked lanes)."""
+    n, D = out.shape
+    K = means8.shape[0]
+    n_pairs = (D + 1) // 2
+    stride = np.uint64(1 + 2 * n_pairs)
+    shared = factors8.shape[0] == _simd.LANES and K > 1  # tied: one factor for every component
+    n_chunks = (n + CHUNK - 1) // CHUNK
+    for c in prange(n_chunks):
+        zt = np.zeros((_simd.LANES, _simd.LANES))  # row l: coordinate l of the group's points (rows >= 2 n_pairs stay 0)
+        zp = np.empty((_simd.LANES, _simd.LANES))  # row b: the coordinates of point b
+        lo = c * CHUNK
+        m = min(CHUNK, n - lo)
+        for g in range(0, m, _simd.LANES):
+            gm = min(_simd.LANES, m - g)
+            base = np.uint64(offset + lo + g) * stride
+            # component: the number of cumulative weights <= u, u uniform in [0, 1)
+            u = _simd.vec8_sub_scalar(_simd.vec8_uniform(key, base, stride), _U53)
+            count = _simd.vec8_fill(0.0)
+            for k in range(K - 1):
+                count = _simd.vec8_add(count, _simd.vec8_at_least(u, cum_weights[k]))
+            _simd.vec8_store_counts(labels, lo + g, gm, count)
+            for j in range(n_pairs):
+                za, zb = _simd.vec8_box_muller(key, base + np.uint64(1 + 2 * j), stride)
+                _simd.vec8_store_at(zt, 2 * j, 0, _simd.LANES, za)
+                _simd.vec8_store_at(zt, 2 * j + 1, 0, _simd.LANES, zb)
+            if not dense:
+                # diagonal: each point's coordinates as one vector (an in-register transpose)
+                points = _simd.vec8_rows8(zt, 0)
+                for b in range(_simd.LANES):
+                    _simd.vec8_store_at(zp, b, 0, _simd.LANES, points[b])
+            for b in range(gm):
+                k = np.int64(_simd.vec8_lane(count, b))
+                x = _simd.vec8_load_at(means8, k, 0, _simd.LANES)
+                if dense:
+                    # all 8 rows: rows past D are zero, so the unused normal of an odd D and the zero rows of
+                    # zt add nothing
+                    x = _simd.vec8_affine8(x, zt, b, factors8, (0 if shared else k) * _simd.LANES)
+                else:
+                    z = _simd.vec8_load_at(zp, b, 0, _simd.LANES)
+                    x = _simd.vec8_fma(_simd.vec8_load_at(factors8, k, 0, _simd.LANES), z, x)
+                _simd.vec8_store_row(out, lo + g + b, D, x)
+
+
+@njit(**PARALLEL)
+def mixture_sample_tiled(key, offset, cum_weights, means, cov_chol_t, out, labels):
+    """``mixture_sample`` for any D and any output strides.
 
     cum_weights: (K,) cumulative weights; means: (K, D); cov_chol_t: the *transposed* lower Cholesky
     factors of the covariances, L^T with shape (P, D, D), P = K (full) or 1 (tied), or standard deviations
