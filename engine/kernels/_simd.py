@@ -326,6 +326,28 @@ def _shuffle(builder, a, b, lanes):
     return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(_I32, LANES), lanes))
 
 
+def _transpose8(builder, rows):
+    """The 8 x 8 transpose of 8 vectors (vector i of the result: lane i of each): three rounds of 8 shuffles."""
+    # round 1: rows 2i, 2i+1 -> even and odd columns interleaved
+    t = []
+    for i in range(0, LANES, 2):
+        t.append(_shuffle(builder, rows[i], rows[i + 1], [0, 8, 2, 10, 4, 12, 6, 14]))
+        t.append(_shuffle(builder, rows[i], rows[i + 1], [1, 9, 3, 11, 5, 13, 7, 15]))
+    # round 2: four rows per vector, columns {0, 4}, {2, 6} (from the even ones), {1, 5}, {3, 7} (odd)
+    u = []
+    for half in (0, 4):
+        for parity in (0, 1):
+            a, b = t[half + parity], t[half + 2 + parity]
+            u.append(_shuffle(builder, a, b, [0, 1, 8, 9, 4, 5, 12, 13]))
+            u.append(_shuffle(builder, a, b, [2, 3, 10, 11, 6, 7, 14, 15]))
+    # round 3: rows 0-3 with rows 4-7
+    out = [None] * LANES
+    for q, (c_lo, c_hi) in enumerate(((0, 4), (2, 6), (1, 5), (3, 7))):
+        out[c_lo] = _shuffle(builder, u[q], u[4 + q], [0, 1, 2, 3, 8, 9, 10, 11])
+        out[c_hi] = _shuffle(builder, u[q], u[4 + q], [4, 5, 6, 7, 12, 13, 14, 15])
+    return out
+
+
 @intrinsic
 def vec8_rows8(typingctx, X, row0):
     """The 8 points X[row0:row0 + 8] of an (n, 8) array (rows contiguous: X.strides[1] == itemsize; float64
@@ -345,23 +367,7 @@ def vec8_rows8(typingctx, X, row0):
             ptr = builder.inttoptr(builder.add(base, builder.mul(stride, ir.Constant(_I64, i))), row_type.as_pointer())
             r = builder.load(ptr, align=4 if single else 8)
             rows.append(builder.fpext(r, _VEC) if single else r)
-        # round 1: rows 2i, 2i+1 -> even and odd columns interleaved
-        t = []
-        for i in range(0, LANES, 2):
-            t.append(_shuffle(builder, rows[i], rows[i + 1], [0, 8, 2, 10, 4, 12, 6, 14]))
-            t.append(_shuffle(builder, rows[i], rows[i + 1], [1, 9, 3, 11, 5, 13, 7, 15]))
-        # round 2: four rows per vector, columns {0, 4}, {2, 6} (from the even ones), {1, 5}, {3, 7} (odd)
-        u = []
-        for half in (0, 4):
-            for parity in (0, 1):
-                a, b = t[half + parity], t[half + 2 + parity]
-                u.append(_shuffle(builder, a, b, [0, 1, 8, 9, 4, 5, 12, 13]))
-                u.append(_shuffle(builder, a, b, [2, 3, 10, 11, 6, 7, 14, 15]))
-        # round 3: rows 0-3 with rows 4-7
-        out = [None] * LANES
-        for q, (c_lo, c_hi) in enumerate(((0, 4), (2, 6), (1, 5), (3, 7))):
-            out[c_lo] = _shuffle(builder, u[q], u[4 + q], [0, 1, 2, 3, 8, 9, 10, 11])
-            out[c_hi] = _shuffle(builder, u[q], u[4 + q], [4, 5, 6, 7, 12, 13, 14, 15])
+        out = _transpose8(builder, rows)
         return context.make_tuple(builder, sig.return_type, out)
     return _POINTS8(X, types.int64), codegen
 
@@ -521,49 +527,6 @@ def vec8_at_least(typingctx, u, c):
 
 
 @intrinsic
-def vec8_mul(typingctx, a, b):
-    """Lane-wise a * b (one rounding)."""
-    def codegen(context, builder, sig, args):
-        return builder.fmul(args[0], args[1])
-    return f64x8(f64x8, f64x8), codegen
-
-
-@intrinsic
-def vec8_load_range(typingctx, arr, row, lo, hi):
-    """arr[row, lo:hi] in lanes lo..hi-1 (lane j = column j), 0.0 in the others; nothing else is read."""
-    _check_lanes(arr, "vec8_load_range's array", ndims=(2,))
-
-    def codegen(context, builder, sig, args):
-        ptr = _lanes_address(context, builder, sig.args[0], args[0], args[1], ir.Constant(_I64, 0))
-        lanes = ir.Constant(_I64V, list(range(LANES)))
-        mask = builder.and_(builder.icmp_signed(">=", lanes, _splat_int(builder, args[2])),
-                            builder.icmp_signed("<", lanes, _splat_int(builder, args[3])))
-        return _masked_load(builder, ptr, mask, _const(0.0))
-    return f64x8(arr, types.int64, types.int64, types.int64), codegen
-
-
-@intrinsic
-def vec8_store_row(typingctx, arr, row, n, v):
-    """arr[row, 0:n] = lanes 0..n-1 of v, arr a 2-D float64 or float32 array whose rows are contiguous
-    (float32: each lane rounded once); nothing else is written."""
-    if not (isinstance(arr, types.Array) and arr.ndim == 2 and arr.dtype in (types.float64, types.float32)
-            and arr.layout == "C"):
-        raise TypeError(f"vec8_store_row's array must be a C-contiguous 2-D float64/float32 array, got {arr}")
-
-    def codegen(context, builder, sig, args):
-        single = sig.args[0].dtype == types.float32
-        vt = ir.VectorType(ir.FloatType(), LANES) if single else _VEC
-        val = builder.fptrunc(args[3], vt) if single else args[3]
-        ptr = _lanes_address(context, builder, sig.args[0], args[0], args[1], ir.Constant(_I64, 0), vt)
-        suffix = "v8f32" if single else "v8f64"
-        fnty = ir.FunctionType(ir.VoidType(), [vt, vt.as_pointer(), _I32, _MASK])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.store.{suffix}.p0")
-        builder.call(fn, [val, ptr, ir.Constant(_I32, 4 if single else 8), _first_lanes(builder, args[2])])
-        return context.get_dummy_value()
-    return types.none(arr, types.int64, types.int64, f64x8), codegen
-
-
-@intrinsic
 def vec8_store_counts(typingctx, arr, col, n, v):
     """arr[col:col + n] = lanes 0..n-1 of v (whole numbers) as int64; nothing else is written."""
     _check_lanes(arr, "vec8_store_counts's array", dtype=types.int64, ndims=(1,))
@@ -585,36 +548,88 @@ def vec8_sub_scalar(typingctx, a, c):
     return f64x8(f64x8, types.float64), codegen
 
 
-@intrinsic
-def vec8_fma(typingctx, a, b, c):
-    """Lane-wise a * b + c (``llvm.fmuladd``)."""
-    def codegen(context, builder, sig, args):
-        return _fma(builder, *args)
-    return f64x8(f64x8, f64x8, f64x8), codegen
+def _row_pointer(context, builder, arrty, arr, row, elem=_VEC):
+    a = context.make_array(arrty)(context, builder, arr)
+    addr = builder.add(builder.ptrtoint(a.data, _I64), builder.mul(row, builder.extract_value(a.strides, 0)))
+    return builder.inttoptr(addr, elem.as_pointer())
+
+
+def _store_row(context, builder, arrty, arr, row, mask, v):
+    """arr[row, lane] = v[lane] where mask (float32 arrays: each lane rounded once)."""
+    single = arrty.dtype == types.float32
+    vt = ir.VectorType(ir.FloatType(), LANES) if single else _VEC
+    fnty = ir.FunctionType(ir.VoidType(), [vt, vt.as_pointer(), _I32, _MASK])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.store.{'v8f32' if single else 'v8f64'}.p0")
+    builder.call(fn, [builder.fptrunc(v, vt) if single else v, _row_pointer(context, builder, arrty, arr, row, vt),
+                      ir.Constant(_I32, 4 if single else 8), mask])
+
+
+def _check_points8(zt, means8, factors8, out):
+    for arr, what in ((zt, "coordinates"), (means8, "means"), (factors8, "factors")):
+        _check_lanes(arr, f"vec8_mixture_points8's {what}", ndims=(2,))
+    if not (isinstance(out, types.Array) and out.ndim == 2 and out.dtype in (types.float64, types.float32)
+            and out.layout == "C"):
+        raise TypeError(f"vec8_mixture_points8's output must be a C-contiguous 2-D float64/float32 array, got {out}")
 
 
 @intrinsic
-def vec8_affine8(typingctx, x, zt, b, rows, r0):
-    """x + sum_{l < 8} zt[l, b] * rows[r0 + l, 0:8]: point b's coordinates (column b of the coordinate-major
-    zt) times the 8 rows of a factor, each coordinate broadcast from memory, in two chains of 4 FMAs (even
-    and odd l). zt: C-contiguous (8, >= b + 1) float64; rows: C-contiguous float64 with 8 columns and
-    rows[r0:r0 + 8] in bounds (the caller's)."""
-    for arr, what in ((zt, "vec8_affine8's coordinates"), (rows, "vec8_affine8's rows")):
-        _check_lanes(arr, what, ndims=(2,))
+def vec8_mixture_points8(typingctx, zt, count, means8, factors8, dense, shared, out, row0, m):
+    """The affine maps of a group of 8 sampled points: for b < m, out[row0 + b, :D] = means8[k] + L z with
+    k = lane b of ``count`` (whole numbers), z = column b of zt (8 x 8, coordinate-major), D = out's columns.
+
+    dense: L z = sum_l z_l factors8[r + l] (r = 0 if shared else 8 k; rows of L^T, zero-padded to 8), each
+    z_l broadcast, alternately from memory and from a register (a load-port and a shuffle-port operation, so
+    neither port carries all 8), in two FMA chains; otherwise L z = factors8[k] * z (standard deviations),
+    z from an in-register transpose. All 8 points are computed (a lane past m reads valid rows: its count is a
+    component) and stored under a mask, so the code is the same for every point of a stream. means8,
+    factors8, zt: C-contiguous float64 with 8 columns (the caller's)."""
+    _check_points8(zt, means8, factors8, out)
 
     def codegen(context, builder, sig, args):
-        za = context.make_array(sig.args[1])(context, builder, args[1])
-        ra = context.make_array(sig.args[3])(context, builder, args[3])
+        zt_, count, means8_, factors8_, dense_, shared_, out_, row0, m = args
+        za = context.make_array(sig.args[0])(context, builder, zt_)
         z_stride = builder.extract_value(za.strides, 0)
-        z_col = builder.add(builder.ptrtoint(za.data, _I64), builder.mul(args[2], ir.Constant(_I64, 8)))
-        r_stride = builder.extract_value(ra.strides, 0)
-        r_base = builder.add(builder.ptrtoint(ra.data, _I64), builder.mul(args[4], r_stride))
-        chains = [args[0], ir.Constant(_VEC, [0.0] * LANES)]
-        for l in range(LANES):
-            z = builder.load(builder.inttoptr(builder.add(z_col, builder.mul(z_stride, ir.Constant(_I64, l))),
-                                              _F64.as_pointer()))
-            row = builder.load(builder.inttoptr(builder.add(r_base, builder.mul(r_stride, ir.Constant(_I64, l))),
-                                                _VEC.as_pointer()), align=8)
-            chains[l % 2] = _fma(builder, _splat(builder, z), row, chains[l % 2])
-        return builder.fadd(chains[0], chains[1])
-    return f64x8(f64x8, zt, types.int64, rows, types.int64), codegen
+        z_base = builder.ptrtoint(za.data, _I64)
+        zs = [builder.load(builder.inttoptr(builder.add(z_base, builder.mul(z_stride, ir.Constant(_I64, l))),
+                                            _VEC.as_pointer()), align=8) for l in range(LANES)]
+        fa = context.make_array(sig.args[3])(context, builder, factors8_)
+        f_stride = builder.extract_value(fa.strides, 0)
+        f_base = builder.ptrtoint(fa.data, _I64)
+        n_cols = builder.extract_value(context.make_array(sig.args[6])(context, builder, out_).shape, 1)
+        col_mask = _first_lanes(builder, n_cols)
+        with builder.if_else(dense_) as (then, otherwise):
+            with then:
+                for b in range(LANES):
+                    k = builder.fptosi(builder.extract_element(count, ir.Constant(_I32, b)), _I64)
+                    x = builder.load(_row_pointer(context, builder, sig.args[2], means8_, k), align=8)
+                    r = builder.select(shared_, ir.Constant(_I64, 0), builder.mul(k, ir.Constant(_I64, LANES)))
+                    r_addr = builder.add(f_base, builder.mul(r, f_stride))
+                    chains = [x, ir.Constant(_VEC, [0.0] * LANES)]
+                    for l in range(LANES):
+                        if l % 2:
+                            zl = _shuffle(builder, zs[l], zs[l], [b] * LANES)
+                        else:
+                            addr = builder.add(z_base, builder.add(builder.mul(z_stride, ir.Constant(_I64, l)),
+                                                                   ir.Constant(_I64, 8 * b)))
+                            zl = _splat(builder, builder.load(builder.inttoptr(addr, _F64.as_pointer())))
+                        row = builder.load(builder.inttoptr(builder.add(r_addr, builder.mul(f_stride, ir.Constant(_I64, l))),
+                                                            _VEC.as_pointer()), align=8)
+                        chains[l % 2] = _fma(builder, zl, row, chains[l % 2])
+                    keep = builder.icmp_signed("<", ir.Constant(_I64, b), m)
+                    _store_row(context, builder, sig.args[6], out_, builder.add(row0, ir.Constant(_I64, b)),
+                               builder.and_(col_mask, builder.select(keep, ir.Constant(_MASK, [1] * LANES),
+                                                                      ir.Constant(_MASK, [0] * LANES))),
+                               builder.fadd(chains[0], chains[1]))
+            with otherwise:
+                points = _transpose8(builder, zs)
+                for b in range(LANES):
+                    k = builder.fptosi(builder.extract_element(count, ir.Constant(_I32, b)), _I64)
+                    x = builder.load(_row_pointer(context, builder, sig.args[2], means8_, k), align=8)
+                    s = builder.load(_row_pointer(context, builder, sig.args[3], factors8_, k), align=8)
+                    keep = builder.icmp_signed("<", ir.Constant(_I64, b), m)
+                    _store_row(context, builder, sig.args[6], out_, builder.add(row0, ir.Constant(_I64, b)),
+                               builder.and_(col_mask, builder.select(keep, ir.Constant(_MASK, [1] * LANES),
+                                                                      ir.Constant(_MASK, [0] * LANES))),
+                               _fma(builder, s, points[b], x))
+        return context.get_dummy_value()
+    return types.none(zt, f64x8, means8, factors8, types.boolean, types.boolean, out, types.int64, types.int64), codegen

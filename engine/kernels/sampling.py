@@ -126,10 +126,11 @@ def _mixture_sample_rows8(key, offset, cum_weights, means8, factors8, dense, out
     """``mixture_sample`` for D <= 8, eight points at a time.
 
     means8: (K, 8) and factors8: (P * 8, 8) (row p * 8 + l: row l of L_p^T) or (K, 8) standard deviations,
-    zero-padded. The points' component uniforms and Box-Muller pairs are 8-lane vectors (lane b = point b);
-    an in-register transpose turns them into one vector of coordinates per point; then
-    x = mean_k + sum_l z_l L_k[:, l] (one broadcast FMA per l) or x = mean_k + s_k z, written with one masked
-    row store. Every point runs the same vector code (a chunk's last points as masked lanes)."""
+    zero-padded; dense: factors8 holds factors. The group's component uniforms and Box-Muller pairs are
+    8-lane vectors (lane b = point b, ``_simd.vec8_uniform``/``vec8_box_muller``), the components a count of
+    cumulative weights; ``_simd.vec8_mixture_points8`` then maps each point (x = mean_k + L_k z, or
+    mean_k + s_k z) and stores its row. Every point runs the same vector code (a chunk's last points as
+    masked lanes), so a point's numbers depend only on (key, its index)."""
     n, D = out.shape
     K = means8.shape[0]
     n_pairs = (D + 1) // 2
@@ -138,7 +139,6 @@ def _mixture_sample_rows8(key, offset, cum_weights, means8, factors8, dense, out
     n_chunks = (n + CHUNK - 1) // CHUNK
     for c in prange(n_chunks):
         zt = np.zeros((_simd.LANES, _simd.LANES))  # row l: coordinate l of the group's points (rows >= 2 n_pairs stay 0)
-        zp = np.empty((_simd.LANES, _simd.LANES))  # row b: the coordinates of point b
         lo = c * CHUNK
         m = min(CHUNK, n - lo)
         for g in range(0, m, _simd.LANES):
@@ -154,22 +154,7 @@ def _mixture_sample_rows8(key, offset, cum_weights, means8, factors8, dense, out
                 za, zb = _simd.vec8_box_muller(key, base + np.uint64(1 + 2 * j), stride)
                 _simd.vec8_store_at(zt, 2 * j, 0, _simd.LANES, za)
                 _simd.vec8_store_at(zt, 2 * j + 1, 0, _simd.LANES, zb)
-            if not dense:
-                # diagonal: each point's coordinates as one vector (an in-register transpose)
-                points = _simd.vec8_rows8(zt, 0)
-                for b in range(_simd.LANES):
-                    _simd.vec8_store_at(zp, b, 0, _simd.LANES, points[b])
-            for b in range(gm):
-                k = np.int64(_simd.vec8_lane(count, b))
-                x = _simd.vec8_load_at(means8, k, 0, _simd.LANES)
-                if dense:
-                    # all 8 rows: rows past D are zero, so the unused normal of an odd D and the zero rows of
-                    # zt add nothing
-                    x = _simd.vec8_affine8(x, zt, b, factors8, (0 if shared else k) * _simd.LANES)
-                else:
-                    z = _simd.vec8_load_at(zp, b, 0, _simd.LANES)
-                    x = _simd.vec8_fma(_simd.vec8_load_at(factors8, k, 0, _simd.LANES), z, x)
-                _simd.vec8_store_row(out, lo + g + b, D, x)
+            _simd.vec8_mixture_points8(zt, count, means8, factors8, dense, shared, out, lo + g, gm)
 
 
 @njit(**PARALLEL)
