@@ -70,11 +70,15 @@ def test_normal_sample_equals_twin():
 def test_stream_continuation():
     """Sampling a stream in two pieces (at an even offset) equals sampling it whole."""
     key = stream_key(3)
-    whole = np.empty(1000)
+    whole = np.empty(5000)
     normal_sample(key, 0, 0.0, 1.0, whole)
-    tail = np.empty(400)
-    normal_sample(key, 600, 0.0, 1.0, tail)
-    np.testing.assert_array_equal(whole[600:], tail)
+    for start in (600, 2, 16 * 129 + 4, 4998):  # pairs in other lanes of the 16-normal steps, and in other chunks
+        tail = np.empty(5000 - start)
+        normal_sample(key, start, 0.0, 1.0, tail)
+        np.testing.assert_array_equal(whole[start:], tail)
+    single = np.empty(5000, dtype=np.float32)
+    normal_sample(key, 0, 0.0, 1.0, single)
+    np.testing.assert_array_equal(single, whole.astype(np.float32))
 
 
 @needs_two_threads

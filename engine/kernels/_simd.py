@@ -633,3 +633,31 @@ def vec8_mixture_points8(typingctx, zt, count, means8, factors8, dense, shared, 
                                _fma(builder, s, points[b], x))
         return context.get_dummy_value()
     return types.none(zt, f64x8, means8, factors8, types.boolean, types.boolean, out, types.int64, types.int64), codegen
+
+
+@intrinsic
+def vec8_store_pairs(typingctx, out, start, n, loc, scale, za, zb):
+    """out[start + 2 p] = loc + scale * za[p], out[start + 2 p + 1] = loc + scale * zb[p] for the first
+    min(n, 16) of those 16 positions (the pairs interleaved by two shuffles); out: a contiguous 1-D float64
+    or float32 array (float32: each value rounded once). Nothing else is written."""
+    if not (isinstance(out, types.Array) and out.ndim == 1 and out.dtype in (types.float64, types.float32)
+            and out.layout == "C"):
+        raise TypeError(f"vec8_store_pairs' output must be a contiguous 1-D float64/float32 array, got {out}")
+
+    def codegen(context, builder, sig, args):
+        out_, start, n, loc, scale, za, zb = args
+        single = sig.args[0].dtype == types.float32
+        vt = ir.VectorType(ir.FloatType(), LANES) if single else _VEC
+        fnty = ir.FunctionType(ir.VoidType(), [vt, vt.as_pointer(), _I32, _MASK])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.store.{'v8f32' if single else 'v8f64'}.p0")
+        a = context.make_array(sig.args[0])(context, builder, out_)
+        for half, lanes in enumerate(([0, 8, 1, 9, 2, 10, 3, 11], [4, 12, 5, 13, 6, 14, 7, 15])):
+            z = _shuffle(builder, za, zb, lanes)
+            v = _fma(builder, _splat(builder, scale), z, _splat(builder, loc))
+            first = builder.add(start, ir.Constant(_I64, LANES * half))
+            ptr = builder.gep(a.data, [first])
+            builder.call(fn, [builder.fptrunc(v, vt) if single else v, builder.bitcast(ptr, vt.as_pointer()),
+                              ir.Constant(_I32, 4 if single else 8),
+                              _first_lanes(builder, builder.sub(n, ir.Constant(_I64, LANES * half)))])
+        return context.get_dummy_value()
+    return types.none(out, types.int64, types.int64, types.float64, types.float64, f64x8, f64x8), codegen

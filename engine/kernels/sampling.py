@@ -14,7 +14,7 @@ from numba import njit, prange
 
 from . import _simd
 from ._blocklinalg import upper_triangular_map
-from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
+from ._config import CHUNK, PARALLEL, SERIAL
 from ._fastmath import fast_log, sincos_turns
 
 GAMMA = np.uint64(0x9E3779B97F4A7C15)
@@ -47,13 +47,6 @@ def box_muller(key, w):
     return r * c, r * s
 
 
-@njit(inline="always", **SERIAL)
-def normal_pairs_block(key, first_word, stride, m, za, zb):
-    """za[:m], zb[:m] = Box-Muller pairs from words (first_word + b*stride, +1), b < m."""
-    for b in range(m):
-        za[b], zb[b] = box_muller(key, first_word + np.uint64(b) * stride)
-
-
 @njit(**PARALLEL)
 def normal_sample(key, offset, loc, scale, out):
     """out[i] = loc + scale * z, z the standard normal number ``offset + i`` of stream ``key``.
@@ -64,19 +57,12 @@ def normal_sample(key, offset, loc, scale, out):
     n = out.shape[0]
     n_chunks = (n + CHUNK - 1) // CHUNK
     for c in prange(n_chunks):
-        za = np.empty(BLOCK // 2)
-        zb = np.empty(BLOCK // 2)
         c_stop = min(n, (c + 1) * CHUNK)
-        for start in range(c * CHUNK, c_stop, BLOCK):
-            m = min(BLOCK, c_stop - start)
-            n_pairs = (m + 1) // 2
-            normal_pairs_block(key, np.uint64(offset + start), np.uint64(2), n_pairs, za, zb)
-            out_b = out[start:start + m]  # indexed from 0, so LLVM sees no negative-index wraparound
-            for p in range(m // 2):
-                out_b[2 * p] = loc + scale * za[p]
-                out_b[2 * p + 1] = loc + scale * zb[p]
-            if m % 2:
-                out_b[m - 1] = loc + scale * za[n_pairs - 1]
+        # 16 normals (8 pairs, lane-wise) per step; chunks start at multiples of 16, so a normal's words
+        # never depend on the chunking
+        for start in range(c * CHUNK, c_stop, 2 * _simd.LANES):
+            za, zb = _simd.vec8_box_muller(key, np.uint64(offset + start), np.uint64(2))
+            _simd.vec8_store_pairs(out, start, c_stop - start, loc, scale, za, zb)
 
 
 def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
