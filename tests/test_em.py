@@ -208,3 +208,56 @@ def test_degenerate_and_bad_fits(rng):
     # without regularisation the same data has singular components: a clear error with the remedy
     with pytest.raises(ValueError, match="increase reg_covar"):
         engine.GaussianMixture(3, random_state=0, reg_covar=0.0).fit(D)
+
+
+def _brute_force_statistics(weights, means, covs, X, w):
+    """E-step sums by scipy densities and dense NumPy (n x K arrays: fine for a test)."""
+    from scipy.stats import multivariate_normal
+
+    logp = np.stack([np.log(weights[k]) + multivariate_normal(means[k], covs[k]).logpdf(X)
+                     for k in range(len(weights))], axis=1)
+    lse = np.logaddexp.reduce(logp, axis=1)
+    r = np.exp(logp - lse[:, None]) * w[:, None]
+    return r, lse
+
+
+@pytest.mark.parametrize("K", [1, 5, 16])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("layout", ["float64", "float32", "strided"])
+def test_d8_full_statistics_match_brute_force(rng, K, weighted, layout):
+    """D = 8 full covariances (the rows-in-registers E-step where the CPU has AVX-512, the block path
+    otherwise; its n % 8 = 3 last rows always): n_k, the shifted first and second moments, the
+    log-likelihood and the weight against scipy, over several parts and blocks; float32 rows, and strided
+    ones (which the input check copies)."""
+    D, n = 8, 20_011
+    weights, means, covs = random_mixture_params(rng, K, D, "full")
+    model = engine.GaussianMixture.from_params(weights, means, covs, "full")
+    X = rng.normal(scale=3, size=(n, D))
+    if layout == "float32":
+        X = X.astype(np.float32)
+    elif layout == "strided":
+        X = np.repeat(X, 2, axis=1)[:, ::2]
+    w = rng.uniform(0, 2, size=n) if weighted else np.ones(n)
+    stats = e_step_stats(model, X, sample_weight=w if weighted else None)
+    Xd = np.asarray(X, dtype=np.float64)
+    r, lse = _brute_force_statistics(weights, means, covs, Xd, w)
+    d = Xd[:, None, :] - stats.shift[None]
+    s2 = np.einsum("nk,nki,nkj->kij", r, d, d)
+    lower = np.tril(np.ones((D, D), dtype=bool))
+    np.testing.assert_allclose(stats.nk, r.sum(axis=0), rtol=1e-10, atol=1e-10 * n)
+    np.testing.assert_allclose(stats.s1, np.einsum("nk,nkj->kj", r, d), rtol=1e-9, atol=1e-10 * np.abs(d).max() * n)
+    np.testing.assert_allclose(stats.s2[:, lower], s2[:, lower], rtol=1e-9, atol=1e-10 * np.abs(s2).max())
+    assert stats.log_likelihood == pytest.approx(np.sum(w * lse), rel=1e-11)
+    assert stats.weight == pytest.approx(w.sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize("bad_row", [0, 19, 8 * 300 + 7, 20_009])
+def test_d8_full_statistics_name_the_first_bad_row(rng, bad_row):
+    """A NaN or inf in a group of 8, in a later part, or in the ragged tail is reported by its row."""
+    weights, means, covs = random_mixture_params(rng, 3, 8, "full")
+    model = engine.GaussianMixture.from_params(weights, means, covs, "full")
+    X = rng.normal(size=(20_011, 8))
+    X[bad_row, 5] = np.inf if bad_row % 2 else np.nan
+    X[bad_row + 1, 2] = np.nan  # a later bad row is not the one named
+    with pytest.raises(ValueError, match=f"first offending row: {bad_row}$"):
+        e_step_stats(model, X)

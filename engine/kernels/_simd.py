@@ -387,8 +387,8 @@ def vec8_nonfinite(typingctx, acc, xs):
 @intrinsic
 def vec8_quad_term8(typingctx, xs, U, c, log_norm_k):
     """lane b: log_norm_k - 0.5 * || x_b @ U - c ||^2 for the 8 points whose coordinates are the 8 vectors xs
-    (``vec8_columns8`` / ``vec8_rows8``), U (8, 8) upper triangular (entries below the diagonal are not
-    read), c (8,).
+    (``vec8_columns8`` / ``vec8_rows8``), U (8, 8) float64 upper triangular (entries below the diagonal are
+    not read), c (8,) float64; exactly those shapes (not checked: the callers' D == 8).
 
     y_j = sum_{i <= j} x_i U[i, j] - c_j is a chain of FMAs with U's entries broadcast from memory: 44
     vector FMAs per 8 points, nothing written but the result."""
@@ -396,8 +396,11 @@ def vec8_quad_term8(typingctx, xs, U, c, log_norm_k):
         xs = [builder.extract_value(args[0], i) for i in range(LANES)]
         Ua = context.make_array(sig.args[1])(context, builder, args[1])
         ca = context.make_array(sig.args[2])(context, builder, args[2])
-        u_stride = [builder.extract_value(Ua.strides, d) for d in range(2)]
-        c_stride = builder.extract_value(ca.strides, 0)
+        # C-contiguous operands (the kernels' (8, 8) factor slices and mean rows): constant offsets, so each
+        # entry is one broadcast load off a base register; others: their strides
+        u_stride = ([ir.Constant(_I64, 8 * LANES), ir.Constant(_I64, 8)] if sig.args[1].layout == "C"
+                    else [builder.extract_value(Ua.strides, d) for d in range(2)])
+        c_stride = ir.Constant(_I64, 8) if sig.args[2].layout == "C" else builder.extract_value(ca.strides, 0)
 
         def scalar(arr, offset_bytes):
             addr = builder.add(builder.ptrtoint(arr.data, _I64), offset_bytes)
@@ -661,3 +664,114 @@ def vec8_store_pairs(typingctx, out, start, n, loc, scale, za, zb):
                               _first_lanes(builder, builder.sub(n, ir.Constant(_I64, LANES * half)))])
         return context.get_dummy_value()
     return types.none(out, types.int64, types.int64, types.float64, types.float64, f64x8, f64x8), codegen
+
+
+# ------------------------------------------------------------------------------ E-step statistics, D = 8
+# One component's weighted sums over groups of 8 points (lanes = points), 45 in all: q = 0: sum r;
+# 1 + j: sum r d_j; 9 + i (i + 1) / 2 + j (j <= i): sum r d_i d_j, with d = x - c. They go in three parts of
+# 15 (a part's sums, the 8 differences and two temporaries fit the 32 vector registers; all 45 at once
+# spilled: 160 instructions per step instead of ~60).
+
+_MOMENT_TERMS = ([("n",)] + [("s1", j) for j in range(LANES)]
+                 + [("s2", i, j) for i in range(LANES) for j in range(i + 1)])
+N_MOMENTS8 = len(_MOMENT_TERMS)  # 45
+MOMENT_PARTS8 = 3
+_PART = N_MOMENTS8 // MOMENT_PARTS8
+_MOMENTS_PART8 = types.UniTuple(f64x8, _PART)
+
+
+@intrinsic
+def vec8_moments8_zero(typingctx):
+    """One part's moment sums at zero."""
+    def codegen(context, builder, sig, args):
+        return context.make_tuple(builder, sig.return_type, [ir.Constant(_VEC, [0.0] * LANES)] * _PART)
+    return _MOMENTS_PART8(), codegen
+
+
+@intrinsic
+def vec8_moments8_add(typingctx, acc, r, xt, col, c, part):
+    """acc (part ``part``, a literal 0-2, of the moment sums) plus one group's terms: r (the 8 points' weighted
+    responsibilities), d_j = xt[j, col:col + 8] - c[j] (xt: C-contiguous (8, >= col + 8) float64,
+    coordinate-major; c: (8,) float64), r d_j, (r d_i) d_j (FMAs)."""
+    _check_lanes(xt, "vec8_moments8_add's points", ndims=(2,))
+    if not (isinstance(c, types.Array) and c.ndim == 1 and c.dtype == types.float64):
+        raise TypeError(f"vec8_moments8_add's shift must be a 1-D float64 array, got {c}")
+    if not isinstance(part, types.IntegerLiteral):
+        return None  # Numba retries with the literal
+    if not 0 <= part.literal_value < MOMENT_PARTS8:
+        raise TypeError(f"vec8_moments8_add's part must be a literal 0..{MOMENT_PARTS8 - 1}, got {part}")
+    terms = _MOMENT_TERMS[_PART * part.literal_value:_PART * (part.literal_value + 1)]
+
+    def codegen(context, builder, sig, args):
+        acc, r, xt_, col, c_ = args[:5]
+        xa = context.make_array(sig.args[2])(context, builder, xt_)
+        ca = context.make_array(sig.args[4])(context, builder, c_)
+        x_stride = builder.extract_value(xa.strides, 0)
+        x_base = builder.add(builder.ptrtoint(xa.data, _I64), builder.mul(col, ir.Constant(_I64, 8)))
+        c_stride = builder.extract_value(ca.strides, 0)
+        c_base = builder.ptrtoint(ca.data, _I64)
+        d, rd = {}, {}
+
+        def diff(j):
+            if j not in d:
+                x = builder.load(builder.inttoptr(builder.add(x_base, builder.mul(x_stride, ir.Constant(_I64, j))),
+                                                  _VEC.as_pointer()), align=8)
+                cj = builder.load(builder.inttoptr(builder.add(c_base, builder.mul(c_stride, ir.Constant(_I64, j))),
+                                                   _F64.as_pointer()))
+                d[j] = builder.fsub(x, _splat(builder, cj))
+            return d[j]
+
+        def weighted(i):
+            if i not in rd:
+                rd[i] = builder.fmul(r, diff(i))
+            return rd[i]
+
+        sums = []
+        for q, term in enumerate(terms):
+            a = builder.extract_value(acc, q)
+            if term[0] == "n":
+                sums.append(builder.fadd(a, r))
+            elif term[0] == "s1":
+                sums.append(builder.fadd(a, weighted(term[1])))
+            else:
+                sums.append(_fma(builder, weighted(term[1]), diff(term[2]), a))
+        return context.make_tuple(builder, sig.return_type, sums)
+    return _MOMENTS_PART8(_MOMENTS_PART8, f64x8, xt, types.int64, c, part), codegen
+
+
+@intrinsic
+def vec8_moments8_flush(typingctx, acc, lanes, row0):
+    """lanes[row0 + q, :] += acc[q] for the part's 15 sums (lanes: C-contiguous float64 with 8 columns and
+    rows [row0, row0 + 15): per-lane partial sums)."""
+    _check_lanes(lanes, "vec8_moments8_flush's partial sums", ndims=(2,))
+
+    def codegen(context, builder, sig, args):
+        for q in range(_PART):
+            ptr = _row_pointer(context, builder, sig.args[1], args[1], builder.add(args[2], ir.Constant(_I64, q)))
+            builder.store(builder.fadd(builder.load(ptr, align=8), builder.extract_value(args[0], q)), ptr, align=8)
+        return context.get_dummy_value()
+    return types.none(_MOMENTS_PART8, lanes, types.int64), codegen
+
+
+@intrinsic
+def vec8_store_columns8(typingctx, xt, col, xs):
+    """xt[j, col:col + 8] = xs[j] for the 8 coordinate vectors xs (xt: C-contiguous (8, >= col + 8) float64)."""
+    _check_lanes(xt, "vec8_store_columns8's points", ndims=(2,))
+
+    def codegen(context, builder, sig, args):
+        xa = context.make_array(sig.args[0])(context, builder, args[0])
+        stride = builder.extract_value(xa.strides, 0)
+        base = builder.add(builder.ptrtoint(xa.data, _I64), builder.mul(args[1], ir.Constant(_I64, 8)))
+        for j in range(LANES):
+            ptr = builder.inttoptr(builder.add(base, builder.mul(stride, ir.Constant(_I64, j))), _VEC.as_pointer())
+            builder.store(builder.extract_value(args[2], j), ptr, align=8)
+        return context.get_dummy_value()
+    return types.none(xt, types.int64, _POINTS8), codegen
+
+
+@intrinsic
+def vec8_mul(typingctx, a, b):
+    """Lane-wise a * b."""
+    def codegen(context, builder, sig, args):
+        return builder.fmul(args[0], args[1])
+    return f64x8(f64x8, f64x8), codegen

@@ -19,7 +19,11 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
-from .gaussian import component_terms, first_bad_row, load_block, logsumexp_block
+from ._simd import (N_MOMENTS8, WIDE, vec8_add, vec8_fill, vec8_lane, vec8_load_at, vec8_max, vec8_moments8_add,
+                    vec8_moments8_flush, vec8_moments8_zero, vec8_mul, vec8_nonfinite, vec8_quad_term8,
+                    vec8_recip_or_zero, vec8_rows8, vec8_store_at, vec8_store_columns8)
+from .gaussian import (_logsumexp_lanes, component_terms, first_bad_row, first_nonfinite_row, load_block,
+                       logsumexp_block)
 from .sampling import uniform_open
 
 #: how responsibilities are formed from the component terms
@@ -205,6 +209,88 @@ def _hard_or_random_resp(terms, m, mode, key, first_point):
                 terms[k, b] /= tot
 
 
+@njit(**SERIAL)  # not inlined: ``prec_chol.ndim`` is pruned at compile time only on a function's own args
+def _statistics_rows8(X, lo, hi, sample_weight, prec_chol, shifted_means, log_norm, shift, nk, s1, s2, terms, xt,
+                      lanes):
+    """The E-step of rows [lo, hi) ((hi - lo) a multiple of 8) for D = 8 full covariances, straight from X's
+    rows: nk (K,), s1 (K, 8) and s2's lower triangles (K, 8, 8) gain the rows' sums; returns (log-likelihood,
+    weight, first row holding NaN/inf or -1).
+
+    Per block of up to BLOCK points: each group of 8 is transposed in registers (``vec8_rows8``) and kept
+    coordinate-major in xt (8, BLOCK); its K quadratic forms and log-sum-exp run as in the scoring path, and
+    terms (K, BLOCK) ends up holding the weighted responsibilities. Then, component by component, the
+    block's moment sums (r, r d, r d d^T with d = x - shift[k]) run over the groups with the 45 sums held as
+    vectors (lanes = points), added per block to lanes (K * 45, 8), which is reduced over its lanes at the
+    end: the same sums as ``_accumulate_block``, in another (fixed) order."""
+    if prec_chol.ndim != 3:  # diagonal factors never come here (compiled away for them)
+        return 0.0, 0.0, -1
+    K = shifted_means.shape[0]
+    weighted = sample_weight.shape[0] > 0
+    lanes[:] = 0.0
+    poison = vec8_fill(0.0)
+    ll = vec8_fill(0.0)
+    wt = vec8_fill(0.0)
+    for start in range(lo, hi, BLOCK):
+        m = min(BLOCK, hi - start)
+        for g in range(0, m, 8):
+            xs = vec8_rows8(X, start + g)
+            poison = vec8_nonfinite(poison, xs)
+            vec8_store_columns8(xt, g, xs)
+            top = vec8_fill(-np.inf)
+            for k in range(K):
+                t = vec8_quad_term8(xs, prec_chol[k], shifted_means[k], log_norm[k])
+                vec8_store_at(terms, k, g, 8, t)
+                top = vec8_max(t, top)
+            lse, total = _logsumexp_lanes(terms, g, 8, top, True)  # the exps stay in terms
+            w = vec8_load_at(sample_weight, 0, start + g, 8) if weighted else vec8_fill(1.0)
+            ll = vec8_add(ll, vec8_mul(w, lse))
+            wt = vec8_add(wt, w)
+            scale = vec8_mul(w, vec8_recip_or_zero(total))
+            for k in range(K):
+                vec8_store_at(terms, k, g, 8, vec8_mul(vec8_load_at(terms, k, g, 8), scale))
+        for k in range(K):
+            # the 45 sums in three parts of 15, each a pass over the block's groups with its sums in registers
+            sums = vec8_moments8_zero()
+            for g in range(0, m, 8):
+                sums = vec8_moments8_add(sums, vec8_load_at(terms, k, g, 8), xt, g, shift[k], 0)
+            vec8_moments8_flush(sums, lanes, k * N_MOMENTS8)
+            sums = vec8_moments8_zero()
+            for g in range(0, m, 8):
+                sums = vec8_moments8_add(sums, vec8_load_at(terms, k, g, 8), xt, g, shift[k], 1)
+            vec8_moments8_flush(sums, lanes, k * N_MOMENTS8 + 15)
+            sums = vec8_moments8_zero()
+            for g in range(0, m, 8):
+                sums = vec8_moments8_add(sums, vec8_load_at(terms, k, g, 8), xt, g, shift[k], 2)
+            vec8_moments8_flush(sums, lanes, k * N_MOMENTS8 + 30)
+    for k in range(K):
+        row = k * N_MOMENTS8
+        nk[k] += _lane_sum(lanes, row)
+        for j in range(8):
+            s1[k, j] += _lane_sum(lanes, row + 1 + j)
+        q = row + 9
+        for i in range(8):
+            for j in range(i + 1):
+                s2[k, i, j] += _lane_sum(lanes, q)
+                q += 1
+    ll_sum = 0.0
+    wt_sum = 0.0
+    bad = False
+    for i in range(8):
+        ll_sum += vec8_lane(ll, i)
+        wt_sum += vec8_lane(wt, i)
+        v = vec8_lane(poison, i)
+        bad |= v != v
+    return ll_sum, wt_sum, first_nonfinite_row(X, lo, hi) if bad else -1
+
+
+@njit(inline="always", **SERIAL)
+def _lane_sum(lanes, row):
+    acc = 0.0
+    for i in range(8):
+        acc += lanes[row, i]
+    return acc
+
+
 @njit(**PARALLEL)
 def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, tied, mode, key, row0):
     """EM sufficient statistics of X (n, D) under the mixture given in kernel layout.
@@ -233,6 +319,10 @@ def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, t
     ll = np.zeros(n_parts)
     wt = np.zeros(n_parts)
     bad = np.full(n_parts, -1, dtype=np.int64)
+    # D = 8 full covariances on AVX-512 (EM proper): groups of 8 rows straight from X (_statistics_rows8);
+    # a part's last (hi - lo) % 8 rows and every other case take the block path below
+    rows8 = (WIDE and D == 8 and prec_chol.ndim == 3 and prec_chol.shape[0] == K and not tied and mode == POSTERIOR
+             and X.strides[1] == X.itemsize)
     for p in prange(n_parts):
         lo = (n * p) // n_parts
         hi = (n * (p + 1)) // n_parts
@@ -244,6 +334,17 @@ def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, t
         d = np.empty((D, BLOCK))
         rd = np.empty((D, BLOCK))
         s2p = s2[p] if prec_chol.ndim == 3 else s2[p, :, 0, :]
+        if rows8:
+            grouped = lo + (hi - lo) // 8 * 8
+            ll_g, wt_g, r = _statistics_rows8(X, lo, grouped, sample_weight, prec_chol, shifted_means, log_norm,
+                                              shift, nk[p], s1[p], s2p, terms[:K], xt,
+                                              np.empty((K * N_MOMENTS8, 8)))
+            ll[p] += ll_g
+            wt[p] += wt_g
+            if r >= 0:
+                bad[p] = r
+                continue
+            lo = grouped
         for start in range(lo, hi, BLOCK):
             m = min(BLOCK, hi - start)
             r = load_block(X, start, m, xt)
