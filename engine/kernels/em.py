@@ -291,6 +291,60 @@ def _lane_sum(lanes, row):
     return acc
 
 
+@njit(inline="always", **SERIAL)
+def _new_statistics(n, K, D, prec_chol, tied):
+    """Zeroed per-part outputs of ``em_statistics`` and the number of parts (a function of n only)."""
+    n_parts = max(1, min(MAX_PARTS, (n + CHUNK - 1) // CHUNK))
+    nk = np.zeros((n_parts, K))
+    s1 = np.zeros((n_parts, K, D))
+    if prec_chol.ndim == 3:
+        s2 = np.zeros((n_parts, 1 if tied else K, D, D))
+    else:
+        s2 = np.zeros((n_parts, K, 1, D))
+    return n_parts, nk, s1, s2, np.zeros(n_parts), np.zeros(n_parts), np.full(n_parts, -1, dtype=np.int64)
+
+
+@njit(inline="always", **SERIAL)
+def _statistics_blocks(X, lo, hi, sample_weight, prec_chol, shifted_means, log_norm, shift, mode, key, row0, p, nk,
+                       s1, s2p, ll, wt, bad, xt, y, terms, mx, lse, d, rd):
+    """Rows [lo, hi) of part p through the block path: BLOCK points at a time into xt, their terms,
+    log-sum-exp and (weighted) responsibilities in terms (K + 1, BLOCK), folded into the part's sums."""
+    K = shifted_means.shape[0]
+    weighted = sample_weight.shape[0] > 0
+    for start in range(lo, hi, BLOCK):
+        m = min(BLOCK, hi - start)
+        r = load_block(X, start, m, xt)
+        if r >= 0:
+            bad[p] = r
+            break
+        tk = terms[:K]
+        component_terms(xt, m, prec_chol, shifted_means, log_norm, tk, y)
+        logsumexp_block(tk, m, mx, lse, mode == POSTERIOR)
+        w_b = sample_weight[start:start + m] if weighted else sample_weight
+        for b in range(m):
+            terms[K, b] = w_b[b] if weighted else 1.0
+        acc_ll = 0.0
+        acc_w = 0.0
+        for b in range(m):
+            acc_ll += terms[K, b] * lse[b]
+            acc_w += terms[K, b]
+        ll[p] += acc_ll
+        wt[p] += acc_w
+        if mode != POSTERIOR:
+            _hard_or_random_resp(tk, m, mode, key, row0 + start)
+        # weighted responsibilities, in place (mx holds the posterior normaliser, see logsumexp_block)
+        for b in range(m):
+            mx[b] = terms[K, b] * (mx[b] if mode == POSTERIOR else 1.0)
+        for k in range(K):
+            acc = 0.0
+            for b in range(m):
+                v = tk[k, b] * mx[b]
+                tk[k, b] = v
+                acc += v
+            nk[p, k] += acc
+        _accumulate_block(xt, m, terms, shift, s1[p], s2p, d, rd)
+
+
 @njit(**PARALLEL)
 def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, tied, mode, key, row0):
     """EM sufficient statistics of X (n, D) under the mixture given in kernel layout.
@@ -308,73 +362,48 @@ def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, t
     """
     n, D = X.shape
     K = shifted_means.shape[0]
-    weighted = sample_weight.shape[0] > 0
-    n_parts = max(1, min(MAX_PARTS, (n + CHUNK - 1) // CHUNK))
-    nk = np.zeros((n_parts, K))
-    s1 = np.zeros((n_parts, K, D))
-    if prec_chol.ndim == 3:
-        s2 = np.zeros((n_parts, 1 if tied else K, D, D))
-    else:
-        s2 = np.zeros((n_parts, K, 1, D))
-    ll = np.zeros(n_parts)
-    wt = np.zeros(n_parts)
-    bad = np.full(n_parts, -1, dtype=np.int64)
-    # D = 8 full covariances on AVX-512 (EM proper): groups of 8 rows straight from X (_statistics_rows8);
-    # a part's last (hi - lo) % 8 rows and every other case take the block path below
-    rows8 = (WIDE and D == 8 and prec_chol.ndim == 3 and prec_chol.shape[0] == K and not tied and mode == POSTERIOR
-             and X.strides[1] == X.itemsize)
+    n_parts, nk, s1, s2, ll, wt, bad = _new_statistics(n, K, D, prec_chol, tied)
+    for p in prange(n_parts):
+        lo = (n * p) // n_parts
+        hi = (n * (p + 1)) // n_parts
+        s2p = s2[p] if prec_chol.ndim == 3 else s2[p, :, 0, :]
+        _statistics_blocks(X, lo, hi, sample_weight, prec_chol, shifted_means, log_norm, shift, mode, key, row0, p,
+                           nk, s1, s2p, ll, wt, bad, np.empty((D, BLOCK)), np.empty((D, BLOCK)),
+                           np.empty((K + 1, BLOCK)), np.empty(BLOCK), np.empty(BLOCK), np.empty((D, BLOCK)),
+                           np.empty((D, BLOCK)))
+    return nk, s1, s2, ll, wt, first_bad_row(bad)
+
+
+def rows8_statistics_apply(X, prec_chol, K, tied, mode):
+    """Whether ``em_statistics_rows8`` serves this call: D = 8 full covariances, EM proper, rows contiguous,
+    and a CPU target with 512-bit vectors."""
+    return bool(WIDE and X.shape[1] == 8 and prec_chol.ndim == 3 and prec_chol.shape[0] == K and not tied
+                and mode == POSTERIOR and X.strides[1] == X.itemsize)
+
+
+@njit(**PARALLEL)
+def em_statistics_rows8(X, sample_weight, prec_chol, shifted_means, log_norm, shift):
+    """``em_statistics`` (POSTERIOR, untied) for D = 8 full covariances, where ``rows8_statistics_apply``:
+    the same outputs over the same parts. Each part's rows in groups of 8 go straight from X
+    (``_statistics_rows8``), its last (hi - lo) % 8 rows through the block path. A kernel of its own, so
+    fits of other shapes do not compile it."""
+    n, D = X.shape
+    K = shifted_means.shape[0]
+    n_parts, nk, s1, s2, ll, wt, bad = _new_statistics(n, K, D, prec_chol, False)
     for p in prange(n_parts):
         lo = (n * p) // n_parts
         hi = (n * (p + 1)) // n_parts
         xt = np.empty((D, BLOCK))
-        y = np.empty((D, BLOCK))
-        terms = np.empty((K + 1, BLOCK))  # row K: the sample weights (used by tied)
-        mx = np.empty(BLOCK)
-        lse = np.empty(BLOCK)
-        d = np.empty((D, BLOCK))
-        rd = np.empty((D, BLOCK))
-        s2p = s2[p] if prec_chol.ndim == 3 else s2[p, :, 0, :]
-        if rows8:
-            grouped = lo + (hi - lo) // 8 * 8
-            ll_g, wt_g, r = _statistics_rows8(X, lo, grouped, sample_weight, prec_chol, shifted_means, log_norm,
-                                              shift, nk[p], s1[p], s2p, terms[:K], xt,
-                                              np.empty((K * N_MOMENTS8, 8)))
-            ll[p] += ll_g
-            wt[p] += wt_g
-            if r >= 0:
-                bad[p] = r
-                continue
-            lo = grouped
-        for start in range(lo, hi, BLOCK):
-            m = min(BLOCK, hi - start)
-            r = load_block(X, start, m, xt)
-            if r >= 0:
-                bad[p] = r
-                break
-            tk = terms[:K]
-            component_terms(xt, m, prec_chol, shifted_means, log_norm, tk, y)
-            logsumexp_block(tk, m, mx, lse, mode == POSTERIOR)
-            w_b = sample_weight[start:start + m] if weighted else sample_weight
-            for b in range(m):
-                terms[K, b] = w_b[b] if weighted else 1.0
-            acc_ll = 0.0
-            acc_w = 0.0
-            for b in range(m):
-                acc_ll += terms[K, b] * lse[b]
-                acc_w += terms[K, b]
-            ll[p] += acc_ll
-            wt[p] += acc_w
-            if mode != POSTERIOR:
-                _hard_or_random_resp(tk, m, mode, key, row0 + start)
-            # weighted responsibilities, in place (mx holds the posterior normaliser, see logsumexp_block)
-            for b in range(m):
-                mx[b] = terms[K, b] * (mx[b] if mode == POSTERIOR else 1.0)
-            for k in range(K):
-                acc = 0.0
-                for b in range(m):
-                    v = tk[k, b] * mx[b]
-                    tk[k, b] = v
-                    acc += v
-                nk[p, k] += acc
-            _accumulate_block(xt, m, terms, shift, s1[p], s2p, d, rd)
+        terms = np.empty((K + 1, BLOCK))
+        grouped = lo + (hi - lo) // 8 * 8
+        ll_g, wt_g, r = _statistics_rows8(X, lo, grouped, sample_weight, prec_chol, shifted_means, log_norm, shift,
+                                          nk[p], s1[p], s2[p], terms[:K], xt, np.empty((K * N_MOMENTS8, 8)))
+        ll[p] += ll_g
+        wt[p] += wt_g
+        if r >= 0:
+            bad[p] = r
+            continue
+        _statistics_blocks(X, grouped, hi, sample_weight, prec_chol, shifted_means, log_norm, shift, POSTERIOR,
+                           np.uint64(0), 0, p, nk, s1, s2[p], ll, wt, bad, xt, np.empty((D, BLOCK)), terms,
+                           np.empty(BLOCK), np.empty(BLOCK), np.empty((D, BLOCK)), np.empty((D, BLOCK)))
     return nk, s1, s2, ll, wt, first_bad_row(bad)
