@@ -169,11 +169,10 @@ def test_mixture_labels_follow_weights(rng, covariance_type):
         assert np.all(np.abs(Xk.mean(axis=0) - m[k]) < 4 * np.sqrt(variances(k) / len(Xk)))
 
 
-def test_normals_moments_ks_and_tails():
-    """10M standard normals: mean, variance, skewness and kurtosis within 4 standard errors, KS at the
-    0.1% level, and the fractions beyond 3, 4 and 5 sigma within 4 binomial standard errors."""
-    n = 10_000_000
-    z = engine.Normal().sample(n, random_state=20261126)
+def _assert_standard_normal(z):
+    """Mean, variance, skewness and kurtosis within 4 standard errors, KS (first 1M) at the 0.1% level, and
+    the fractions beyond 3, 4 and 5 sigma within 4 binomial standard errors."""
+    n = z.size
     se = 1 / np.sqrt(n)
     assert abs(z.mean()) < 4 * se
     assert abs(z.var() - 1) < 4 * np.sqrt(2) * se
@@ -184,6 +183,11 @@ def test_normals_moments_ks_and_tails():
         p = 2 * stats.norm.sf(k)
         frac = np.mean(np.abs(z) > k)
         assert abs(frac - p) < 4 * np.sqrt(p * (1 - p) / n) + 1 / n, k
+
+
+def test_normals_moments_ks_and_tails():
+    """10M standard normals from ``Normal.sample`` (``_assert_standard_normal``)."""
+    _assert_standard_normal(engine.Normal().sample(10_000_000, random_state=20261126))
 
 
 _MASK64 = (1 << 64) - 1
@@ -245,22 +249,12 @@ def test_box_muller_tails_are_exact_out_to_the_last_uniform(sigmas):
 
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
 def test_mixture_sampler_normals_moments_ks_and_tails(covariance_type):
-    """The 8-lane sampler's normals (one standard component, D = 8: 10M normals): as
-    ``test_normals_moments_ks_and_tails``, and the 8 coordinates uncorrelated (4 standard errors)."""
+    """The 8-lane sampler's normals (one standard component, D = 8: 10M normals): ``_assert_standard_normal``,
+    and the 8 coordinates uncorrelated (4 standard errors)."""
     D, n = 8, 1_250_000
     cov = np.eye(D)[None] if covariance_type == "full" else np.ones((1, D))
     model = engine.GaussianMixture.from_params(np.ones(1), np.zeros((1, D)), cov, covariance_type)
     X, _ = model.sample(n, random_state=20261126)
-    z = X.ravel()
-    se = 1 / np.sqrt(z.size)
-    assert abs(z.mean()) < 4 * se
-    assert abs(z.var() - 1) < 4 * np.sqrt(2) * se
-    assert abs(stats.skew(z)) < 4 * np.sqrt(6) * se
-    assert abs(stats.kurtosis(z)) < 4 * np.sqrt(24) * se
-    assert stats.kstest(z[:1_000_000], "norm").statistic < 1.95 / np.sqrt(1_000_000)
-    for k in (3.0, 4.0, 5.0):
-        p = 2 * stats.norm.sf(k)
-        frac = np.mean(np.abs(z) > k)
-        assert abs(frac - p) < 4 * np.sqrt(p * (1 - p) / z.size) + 1 / z.size, k
+    _assert_standard_normal(X.ravel())
     corr = np.corrcoef(X[:200_000].T)
     assert np.all(np.abs(corr[np.triu_indices(D, 1)]) < 4 / np.sqrt(200_000))

@@ -292,8 +292,9 @@ def _lane_sum(lanes, row):
 
 
 @njit(**SERIAL)  # not inlined: inlined into the kernel it compiled 0.5 s longer
-def _new_statistics(n, K, D, prec_chol, tied):
-    """Zeroed per-part outputs of ``em_statistics`` and the number of parts (a function of n only)."""
+def new_statistics(n, K, D, prec_chol, tied):
+    """(number of parts, a function of n only; then zeroed per-part nk, s1, s2, loglik, weight and first bad
+    row) in ``em_statistics``' layouts; also the HMM's Gaussian moments."""
     n_parts = max(1, min(MAX_PARTS, (n + CHUNK - 1) // CHUNK))
     nk = np.zeros((n_parts, K))
     s1 = np.zeros((n_parts, K, D))
@@ -362,7 +363,7 @@ def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, t
     """
     n, D = X.shape
     K = shifted_means.shape[0]
-    n_parts, nk, s1, s2, ll, wt, bad = _new_statistics(n, K, D, prec_chol, tied)
+    n_parts, nk, s1, s2, ll, wt, bad = new_statistics(n, K, D, prec_chol, tied)
     for p in prange(n_parts):
         lo = (n * p) // n_parts
         hi = (n * (p + 1)) // n_parts
@@ -389,7 +390,7 @@ def em_statistics_rows8(X, sample_weight, prec_chol, shifted_means, log_norm, sh
     fits of other shapes do not compile it."""
     n, D = X.shape
     K = shifted_means.shape[0]
-    n_parts, nk, s1, s2, ll, wt, bad = _new_statistics(n, K, D, prec_chol, False)
+    n_parts, nk, s1, s2, ll, wt, bad = new_statistics(n, K, D, prec_chol, False)
     for p in prange(n_parts):
         lo = (n * p) // n_parts
         hi = (n * (p + 1)) // n_parts

@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
-from .em import MAX_PARTS, _accumulate_block
+from .em import MAX_PARTS, _accumulate_block, new_statistics
 from .gaussian import component_terms, first_bad_row, load_block
 from .product import POISSON, accumulate_moments, block_terms, load_product_block
 from .student_t import _t_terms
@@ -74,13 +74,7 @@ def gaussian_posterior_moments(X, post, prec_chol, shift, tied):
     tied: one scatter about shift[0] weighted by each row's total posterior) or (P, K, 1, D) diagonal."""
     n, D = X.shape
     K = shift.shape[0]
-    n_parts = max(1, min(MAX_PARTS, (n + CHUNK - 1) // CHUNK))
-    nk = np.zeros((n_parts, K))
-    s1 = np.zeros((n_parts, K, D))
-    if prec_chol.ndim == 3:
-        s2 = np.zeros((n_parts, 1 if tied else K, D, D))
-    else:
-        s2 = np.zeros((n_parts, K, 1, D))
+    n_parts, nk, s1, s2, _, _, _ = new_statistics(n, K, D, prec_chol, tied)
     for p in prange(n_parts):
         lo = (n * p) // n_parts
         hi = (n * (p + 1)) // n_parts
