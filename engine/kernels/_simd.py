@@ -576,11 +576,11 @@ def _check_points8(zt, means8, factors8, out):
 
 
 @intrinsic
-def vec8_mixture_points8(typingctx, zt, count, means8, factors8, dense, shared, out, row0, m):
+def vec8_mixture_points8(typingctx, zt, count, means8, factors8, dense, out, row0, m):
     """The affine maps of a group of 8 sampled points: for b < m, out[row0 + b, :D] = means8[k] + L z with
     k = lane b of ``count`` (whole numbers), z = column b of zt (8 x 8, coordinate-major), D = out's columns.
 
-    dense: L z = sum_l z_l factors8[r + l] (r = 0 if shared else 8 k; rows of L^T, zero-padded to 8), each
+    dense: L z = sum_l z_l factors8[8 k + l] (rows of L_k^T, zero-padded to 8), each
     z_l broadcast, alternately from memory and from a register (a load-port and a shuffle-port operation, so
     neither port carries all 8), in two FMA chains; otherwise L z = factors8[k] * z (standard deviations),
     z from an in-register transpose. All 8 points are computed (a lane past m reads valid rows: its count is a
@@ -589,7 +589,7 @@ def vec8_mixture_points8(typingctx, zt, count, means8, factors8, dense, shared, 
     _check_points8(zt, means8, factors8, out)
 
     def codegen(context, builder, sig, args):
-        zt_, count, means8_, factors8_, dense_, shared_, out_, row0, m = args
+        zt_, count, means8_, factors8_, dense_, out_, row0, m = args
         za = context.make_array(sig.args[0])(context, builder, zt_)
         z_stride = builder.extract_value(za.strides, 0)
         z_base = builder.ptrtoint(za.data, _I64)
@@ -598,15 +598,14 @@ def vec8_mixture_points8(typingctx, zt, count, means8, factors8, dense, shared, 
         fa = context.make_array(sig.args[3])(context, builder, factors8_)
         f_stride = builder.extract_value(fa.strides, 0)
         f_base = builder.ptrtoint(fa.data, _I64)
-        n_cols = builder.extract_value(context.make_array(sig.args[6])(context, builder, out_).shape, 1)
+        n_cols = builder.extract_value(context.make_array(sig.args[5])(context, builder, out_).shape, 1)
         col_mask = _first_lanes(builder, n_cols)
         with builder.if_else(dense_) as (then, otherwise):
             with then:
                 for b in range(LANES):
                     k = builder.fptosi(builder.extract_element(count, ir.Constant(_I32, b)), _I64)
                     x = builder.load(_row_pointer(context, builder, sig.args[2], means8_, k), align=8)
-                    r = builder.select(shared_, ir.Constant(_I64, 0), builder.mul(k, ir.Constant(_I64, LANES)))
-                    r_addr = builder.add(f_base, builder.mul(r, f_stride))
+                    r_addr = builder.add(f_base, builder.mul(builder.mul(k, ir.Constant(_I64, LANES)), f_stride))
                     chains = [x, ir.Constant(_VEC, [0.0] * LANES)]
                     for l in range(LANES):
                         if l % 2:
@@ -619,7 +618,7 @@ def vec8_mixture_points8(typingctx, zt, count, means8, factors8, dense, shared, 
                                                             _VEC.as_pointer()), align=8)
                         chains[l % 2] = _fma(builder, zl, row, chains[l % 2])
                     keep = builder.icmp_signed("<", ir.Constant(_I64, b), m)
-                    _store_row(context, builder, sig.args[6], out_, builder.add(row0, ir.Constant(_I64, b)),
+                    _store_row(context, builder, sig.args[5], out_, builder.add(row0, ir.Constant(_I64, b)),
                                builder.and_(col_mask, builder.select(keep, ir.Constant(_MASK, [1] * LANES),
                                                                       ir.Constant(_MASK, [0] * LANES))),
                                builder.fadd(chains[0], chains[1]))
@@ -630,12 +629,12 @@ def vec8_mixture_points8(typingctx, zt, count, means8, factors8, dense, shared, 
                     x = builder.load(_row_pointer(context, builder, sig.args[2], means8_, k), align=8)
                     s = builder.load(_row_pointer(context, builder, sig.args[3], factors8_, k), align=8)
                     keep = builder.icmp_signed("<", ir.Constant(_I64, b), m)
-                    _store_row(context, builder, sig.args[6], out_, builder.add(row0, ir.Constant(_I64, b)),
+                    _store_row(context, builder, sig.args[5], out_, builder.add(row0, ir.Constant(_I64, b)),
                                builder.and_(col_mask, builder.select(keep, ir.Constant(_MASK, [1] * LANES),
                                                                       ir.Constant(_MASK, [0] * LANES))),
                                _fma(builder, s, points[b], x))
         return context.get_dummy_value()
-    return types.none(zt, f64x8, means8, factors8, types.boolean, types.boolean, out, types.int64, types.int64), codegen
+    return types.none(zt, f64x8, means8, factors8, types.boolean, out, types.int64, types.int64), codegen
 
 
 @intrinsic

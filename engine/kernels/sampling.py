@@ -91,7 +91,8 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
     means8 = np.zeros((K, _simd.LANES))
     means8[:, :D] = means
     if cov_chol_t.ndim == 3:
-        factors8 = np.zeros((cov_chol_t.shape[0], _simd.LANES, _simd.LANES))
+        # one factor per component (tied: the shared one repeated, 512 bytes each)
+        factors8 = np.zeros((K, _simd.LANES, _simd.LANES))
         factors8[:, :D, :D] = np.triu(cov_chol_t)
         factors8 = factors8.reshape(-1, _simd.LANES)
     else:
@@ -111,7 +112,7 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
 def _mixture_sample_rows8(key, offset, cum_weights, means8, factors8, dense, out, labels):
     """``mixture_sample`` for D <= 8, eight points at a time.
 
-    means8: (K, 8) and factors8: (P * 8, 8) (row p * 8 + l: row l of L_p^T) or (K, 8) standard deviations,
+    means8: (K, 8) and factors8: (K * 8, 8) (row 8 k + l: row l of L_k^T) or (K, 8) standard deviations,
     zero-padded; dense: factors8 holds factors. The group's component uniforms and Box-Muller pairs are
     8-lane vectors (lane b = point b, ``_simd.vec8_uniform``/``vec8_box_muller``), the components a count of
     cumulative weights; ``_simd.vec8_mixture_points8`` then maps each point (x = mean_k + L_k z, or
@@ -121,7 +122,6 @@ def _mixture_sample_rows8(key, offset, cum_weights, means8, factors8, dense, out
     K = means8.shape[0]
     n_pairs = (D + 1) // 2
     stride = np.uint64(1 + 2 * n_pairs)
-    shared = factors8.shape[0] == _simd.LANES and K > 1  # tied: one factor for every component
     n_chunks = (n + CHUNK - 1) // CHUNK
     for c in prange(n_chunks):
         zt = np.zeros((_simd.LANES, _simd.LANES))  # row l: coordinate l of the group's points (rows >= 2 n_pairs stay 0)
@@ -140,7 +140,7 @@ def _mixture_sample_rows8(key, offset, cum_weights, means8, factors8, dense, out
                 za, zb = _simd.vec8_box_muller(key, base + np.uint64(1 + 2 * j), stride)
                 _simd.vec8_store_at(zt, 2 * j, 0, _simd.LANES, za)
                 _simd.vec8_store_at(zt, 2 * j + 1, 0, _simd.LANES, zb)
-            _simd.vec8_mixture_points8(zt, count, means8, factors8, dense, shared, out, lo + g, gm)
+            _simd.vec8_mixture_points8(zt, count, means8, factors8, dense, out, lo + g, gm)
 
 
 @njit(**PARALLEL)
