@@ -224,12 +224,13 @@ def _brute_force_statistics(weights, means, covs, X, w):
 @pytest.mark.parametrize("K", [1, 5, 16])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("layout", ["float64", "float32", "strided"])
-def test_d8_full_statistics_match_brute_force(rng, K, weighted, layout):
+@pytest.mark.parametrize("n", [9, 20_011])
+def test_d8_full_statistics_match_brute_force(rng, K, weighted, layout, n):
     """D = 8 full covariances (the rows-in-registers E-step where the CPU has AVX-512, the block path
     otherwise; its n % 8 = 3 last rows always): n_k, the shifted first and second moments, the
-    log-likelihood and the weight against scipy, over several parts and blocks; float32 rows, and strided
-    ones (which the input check copies)."""
-    D, n = 8, 20_011
+    log-likelihood and the weight against scipy, over several parts and blocks (and for one group and a
+    row); float32 rows, and strided ones (which the input check copies)."""
+    D = 8
     weights, means, covs = random_mixture_params(rng, K, D, "full")
     model = engine.GaussianMixture.from_params(weights, means, covs, "full")
     X = rng.normal(scale=3, size=(n, D))
