@@ -6,9 +6,10 @@ dependent adds and maxima per step. ``F64x8`` is an LLVM ``<8 x double>`` held i
 iterations; the intrinsics below are the handful of operations the recursion needs. The Viterbi step is
 IEEE-exact per lane (plain ``fadd``, ordered comparisons, no fast-math flags), so a kernel written with
 it gives the same bits as its scalar twin. The block arithmetic further down (the Gaussian kernels'
-log-sum-exp and D = 8 quadratic forms) uses fused multiply-adds: as accurate as the scalar ``_fastmath``
-functions, not bit-identical to them. On AVX-512 a value is one zmm register; elsewhere LLVM splits it into
-narrower registers (two ymm, four xmm, or scalars): slower, never different.
+log-sum-exp and D = 8 quadratic forms), the samplers' SplitMix64 words and Box-Muller pairs and the D = 8
+E-step's moment sums use fused multiply-adds: as accurate as the scalar ``_fastmath`` functions, not
+bit-identical to them. On AVX-512 a value is one zmm register; elsewhere LLVM splits it into narrower
+registers (two ymm, four xmm, or scalars): slower, never different.
 
 Rows shorter than 8 are read and written with masked loads and stores (``llvm.masked.*``), so nothing past
 a row is touched; missing lanes read as -inf, the max-product identity.
@@ -614,8 +615,8 @@ def vec8_mixture_points8(typingctx, zt, count, means8, factors8, dense, out, row
                             addr = builder.add(z_base, builder.add(builder.mul(z_stride, ir.Constant(_I64, l)),
                                                                    ir.Constant(_I64, 8 * b)))
                             zl = _splat(builder, builder.load(builder.inttoptr(addr, _F64.as_pointer())))
-                        row = builder.load(builder.inttoptr(builder.add(r_addr, builder.mul(f_stride, ir.Constant(_I64, l))),
-                                                            _VEC.as_pointer()), align=8)
+                        row_addr = builder.add(r_addr, builder.mul(f_stride, ir.Constant(_I64, l)))
+                        row = builder.load(builder.inttoptr(row_addr, _VEC.as_pointer()), align=8)
                         chains[l % 2] = _fma(builder, zl, row, chains[l % 2])
                     keep = builder.icmp_signed("<", ir.Constant(_I64, b), m)
                     _store_row(context, builder, sig.args[5], out_, builder.add(row0, ir.Constant(_I64, b)),
@@ -651,7 +652,8 @@ def vec8_store_pairs(typingctx, out, start, n, loc, scale, za, zb):
         single = sig.args[0].dtype == types.float32
         vt = ir.VectorType(ir.FloatType(), LANES) if single else _VEC
         fnty = ir.FunctionType(ir.VoidType(), [vt, vt.as_pointer(), _I32, _MASK])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.store.{'v8f32' if single else 'v8f64'}.p0")
+        suffix = "v8f32" if single else "v8f64"
+        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.store.{suffix}.p0")
         a = context.make_array(sig.args[0])(context, builder, out_)
         for half, lanes in enumerate(([0, 8, 1, 9, 2, 10, 3, 11], [4, 12, 5, 13, 6, 14, 7, 15])):
             z = _shuffle(builder, za, zb, lanes)
@@ -675,7 +677,7 @@ _MOMENT_TERMS = ([("n",)] + [("s1", j) for j in range(LANES)]
                  + [("s2", i, j) for i in range(LANES) for j in range(i + 1)])
 N_MOMENTS8 = len(_MOMENT_TERMS)  # 45
 MOMENT_PARTS8 = 3
-_PART = N_MOMENTS8 // MOMENT_PARTS8
+MOMENTS_PER_PART8 = _PART = N_MOMENTS8 // MOMENT_PARTS8  # 15
 _MOMENTS_PART8 = types.UniTuple(f64x8, _PART)
 
 

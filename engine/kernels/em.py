@@ -19,9 +19,9 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
-from ._simd import (N_MOMENTS8, WIDE, vec8_add, vec8_fill, vec8_lane, vec8_load_at, vec8_max, vec8_moments8_add,
-                    vec8_moments8_flush, vec8_moments8_zero, vec8_mul, vec8_nonfinite, vec8_quad_term8,
-                    vec8_recip_or_zero, vec8_rows8, vec8_store_at, vec8_store_columns8)
+from ._simd import (MOMENTS_PER_PART8, N_MOMENTS8, WIDE, vec8_add, vec8_fill, vec8_lane, vec8_load_at, vec8_max,
+                    vec8_moments8_add, vec8_moments8_flush, vec8_moments8_zero, vec8_mul, vec8_nonfinite,
+                    vec8_quad_term8, vec8_recip_or_zero, vec8_rows8, vec8_store_at, vec8_store_columns8)
 from .gaussian import (_logsumexp_lanes, component_terms, first_bad_row, first_nonfinite_row, load_block,
                        logsumexp_block)
 from .sampling import uniform_open
@@ -257,11 +257,11 @@ def _statistics_rows8(X, lo, hi, sample_weight, prec_chol, shifted_means, log_no
             sums = vec8_moments8_zero()
             for g in range(0, m, 8):
                 sums = vec8_moments8_add(sums, vec8_load_at(terms, k, g, 8), xt, g, shift[k], 1)
-            vec8_moments8_flush(sums, lanes, k * N_MOMENTS8 + 15)
+            vec8_moments8_flush(sums, lanes, k * N_MOMENTS8 + MOMENTS_PER_PART8)
             sums = vec8_moments8_zero()
             for g in range(0, m, 8):
                 sums = vec8_moments8_add(sums, vec8_load_at(terms, k, g, 8), xt, g, shift[k], 2)
-            vec8_moments8_flush(sums, lanes, k * N_MOMENTS8 + 30)
+            vec8_moments8_flush(sums, lanes, k * N_MOMENTS8 + 2 * MOMENTS_PER_PART8)
     for k in range(K):
         row = k * N_MOMENTS8
         nk[k] += _lane_sum(lanes, row)

@@ -124,7 +124,8 @@ def _mixture_sample_rows8(key, offset, cum_weights, means8, factors8, dense, out
     stride = np.uint64(1 + 2 * n_pairs)
     n_chunks = (n + CHUNK - 1) // CHUNK
     for c in prange(n_chunks):
-        zt = np.zeros((_simd.LANES, _simd.LANES))  # row l: coordinate l of the group's points (rows >= 2 n_pairs stay 0)
+        # row l: coordinate l of the group's points (rows >= 2 n_pairs stay 0)
+        zt = np.zeros((_simd.LANES, _simd.LANES))
         lo = c * CHUNK
         m = min(CHUNK, n - lo)
         for g in range(0, m, _simd.LANES):
