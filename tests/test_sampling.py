@@ -19,9 +19,11 @@ needs_two_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reaso
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("D", [1, 4, 5, 8, 9])
-def test_mixture_sample_equals_twin(rng, covariance_type, D):
-    """D <= 8 runs the 8-lane kernel, D = 9 the tiled one; both against the twin (libm)."""
-    w, m, c = random_mixture_params(rng, 4, D, covariance_type)
+@pytest.mark.parametrize("K", [4, 17])
+def test_mixture_sample_equals_twin(rng, covariance_type, D, K):
+    """D <= 8 runs the 8-lane kernel (components by a 4-level search up to K = 16, by a count above), D = 9
+    the tiled one; all against the twin (libm)."""
+    w, m, c = random_mixture_params(rng, K, D, covariance_type)
     model = engine.GaussianMixture.from_params(w, m, c, covariance_type)
     key = stream_key(11)
     n, offset = 5000, 1234
@@ -258,3 +260,25 @@ def test_mixture_sampler_normals_moments_ks_and_tails(covariance_type):
     _assert_standard_normal(X.ravel())
     corr = np.corrcoef(X[:200_000].T)
     assert np.all(np.abs(corr[np.triu_indices(D, 1)]) < 4 / np.sqrt(200_000))
+
+
+def test_component_search_counts_thresholds_at_most_u(rng):
+    """The 4-level search equals a plain count of thresholds <= u, with ties (zero-weight components), +inf
+    padding, and u exactly at a threshold."""
+    from numba import njit
+
+    from engine.kernels import _simd
+
+    @njit
+    def search(u, thresholds, out):
+        _simd.vec8_store_at(out, 0, 0, 8, _simd.vec8_count_at_most16(_simd.vec8_load_at(u, 0, 0, 8), thresholds))
+
+    for trial in range(200):
+        k = rng.integers(1, 16)
+        t = np.sort(rng.choice(rng.uniform(size=6), size=k - 1))  # repeats: ties
+        thresholds = np.full(15, np.inf)
+        thresholds[:k - 1] = t
+        u = np.concatenate([rng.uniform(size=4), rng.choice(np.append(t, 0.0), size=4)])
+        out = np.empty(8)
+        search(u, thresholds, out)
+        np.testing.assert_array_equal(out, (thresholds[None, :] <= u[:, None]).sum(axis=1), err_msg=str(trial))

@@ -101,7 +101,9 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
     direct = out.dtype in (np.float64, np.float32) and out.flags.c_contiguous
     X = out if direct else np.empty(out.shape)
     L = labels if labels.flags.c_contiguous else np.empty(n, dtype=np.int64)
-    _mixture_sample_rows8(key, offset, cum_weights, means8, factors8, cov_chol_t.ndim == 3, X, L)
+    thresholds = np.full(15, np.inf)  # the first K - 1 cumulative weights, for K <= 16
+    thresholds[:min(K - 1, 15)] = cum_weights[:min(K - 1, 15)]
+    _mixture_sample_rows8(key, offset, cum_weights, thresholds, means8, factors8, cov_chol_t.ndim == 3, X, L)
     if X is not out:
         out[...] = X
     if L is not labels:
@@ -109,7 +111,7 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
 
 
 @njit(**PARALLEL)
-def _mixture_sample_rows8(key, offset, cum_weights, means8, factors8, dense, out, labels):
+def _mixture_sample_rows8(key, offset, cum_weights, thresholds, means8, factors8, dense, out, labels):
     """``mixture_sample`` for D <= 8, eight points at a time.
 
     means8: (K, 8) and factors8: (K * 8, 8) (row 8 k + l: row l of L_k^T) or (K, 8) standard deviations,
@@ -133,9 +135,12 @@ def _mixture_sample_rows8(key, offset, cum_weights, means8, factors8, dense, out
             base = np.uint64(offset + lo + g) * stride
             # component: the number of cumulative weights <= u, u uniform in [0, 1)
             u = _simd.vec8_sub_scalar(_simd.vec8_uniform(key, base, stride), _U53)
-            count = _simd.vec8_fill(0.0)
-            for k in range(K - 1):
-                count = _simd.vec8_add(count, _simd.vec8_at_least(u, cum_weights[k]))
+            if K <= 16:
+                count = _simd.vec8_count_at_most16(u, thresholds)
+            else:
+                count = _simd.vec8_fill(0.0)
+                for k in range(K - 1):
+                    count = _simd.vec8_add(count, _simd.vec8_at_least(u, cum_weights[k]))
             _simd.vec8_store_counts(labels, lo + g, gm, count)
             for j in range(n_pairs):
                 za, zb = _simd.vec8_box_muller(key, base + np.uint64(1 + 2 * j), stride)
