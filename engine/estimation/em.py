@@ -22,11 +22,8 @@ def statistics(X, sample_weight, kernel_params, shift, covariance_type, mode=em_
     tied = covariance_type == "tied"
     sample_weight = as_kernel_vector(sample_weight)
     if kernel_ready(X):
-        if em_kernels.rows8_statistics_apply(X, U, shifted.shape[0], tied, mode):
-            nk, s1, s2, ll, wt, bad = em_kernels.em_statistics_rows8(X, sample_weight, U, shifted, log_norm, shift)
-        else:
-            nk, s1, s2, ll, wt, bad = em_kernels.em_statistics(X, sample_weight, U, shifted, log_norm, shift, tied,
-                                                               mode, np.uint64(key), 0)
+        nk, s1, s2, ll, wt, bad = em_kernels.statistics_parts(X, sample_weight, U, shifted, log_norm, shift, tied,
+                                                              mode, np.uint64(key), 0)
         raise_bad_row(bad)
         # reduce the fixed partition of parts (same order at any thread count)
         nk, s1, s2, ll, wt = nk.sum(axis=0), s1.sum(axis=0), s2.sum(axis=0), ll.sum(), wt.sum()
@@ -37,11 +34,8 @@ def statistics(X, sample_weight, kernel_params, shift, covariance_type, mode=em_
         for start, chunk in chunks:
             m = chunk.shape[0]
             w = sample_weight[start:start + m] if sample_weight.size else sample_weight
-            if em_kernels.rows8_statistics_apply(chunk, U, shifted.shape[0], tied, mode):
-                parts = em_kernels.em_statistics_rows8(chunk, w, U, shifted, log_norm, shift)
-            else:
-                parts = em_kernels.em_statistics(chunk, w, U, shifted, log_norm, shift, tied, mode, np.uint64(key),
-                                                 start)
+            parts = em_kernels.statistics_parts(chunk, w, U, shifted, log_norm, shift, tied, mode, np.uint64(key),
+                                                start)
             if parts[5] >= 0:
                 raise_bad_row(start + parts[5])
             sums = (parts[0].sum(axis=0), parts[1].sum(axis=0), parts[2].sum(axis=0), parts[3].sum(), parts[4].sum())

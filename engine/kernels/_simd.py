@@ -89,6 +89,22 @@ def _splat(builder, x):
     return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
 
 
+def _masked_store(context, builder, arrty, arr, row, col, mask, v):
+    """arr[row, col + lane] = v[lane] where mask (arr[col + lane] for a 1-D array), v 8 float64 lanes in the
+    array's dtype: float32 rounded once, int64 truncated (whole numbers). Nothing else is written."""
+    if arrty.dtype == types.float32:
+        elem, v = ir.VectorType(ir.FloatType(), LANES), builder.fptrunc(v, ir.VectorType(ir.FloatType(), LANES))
+    elif arrty.dtype == types.int64:
+        elem, v = ir.VectorType(_I64, LANES), builder.fptosi(v, ir.VectorType(_I64, LANES))
+    else:
+        elem = _VEC
+    suffix = {types.float32: "v8f32", types.int64: "v8i64"}.get(arrty.dtype, "v8f64")
+    fnty = ir.FunctionType(ir.VoidType(), [elem, elem.as_pointer(), _I32, _MASK])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.store.{suffix}.p0")
+    align = context.get_abi_sizeof(context.get_data_type(arrty.dtype))
+    builder.call(fn, [v, _lanes_address(context, builder, arrty, arr, row, col, elem), ir.Constant(_I32, align), mask])
+
+
 def _masked_load(builder, ptr, mask, fill):
     fnty = ir.FunctionType(_VEC, [_VEC.as_pointer(), _I32, _MASK, _VEC])
     fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.masked.load.v8f64.p0")
@@ -188,10 +204,8 @@ def vec8_store_at(typingctx, arr, row, col, n, v):
     _check_lanes(arr, "vec8_store_at's array")
 
     def codegen(context, builder, sig, args):
-        ptr = _lanes_address(context, builder, sig.args[0], args[0], args[1], args[2])
-        fnty = ir.FunctionType(ir.VoidType(), [_VEC, _VEC.as_pointer(), _I32, _MASK])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.masked.store.v8f64.p0")
-        builder.call(fn, [args[4], ptr, ir.Constant(_I32, 8), _first_lanes(builder, args[3])])
+        _masked_store(context, builder, sig.args[0], args[0], args[1], args[2], _first_lanes(builder, args[3]),
+                      args[4])
         return context.get_dummy_value()
     return types.none(arr, types.int64, types.int64, types.int64, f64x8), codegen
 
@@ -536,10 +550,8 @@ def vec8_store_counts(typingctx, arr, col, n, v):
     _check_lanes(arr, "vec8_store_counts's array", dtype=types.int64, ndims=(1,))
 
     def codegen(context, builder, sig, args):
-        ptr = _lanes_address(context, builder, sig.args[0], args[0], ir.Constant(_I64, 0), args[1], _I64V)
-        fnty = ir.FunctionType(ir.VoidType(), [_I64V, _I64V.as_pointer(), _I32, _MASK])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.masked.store.v8i64.p0")
-        builder.call(fn, [builder.fptosi(args[3], _I64V), ptr, ir.Constant(_I32, 8), _first_lanes(builder, args[2])])
+        _masked_store(context, builder, sig.args[0], args[0], ir.Constant(_I64, 0), args[1],
+                      _first_lanes(builder, args[2]), args[3])
         return context.get_dummy_value()
     return types.none(arr, types.int64, types.int64, f64x8), codegen
 
@@ -550,22 +562,6 @@ def vec8_sub_scalar(typingctx, a, c):
     def codegen(context, builder, sig, args):
         return builder.fsub(args[0], _splat(builder, args[1]))
     return f64x8(f64x8, types.float64), codegen
-
-
-def _row_pointer(context, builder, arrty, arr, row, elem=_VEC):
-    a = context.make_array(arrty)(context, builder, arr)
-    addr = builder.add(builder.ptrtoint(a.data, _I64), builder.mul(row, builder.extract_value(a.strides, 0)))
-    return builder.inttoptr(addr, elem.as_pointer())
-
-
-def _store_row(context, builder, arrty, arr, row, mask, v):
-    """arr[row, lane] = v[lane] where mask (float32 arrays: each lane rounded once)."""
-    single = arrty.dtype == types.float32
-    vt = ir.VectorType(ir.FloatType(), LANES) if single else _VEC
-    fnty = ir.FunctionType(ir.VoidType(), [vt, vt.as_pointer(), _I32, _MASK])
-    fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.store.{'v8f32' if single else 'v8f64'}.p0")
-    builder.call(fn, [builder.fptrunc(v, vt) if single else v, _row_pointer(context, builder, arrty, arr, row, vt),
-                      ir.Constant(_I32, 4 if single else 8), mask])
 
 
 def _check_points8(zt, means8, factors8, out):
@@ -601,11 +597,22 @@ def vec8_mixture_points8(typingctx, zt, count, means8, factors8, dense, out, row
         f_base = builder.ptrtoint(fa.data, _I64)
         n_cols = builder.extract_value(context.make_array(sig.args[5])(context, builder, out_).shape, 1)
         col_mask = _first_lanes(builder, n_cols)
+        zero = ir.Constant(_I64, 0)
+
+        def component_and_mean(b):
+            k = builder.fptosi(builder.extract_element(count, ir.Constant(_I32, b)), _I64)
+            return k, builder.load(_lanes_address(context, builder, sig.args[2], means8_, k, zero), align=8)
+
+        def store_point(b, x):
+            keep = builder.icmp_signed("<", ir.Constant(_I64, b), m)  # lanes past m: computed, not stored
+            mask = builder.and_(col_mask, builder.select(keep, ir.Constant(_MASK, [1] * LANES),
+                                                         ir.Constant(_MASK, [0] * LANES)))
+            _masked_store(context, builder, sig.args[5], out_, builder.add(row0, ir.Constant(_I64, b)), zero, mask, x)
+
         with builder.if_else(dense_) as (then, otherwise):
             with then:
                 for b in range(LANES):
-                    k = builder.fptosi(builder.extract_element(count, ir.Constant(_I32, b)), _I64)
-                    x = builder.load(_row_pointer(context, builder, sig.args[2], means8_, k), align=8)
+                    k, x = component_and_mean(b)
                     r_addr = builder.add(f_base, builder.mul(builder.mul(k, ir.Constant(_I64, LANES)), f_stride))
                     chains = [x, ir.Constant(_VEC, [0.0] * LANES)]
                     for l in range(LANES):
@@ -618,22 +625,13 @@ def vec8_mixture_points8(typingctx, zt, count, means8, factors8, dense, out, row
                         row_addr = builder.add(r_addr, builder.mul(f_stride, ir.Constant(_I64, l)))
                         row = builder.load(builder.inttoptr(row_addr, _VEC.as_pointer()), align=8)
                         chains[l % 2] = _fma(builder, zl, row, chains[l % 2])
-                    keep = builder.icmp_signed("<", ir.Constant(_I64, b), m)
-                    _store_row(context, builder, sig.args[5], out_, builder.add(row0, ir.Constant(_I64, b)),
-                               builder.and_(col_mask, builder.select(keep, ir.Constant(_MASK, [1] * LANES),
-                                                                      ir.Constant(_MASK, [0] * LANES))),
-                               builder.fadd(chains[0], chains[1]))
+                    store_point(b, builder.fadd(chains[0], chains[1]))
             with otherwise:
                 points = _transpose8(builder, zs)
                 for b in range(LANES):
-                    k = builder.fptosi(builder.extract_element(count, ir.Constant(_I32, b)), _I64)
-                    x = builder.load(_row_pointer(context, builder, sig.args[2], means8_, k), align=8)
-                    s = builder.load(_row_pointer(context, builder, sig.args[3], factors8_, k), align=8)
-                    keep = builder.icmp_signed("<", ir.Constant(_I64, b), m)
-                    _store_row(context, builder, sig.args[5], out_, builder.add(row0, ir.Constant(_I64, b)),
-                               builder.and_(col_mask, builder.select(keep, ir.Constant(_MASK, [1] * LANES),
-                                                                      ir.Constant(_MASK, [0] * LANES))),
-                               _fma(builder, s, points[b], x))
+                    k, x = component_and_mean(b)
+                    sd = builder.load(_lanes_address(context, builder, sig.args[3], factors8_, k, zero), align=8)
+                    store_point(b, _fma(builder, sd, points[b], x))
         return context.get_dummy_value()
     return types.none(zt, f64x8, means8, factors8, types.boolean, out, types.int64, types.int64), codegen
 
@@ -649,20 +647,12 @@ def vec8_store_pairs(typingctx, out, start, n, loc, scale, za, zb):
 
     def codegen(context, builder, sig, args):
         out_, start, n, loc, scale, za, zb = args
-        single = sig.args[0].dtype == types.float32
-        vt = ir.VectorType(ir.FloatType(), LANES) if single else _VEC
-        fnty = ir.FunctionType(ir.VoidType(), [vt, vt.as_pointer(), _I32, _MASK])
-        suffix = "v8f32" if single else "v8f64"
-        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.store.{suffix}.p0")
-        a = context.make_array(sig.args[0])(context, builder, out_)
         for half, lanes in enumerate(([0, 8, 1, 9, 2, 10, 3, 11], [4, 12, 5, 13, 6, 14, 7, 15])):
             z = _shuffle(builder, za, zb, lanes)
             v = _fma(builder, _splat(builder, scale), z, _splat(builder, loc))
-            first = builder.add(start, ir.Constant(_I64, LANES * half))
-            ptr = builder.gep(a.data, [first])
-            builder.call(fn, [builder.fptrunc(v, vt) if single else v, builder.bitcast(ptr, vt.as_pointer()),
-                              ir.Constant(_I32, 4 if single else 8),
-                              _first_lanes(builder, builder.sub(n, ir.Constant(_I64, LANES * half)))])
+            offset = ir.Constant(_I64, LANES * half)
+            _masked_store(context, builder, sig.args[0], out_, ir.Constant(_I64, 0), builder.add(start, offset),
+                          _first_lanes(builder, builder.sub(n, offset)), v)
         return context.get_dummy_value()
     return types.none(out, types.int64, types.int64, types.float64, types.float64, f64x8, f64x8), codegen
 
@@ -748,7 +738,8 @@ def vec8_moments8_flush(typingctx, acc, lanes, row0):
 
     def codegen(context, builder, sig, args):
         for q in range(_PART):
-            ptr = _row_pointer(context, builder, sig.args[1], args[1], builder.add(args[2], ir.Constant(_I64, q)))
+            ptr = _lanes_address(context, builder, sig.args[1], args[1], builder.add(args[2], ir.Constant(_I64, q)),
+                                 ir.Constant(_I64, 0))
             builder.store(builder.fadd(builder.load(ptr, align=8), builder.extract_value(args[0], q)), ptr, align=8)
         return context.get_dummy_value()
     return types.none(_MOMENTS_PART8, lanes, types.int64), codegen

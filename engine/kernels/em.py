@@ -375,16 +375,20 @@ def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, t
     return nk, s1, s2, ll, wt, first_bad_row(bad)
 
 
-def rows8_statistics_apply(X, prec_chol, K, tied, mode):
-    """Whether ``em_statistics_rows8`` serves this call: D = 8 full covariances, EM proper, rows contiguous,
-    and a CPU target with 512-bit vectors."""
-    return bool(WIDE and X.shape[1] == 8 and prec_chol.ndim == 3 and prec_chol.shape[0] == K and not tied
-                and mode == POSTERIOR and X.strides[1] == X.itemsize)
+def statistics_parts(X, sample_weight, prec_chol, shifted_means, log_norm, shift, tied, mode, key, row0):
+    """``em_statistics``' per-part outputs from the kernel that serves the call: ``em_statistics_rows8`` for
+    D = 8 full covariances in EM proper with contiguous rows on a CPU target with 512-bit vectors, else
+    ``em_statistics``."""
+    K = shifted_means.shape[0]
+    if (WIDE and X.shape[1] == 8 and prec_chol.ndim == 3 and prec_chol.shape[0] == K and not tied
+            and mode == POSTERIOR and X.strides[1] == X.itemsize):
+        return em_statistics_rows8(X, sample_weight, prec_chol, shifted_means, log_norm, shift)
+    return em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, tied, mode, key, row0)
 
 
 @njit(**PARALLEL)
 def em_statistics_rows8(X, sample_weight, prec_chol, shifted_means, log_norm, shift):
-    """``em_statistics`` (POSTERIOR, untied) for D = 8 full covariances, where ``rows8_statistics_apply``:
+    """``em_statistics`` (POSTERIOR, untied) for D = 8 full covariances, where ``statistics_parts`` picks it:
     the same outputs over the same parts. Each part's rows in groups of 8 go straight from X
     (``_statistics_rows8``), its last (hi - lo) % 8 rows through the block path. A kernel of its own, so
     fits of other shapes do not compile it."""

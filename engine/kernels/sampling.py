@@ -118,9 +118,9 @@ def _mixture_sample_rows8(key, offset, cum_weights, thresholds, means8, factors8
     zero-padded; dense: factors8 holds factors; thresholds: (15,) the first K - 1 cumulative weights padded
     with +inf. The group's component uniforms and Box-Muller pairs are 8-lane vectors (lane b = point b,
     ``_simd.vec8_uniform``/``vec8_box_muller``), the components the number of cumulative weights <= u (a
-    4-level search over thresholds for K <= 16, a count above); ``_simd.vec8_mixture_points8`` then maps each point (x = mean_k + L_k z, or
-    mean_k + s_k z) and stores its row. Every point runs the same vector code (a chunk's last points as
-    masked lanes), so a point's numbers depend only on (key, its index)."""
+    4-level search over thresholds for K <= 16, a count above); ``_simd.vec8_mixture_points8`` then maps
+    each point (x = mean_k + L_k z, or mean_k + s_k z) and stores its row. Every point runs the same vector
+    code (a chunk's last points as masked lanes), so a point's numbers depend only on (key, its index)."""
     n, D = out.shape
     K = means8.shape[0]
     n_pairs = (D + 1) // 2
