@@ -252,9 +252,11 @@ def test_d8_full_statistics_match_brute_force(rng, K, weighted, layout, n):
     assert stats.weight == pytest.approx(w.sum(), rel=1e-12)
 
 
-@pytest.mark.parametrize("bad_row", [0, 19, 8 * 300 + 7, 20_009])
+@pytest.mark.parametrize("bad_row", [0, 13, 19, 1987, 8 * 300 + 7, 20_009])
 def test_d8_full_statistics_name_the_first_bad_row(rng, bad_row):
-    """A NaN or inf in a group of 8, in a later part, or in the ragged tail is reported by its row."""
+    """A NaN or inf in a group of 8 (the first or second of a pair sharing their loads, 0 and 13; a block's
+    unpaired last group, 1987: part 0 is rows [0, 2001), its last block 80 rows), in a later part, or in
+    the ragged tail is reported by its row."""
     weights, means, covs = random_mixture_params(rng, 3, 8, "full")
     model = engine.GaussianMixture.from_params(weights, means, covs, "full")
     X = rng.normal(size=(20_011, 8))

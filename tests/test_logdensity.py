@@ -130,8 +130,9 @@ def test_full_mixture_every_dimension_path(rng, D):
 
 
 def test_d8_full_rows_in_registers_equal_scikit_learn_and_find_the_first_bad_row():
-    """D = 8 full covariances (on AVX-512) score groups of 8 rows straight from X, transposed in registers;
-    each chunk's last n % 8 rows take the block path. Against scikit-learn over several chunks plus a
+    """D = 8 full covariances (on AVX-512) score pairs of groups of 8 rows straight from X, transposed in
+    registers (a chunk's odd last group alone: the last chunk here, 13 rows); each chunk's last n % 8 rows
+    take the block path. Against scikit-learn over several chunks plus a
     ragged tail, on a strided view (rows not contiguous in memory), with the responsibilities (block path);
     then the first NaN/inf row is reported whichever group, chunk or tail it falls in."""
     rng = np.random.default_rng(8)
@@ -146,7 +147,8 @@ def test_d8_full_rows_in_registers_equal_scikit_learn_and_find_the_first_bad_row
     np.testing.assert_allclose(model.score_samples(wide[:, ::2]), sk.score_samples(wide[:, ::2]), rtol=1e-12)
     np.testing.assert_allclose(model.predict_proba(X), sk.predict_proba(X), rtol=1e-9, atol=1e-14)
     kp = model._kernel_params
-    for bad_rows in ([5], [2050, 3000], [n - 3], [100, n - 1]):
+    # rows 5 and 13: the first and second group of a pair of groups; 4100: a chunk's unpaired last group
+    for bad_rows in ([5], [13], [13, 2050], [2050, 3000], [4100], [n - 3], [100, n - 1]):
         Xb = X.copy()
         Xb[bad_rows[0], 3] = np.inf
         for r in bad_rows[1:]:

@@ -229,29 +229,11 @@ def _select_max(builder, a, b):
     return builder.select(builder.fcmp_ordered(">", a, b), a, b)
 
 
-def _exp(builder, x):
-    """``_fastmath.fast_exp`` lane-wise: e**x, 0 below -708, inf above 709 (NaN lanes give e**-708)."""
-    from ._fastmath import _EXP_HI, _EXP_LO, _LN2_HI, _LN2_LO, _LOG2E
-
-    xc = _select_max(builder, x, _const(_EXP_LO))
-    xc = builder.select(builder.fcmp_ordered("<", xc, _const(_EXP_HI)), xc, _const(_EXP_HI))
-    k = _floor(builder, _fma(builder, xc, _const(_LOG2E), _const(0.5)))
-    r = _fma(builder, k, _const(-_LN2_HI), xc)
-    r = _fma(builder, k, _const(-_LN2_LO), r)
-    coef = [2.08767569878680989792e-09, 2.50521083854417187751e-08, 2.75573192239858906526e-07,
-            2.75573192239858906526e-06, 2.48015873015873015873e-05, 1.98412698412698412698e-04,
-            1.38888888888888888889e-03, 8.33333333333333333333e-03, 4.16666666666666666667e-02,
-            1.66666666666666666667e-01, 0.5, 1.0, 1.0]  # exp_poly's Horner chain, as in _fastmath
-    p = _const(coef[0])
-    for c in coef[1:]:
-        p = _fma(builder, p, r, _const(c))
-    i64v = ir.VectorType(_I64, LANES)
-    bits = builder.shl(builder.add(builder.fptosi(k, i64v), ir.Constant(i64v, [1023] * LANES)),
-                       ir.Constant(i64v, [52] * LANES))
-    bits = builder.select(builder.fcmp_ordered("<", x, _const(_EXP_LO)), ir.Constant(i64v, [0] * LANES), bits)
-    bits = builder.select(builder.fcmp_ordered(">", x, _const(_EXP_HI)),
-                          ir.Constant(i64v, [0x7FF0000000000000] * LANES), bits)
-    return builder.fmul(p, builder.bitcast(bits, _VEC))
+# exp_poly's Horner chain, as in _fastmath
+_EXP_COEFFICIENTS = [2.08767569878680989792e-09, 2.50521083854417187751e-08, 2.75573192239858906526e-07,
+                     2.75573192239858906526e-06, 2.48015873015873015873e-05, 1.98412698412698412698e-04,
+                     1.38888888888888888889e-03, 8.33333333333333333333e-03, 4.16666666666666666667e-02,
+                     1.66666666666666666667e-01, 0.5, 1.0, 1.0]
 
 
 def _log(builder, x):
@@ -284,11 +266,37 @@ def vec8_max(typingctx, a, b):
     return f64x8(f64x8, f64x8), codegen
 
 
+def _exp_nonpositive(builder, x):
+    """``_fastmath.fast_exp`` lane-wise for x <= 0, as a log-sum-exp's shifted terms are: e**x, 0 below
+    -708 (NaN lanes give e**-708). The same reduction and polynomial without the upper clamp and overflow
+    test; on AVX-512, 2**k applied by one ``vscalefpd`` in place of assembling its bits (convert, add,
+    shift, multiply)."""
+    from ._fastmath import _EXP_LO, _LN2_HI, _LN2_LO, _LOG2E
+
+    xc = _select_max(builder, x, _const(_EXP_LO))
+    k = _floor(builder, _fma(builder, xc, _const(_LOG2E), _const(0.5)))
+    r = _fma(builder, k, _const(-_LN2_HI), xc)
+    r = _fma(builder, k, _const(-_LN2_LO), r)
+    p = _const(_EXP_COEFFICIENTS[0])
+    for c in _EXP_COEFFICIENTS[1:]:
+        p = _fma(builder, p, r, _const(c))
+    if WIDE:
+        fnty = ir.FunctionType(_VEC, [_VEC, _VEC, _VEC, ir.IntType(8), _I32])
+        scalef = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx512.mask.scalef.pd.512")
+        # k is a whole number in [-1021, 0]: p * 2**k exactly, as the multiply by assembled bits below
+        e = builder.call(scalef, [p, k, ir.Constant(_VEC, ir.Undefined), ir.Constant(ir.IntType(8), -1),
+                                  ir.Constant(_I32, 4)])
+    else:
+        bits = builder.shl(builder.add(builder.fptosi(k, _I64V), _i64s(1023)), _i64s(52))
+        e = builder.fmul(p, builder.bitcast(bits, _VEC))
+    return builder.select(builder.fcmp_ordered("<", x, _const(_EXP_LO)), _const(0.0), e)
+
+
 @intrinsic
 def vec8_exp_diff(typingctx, a, b):
-    """Lane-wise e**(a - b) as ``_fastmath.fast_exp``."""
+    """Lane-wise e**(a - b) as ``_fastmath.fast_exp``, for a <= b (a log-sum-exp's terms less their max)."""
     def codegen(context, builder, sig, args):
-        return _exp(builder, builder.fsub(args[0], args[1]))
+        return _exp_nonpositive(builder, builder.fsub(args[0], args[1]))
     return f64x8(f64x8, f64x8), codegen
 
 
@@ -318,6 +326,7 @@ def vec8_recip_or_zero(typingctx, a):
 
 
 _POINTS8 = types.UniTuple(f64x8, LANES)
+_PAIR = types.UniTuple(f64x8, 2)
 
 
 @intrinsic
@@ -399,6 +408,34 @@ def vec8_nonfinite(typingctx, acc, xs):
     return f64x8(f64x8, _POINTS8), codegen
 
 
+def _quad_terms8(context, builder, U_type, U, c_type, c, log_norm_k, groups):
+    """``vec8_quad_term8`` for each group of 8 coordinate vectors in ``groups``, sharing each broadcast entry
+    of U and c among the groups (one load feeds len(groups) FMAs)."""
+    Ua = context.make_array(U_type)(context, builder, U)
+    ca = context.make_array(c_type)(context, builder, c)
+    # C-contiguous operands (the kernels' (8, 8) factor slices and mean rows): constant offsets, so each
+    # entry is one broadcast load off a base register; others: their strides
+    u_stride = ([ir.Constant(_I64, 8 * LANES), ir.Constant(_I64, 8)] if U_type.layout == "C"
+                else [builder.extract_value(Ua.strides, d) for d in range(2)])
+    c_stride = ir.Constant(_I64, 8) if c_type.layout == "C" else builder.extract_value(ca.strides, 0)
+
+    def scalar(arr, offset_bytes):
+        addr = builder.add(builder.ptrtoint(arr.data, _I64), offset_bytes)
+        return builder.load(builder.inttoptr(addr, _F64.as_pointer()))
+
+    accs = [None] * len(groups)
+    for j in range(LANES):
+        neg_cj = _splat(builder, builder.fneg(scalar(ca, builder.mul(c_stride, ir.Constant(_I64, j)))))
+        ys = [neg_cj] * len(groups)
+        for i in range(j + 1):
+            off = builder.add(builder.mul(u_stride[0], ir.Constant(_I64, i)),
+                              builder.mul(u_stride[1], ir.Constant(_I64, j)))
+            u_ij = _splat(builder, scalar(Ua, off))
+            ys = [_fma(builder, xs[i], u_ij, y) for xs, y in zip(groups, ys)]
+        accs = [builder.fmul(y, y) if acc is None else _fma(builder, y, y, acc) for y, acc in zip(ys, accs)]
+    return [_fma(builder, acc, _const(-0.5), _splat(builder, log_norm_k)) for acc in accs]
+
+
 @intrinsic
 def vec8_quad_term8(typingctx, xs, U, c, log_norm_k):
     """lane b: log_norm_k - 0.5 * || x_b @ U - c ||^2 for the 8 points whose coordinates are the 8 vectors xs
@@ -409,29 +446,20 @@ def vec8_quad_term8(typingctx, xs, U, c, log_norm_k):
     vector FMAs per 8 points, nothing written but the result."""
     def codegen(context, builder, sig, args):
         xs = [builder.extract_value(args[0], i) for i in range(LANES)]
-        Ua = context.make_array(sig.args[1])(context, builder, args[1])
-        ca = context.make_array(sig.args[2])(context, builder, args[2])
-        # C-contiguous operands (the kernels' (8, 8) factor slices and mean rows): constant offsets, so each
-        # entry is one broadcast load off a base register; others: their strides
-        u_stride = ([ir.Constant(_I64, 8 * LANES), ir.Constant(_I64, 8)] if sig.args[1].layout == "C"
-                    else [builder.extract_value(Ua.strides, d) for d in range(2)])
-        c_stride = ir.Constant(_I64, 8) if sig.args[2].layout == "C" else builder.extract_value(ca.strides, 0)
-
-        def scalar(arr, offset_bytes):
-            addr = builder.add(builder.ptrtoint(arr.data, _I64), offset_bytes)
-            return builder.load(builder.inttoptr(addr, _F64.as_pointer()))
-
-        acc = None
-        for j in range(LANES):
-            cj = scalar(ca, builder.mul(c_stride, ir.Constant(_I64, j)))
-            y = _splat(builder, builder.fneg(cj))
-            for i in range(j + 1):
-                off = builder.add(builder.mul(u_stride[0], ir.Constant(_I64, i)),
-                                  builder.mul(u_stride[1], ir.Constant(_I64, j)))
-                y = _fma(builder, xs[i], _splat(builder, scalar(Ua, off)), y)
-            acc = builder.fmul(y, y) if acc is None else _fma(builder, y, y, acc)
-        return _fma(builder, acc, _const(-0.5), _splat(builder, args[3]))
+        return _quad_terms8(context, builder, sig.args[1], args[1], sig.args[2], args[2], args[3], [xs])[0]
     return f64x8(_POINTS8, U, c, types.float64), codegen
+
+
+@intrinsic
+def vec8_quad_terms8x2(typingctx, xs_a, xs_b, U, c, log_norm_k):
+    """``vec8_quad_term8`` of two groups of 8 points at once, (terms of xs_a, terms of xs_b): each entry of U
+    and c is loaded once for both, so the 44 FMAs per group are no longer paired with 44 loads (the two
+    load ports, not the FMA units, bounded the one-group form)."""
+    def codegen(context, builder, sig, args):
+        groups = [[builder.extract_value(args[g], i) for i in range(LANES)] for g in (0, 1)]
+        terms = _quad_terms8(context, builder, sig.args[2], args[2], sig.args[3], args[3], args[4], groups)
+        return context.make_tuple(builder, sig.return_type, terms)
+    return _PAIR(_POINTS8, _POINTS8, U, c, types.float64), codegen
 
 
 # ------------------------------------------------------------------------------ counter-based sampling
@@ -515,7 +543,6 @@ def vec8_uniform(typingctx, key, w0, stride):
     return f64x8(types.uint64, types.uint64, types.uint64), codegen
 
 
-_PAIR = types.UniTuple(f64x8, 2)
 
 
 @intrinsic

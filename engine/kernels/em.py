@@ -19,11 +19,11 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
-from ._simd import (MOMENTS_PER_PART8, N_MOMENTS8, WIDE, vec8_add, vec8_fill, vec8_lane, vec8_load_at, vec8_max,
+from ._simd import (MOMENTS_PER_PART8, N_MOMENTS8, WIDE, vec8_add, vec8_fill, vec8_lane, vec8_load_at,
                     vec8_moments8_add, vec8_moments8_flush, vec8_moments8_zero, vec8_mul, vec8_nonfinite,
-                    vec8_quad_term8, vec8_recip_or_zero, vec8_rows8, vec8_store_at, vec8_store_columns8)
+                    vec8_recip_or_zero, vec8_store_at, vec8_store_columns8)
 from .gaussian import (_logsumexp_lanes, component_terms, first_bad_row, first_nonfinite_row, load_block,
-                       logsumexp_block)
+                       logsumexp_block, rows8_terms)
 from .sampling import uniform_open
 
 #: how responsibilities are formed from the component terms
@@ -232,22 +232,21 @@ def _statistics_rows8(X, lo, hi, sample_weight, prec_chol, shifted_means, log_no
     wt = vec8_fill(0.0)
     for start in range(lo, hi, BLOCK):
         m = min(BLOCK, hi - start)
-        for g in range(0, m, 8):
-            xs = vec8_rows8(X, start + g)
-            poison = vec8_nonfinite(poison, xs)
-            vec8_store_columns8(xt, g, xs)
-            top = vec8_fill(-np.inf)
-            for k in range(K):
-                t = vec8_quad_term8(xs, prec_chol[k], shifted_means[k], log_norm[k])
-                vec8_store_at(terms, k, g, 8, t)
-                top = vec8_max(t, top)
-            lse, total = _logsumexp_lanes(terms, g, 8, top, True)  # the exps stay in terms
-            w = vec8_load_at(sample_weight, 0, start + g, 8) if weighted else vec8_fill(1.0)
-            ll = vec8_add(ll, vec8_mul(w, lse))
-            wt = vec8_add(wt, w)
-            scale = vec8_mul(w, vec8_recip_or_zero(total))
-            for k in range(K):
-                vec8_store_at(terms, k, g, 8, vec8_mul(vec8_load_at(terms, k, g, 8), scale))
+        for g0 in range(0, m, 16):
+            pair = g0 + 16 <= m
+            xs, xs_b, top, top_b = rows8_terms(X, start + g0, pair, prec_chol, shifted_means, log_norm, terms, g0)
+            for half in range(2 if pair else 1):
+                g = g0 + 8 * half
+                xs_g = xs_b if half else xs
+                poison = vec8_nonfinite(poison, xs_g)
+                vec8_store_columns8(xt, g, xs_g)
+                lse, total = _logsumexp_lanes(terms, g, 8, top_b if half else top, True)  # the exps stay in terms
+                w = vec8_load_at(sample_weight, 0, start + g, 8) if weighted else vec8_fill(1.0)
+                ll = vec8_add(ll, vec8_mul(w, lse))
+                wt = vec8_add(wt, w)
+                scale = vec8_mul(w, vec8_recip_or_zero(total))
+                for k in range(K):
+                    vec8_store_at(terms, k, g, 8, vec8_mul(vec8_load_at(terms, k, g, 8), scale))
         for k in range(K):
             # the 45 sums in three parts of 15, each a pass over the block's groups with its sums in registers
             sums = vec8_moments8_zero()

@@ -21,8 +21,8 @@ from numba import njit, prange
 from ._blocklinalg import upper_triangular_map
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
 from ._simd import (WIDE, vec8_add, vec8_columns8, vec8_exp_diff, vec8_fill, vec8_finite_or_zero, vec8_lane,
-                    vec8_load_at, vec8_log_plus, vec8_max, vec8_nonfinite, vec8_quad_term8, vec8_recip_or_zero,
-                    vec8_rows8, vec8_store_at)
+                    vec8_load_at, vec8_log_plus, vec8_max, vec8_nonfinite, vec8_quad_term8, vec8_quad_terms8x2,
+                    vec8_recip_or_zero, vec8_rows8, vec8_store_at)
 from .transforms import apply_block
 
 
@@ -199,27 +199,52 @@ def _score_block(xt, m, prec_chol, shifted_means, log_norm, terms, y, mx, acc, l
                 resp_b[b, k] = terms[k, b] * mx[b]
 
 
+@njit(inline="always", **SERIAL)
+def rows8_terms(X, row, pair, prec_chol, shifted_means, log_norm, terms, col):
+    """The K quadratic-form terms of the 8 points X[row:row + 8] (``pair``: 16 points, X[row:row + 16]) into
+    terms[:, col:col + 8] (and terms[:, col + 8:col + 16]) for D = 8 full covariances: returns (xs, xs_b,
+    top, top_b), the points as coordinate vectors (``vec8_rows8``) and the per-lane max of their terms
+    (xs_b and top_b repeat xs and top when not ``pair``). A pair shares each factor entry's load between
+    its two groups' FMAs: one group alone pays a load per FMA, and the two load ports bound it."""
+    K = shifted_means.shape[0]
+    xs = vec8_rows8(X, row)
+    top = vec8_fill(-np.inf)
+    if pair:
+        xs_b = vec8_rows8(X, row + 8)
+        top_b = vec8_fill(-np.inf)
+        for k in range(K):
+            t, t_b = vec8_quad_terms8x2(xs, xs_b, prec_chol[k], shifted_means[k], log_norm[k])
+            vec8_store_at(terms, k, col, 8, t)
+            vec8_store_at(terms, k, col + 8, 8, t_b)
+            top = vec8_max(t, top)  # the max comes with the terms here, not from a second pass
+            top_b = vec8_max(t_b, top_b)
+        return xs, xs_b, top, top_b
+    for k in range(K):
+        t = vec8_quad_term8(xs, prec_chol[k], shifted_means[k], log_norm[k])
+        vec8_store_at(terms, k, col, 8, t)
+        top = vec8_max(t, top)
+    return xs, xs, top, top
+
+
 @njit(**SERIAL)  # not inlined: ``prec_chol.ndim`` is pruned at compile time only on a function's own args
 def _log_density_rows8(X, lo, hi, prec_chol, shifted_means, log_norm, terms, lse8, out):
     """out[lo:hi] = log p(X[lo:hi]) for D = 8 full covariances straight from X's rows, (hi - lo) a multiple
-    of 8: each group of 8 points is transposed in registers (``vec8_rows8``: no block scratch, no second
-    pass), then its K quadratic forms and the log-sum-exp, as ``component_terms`` + ``logsumexp_block`` do (``_logsumexp_lanes``).
-    terms: (K, 8) and lse8: (8,) scratch. Returns the first row holding NaN/inf, or -1."""
+    of 8: each pair of groups of 8 points is transposed in registers (``rows8_terms``: no block scratch, no
+    second pass), then its K quadratic forms and the log-sum-exp, as ``component_terms`` + ``logsumexp_block``
+    do (``_logsumexp_lanes``). terms: (K, 16) and lse8: (16,) scratch. Returns the first row holding NaN/inf, or -1."""
     if prec_chol.ndim != 3:  # diagonal factors never come here (compiled away for them)
         return -1
-    K = shifted_means.shape[0]
     poison = vec8_fill(0.0)
-    for b0 in range(lo, hi, 8):
-        xs = vec8_rows8(X, b0)
+    for b0 in range(lo, hi, 16):
+        pair = b0 + 16 <= hi
+        xs, xs_b, top, top_b = rows8_terms(X, b0, pair, prec_chol, shifted_means, log_norm, terms, 0)
         poison = vec8_nonfinite(poison, xs)
-        top = vec8_fill(-np.inf)
-        for k in range(K):
-            t = vec8_quad_term8(xs, prec_chol[k], shifted_means[k], log_norm[k])
-            vec8_store_at(terms, k, 0, 8, t)
-            top = vec8_max(t, top)  # the max comes with the terms here, not from a second pass
         vec8_store_at(lse8, 0, 0, 8, _logsumexp_lanes(terms, 0, 8, top, False)[0])
-        out_b = out[b0:b0 + 8]
-        for i in range(8):
+        if pair:
+            poison = vec8_nonfinite(poison, xs_b)
+            vec8_store_at(lse8, 0, 8, 8, _logsumexp_lanes(terms, 8, 8, top_b, False)[0])
+        out_b = out[b0:min(b0 + 16, hi)]
+        for i in range(out_b.shape[0]):
             out_b[i] = lse8[i]
     bad = False
     for i in range(8):
@@ -256,8 +281,8 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp):
         c_stop = min(n, (c + 1) * CHUNK)
         if rows8:
             grouped = c_start + (c_stop - c_start) // 8 * 8
-            r = _log_density_rows8(X, c_start, grouped, prec_chol, shifted_means, log_norm, np.empty((K, 8)),
-                                   np.empty(8), out)
+            r = _log_density_rows8(X, c_start, grouped, prec_chol, shifted_means, log_norm, np.empty((K, 16)),
+                                   np.empty(16), out)
             if r >= 0:
                 bad[c] = r
                 continue
