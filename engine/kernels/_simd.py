@@ -45,6 +45,7 @@ _I64 = ir.IntType(64)
 _I32 = ir.IntType(32)
 _VEC = ir.VectorType(_F64, LANES)
 _MASK = ir.VectorType(ir.IntType(1), LANES)
+_I64V = ir.VectorType(_I64, LANES)
 _IDX = ir.VectorType(ir.IntType(8), LANES)
 
 
@@ -236,16 +237,27 @@ _EXP_COEFFICIENTS = [2.08767569878680989792e-09, 2.50521083854417187751e-08, 2.7
                      1.66666666666666666667e-01, 0.5, 1.0, 1.0]
 
 
-def _log(builder, x):
-    """``_fastmath.fast_log`` lane-wise for positive normal x; lanes with x <= 0 give -inf."""
+def _log(builder, x, positive=False):
+    """``_fastmath.fast_log`` lane-wise for positive normal x; lanes with x <= 0 give -inf (``positive``:
+    the caller's x are all > 0, and that test is left out). On AVX-512 the exponent and the mantissa in
+    [1, 2) come from ``vgetexppd``/``vgetmantpd`` (the same values as the bit manipulation, in 2 operations
+    instead of 5)."""
     from ._fastmath import _EXP_ONE, _LN2, _MANT_MASK, _SQRT2
 
-    i64v = ir.VectorType(_I64, LANES)
-    b = builder.bitcast(x, i64v)
-    f = builder.bitcast(builder.or_(builder.and_(b, ir.Constant(i64v, [int(_MANT_MASK)] * LANES)),
-                                    ir.Constant(i64v, [int(_EXP_ONE)] * LANES)), _VEC)
-    e = builder.sitofp(builder.sub(builder.ashr(b, ir.Constant(i64v, [52] * LANES)),
-                                   ir.Constant(i64v, [1023] * LANES)), _VEC)
+    if WIDE:
+        rounding, all_lanes = ir.Constant(_I32, 4), ir.Constant(ir.IntType(8), -1)
+        getexp = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC, _VEC, ir.IntType(8), _I32]),
+                                                "llvm.x86.avx512.mask.getexp.pd.512")
+        getmant = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_VEC, [_VEC, _I32, _VEC, ir.IntType(8), _I32]),
+            "llvm.x86.avx512.mask.getmant.pd.512")
+        undef = ir.Constant(_VEC, ir.Undefined)
+        e = builder.call(getexp, [x, undef, all_lanes, rounding])
+        f = builder.call(getmant, [x, ir.Constant(_I32, 0), undef, all_lanes, rounding])  # interval [1, 2)
+    else:
+        b = builder.bitcast(x, _I64V)
+        f = builder.bitcast(builder.or_(builder.and_(b, _i64s(_MANT_MASK)), _i64s(_EXP_ONE)), _VEC)
+        e = builder.sitofp(builder.sub(builder.ashr(b, _i64s(52)), _i64s(1023)), _VEC)
     big = builder.fcmp_ordered(">", f, _const(_SQRT2))
     f = builder.select(big, builder.fmul(f, _const(0.5)), f)
     e = builder.select(big, builder.fadd(e, _const(1.0)), e)
@@ -255,6 +267,8 @@ def _log(builder, x):
     for d in (19, 17, 15, 13, 11, 9, 7, 5, 3, 1):
         p = _fma(builder, p, s2, _const(1.0 / d))
     out = _fma(builder, e, _const(_LN2), builder.fmul(builder.fmul(_const(2.0), s), p))
+    if positive:
+        return out
     return builder.select(builder.fcmp_ordered(">", x, _const(0.0)), out, _const(float("-inf")))
 
 
@@ -470,7 +484,6 @@ def vec8_quad_terms8x2(typingctx, xs_a, xs_b, U, c, log_norm_k):
 # rounding; a kernel that uses these for every point gives each point the same bits whatever the chunking
 # or thread count.
 
-_I64V = ir.VectorType(_I64, LANES)
 
 
 def _i64s(x):
@@ -483,27 +496,35 @@ def _splat_int(builder, x):
     return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
 
 
-def _words(builder, w0, stride):
-    """Lane b: word w0 + b * stride."""
-    return builder.add(_splat_int(builder, w0), builder.mul(ir.Constant(_I64V, list(range(LANES))),
-                                                            _splat_int(builder, stride)))
+def _states(builder, key, w0, stride):
+    """Lane b: the SplitMix64 state of word w0 + b * stride, key + (w0 + b * stride + 1) * GAMMA (wrapping),
+    as a scalar plus a lane term: b * (stride * GAMMA) does not change from call to call in a loop, so
+    LLVM hoists it, and the loop pays one vector add per word instead of a 64-bit vector multiply."""
+    from .sampling import GAMMA
+
+    gamma = ir.Constant(_I64, int(GAMMA) - (1 << 64))
+    first = builder.add(key, builder.mul(builder.add(w0, ir.Constant(_I64, 1)), gamma))
+    step = builder.mul(stride, gamma)
+    return builder.add(_splat_int(builder, first),
+                       builder.mul(ir.Constant(_I64V, list(range(LANES))), _splat_int(builder, step)))
 
 
-def _splitmix64(builder, key, words):
-    """``sampling.splitmix64`` lane-wise (wrapping 64-bit arithmetic, logical shifts)."""
-    from .sampling import _M1, _M2, GAMMA
+def _splitmix64(builder, z):
+    """``sampling.splitmix64`` lane-wise from the states z (``_states``): wrapping 64-bit arithmetic,
+    logical shifts."""
+    from .sampling import _M1, _M2
 
-    z = builder.add(_splat_int(builder, key), builder.mul(builder.add(words, _i64s(1)), _i64s(GAMMA)))
     z = builder.mul(builder.xor(z, builder.lshr(z, _i64s(30))), _i64s(_M1))
     z = builder.mul(builder.xor(z, builder.lshr(z, _i64s(27))), _i64s(_M2))
     return builder.xor(z, builder.lshr(z, _i64s(31)))
 
 
-def _uniform_open(builder, key, words):
-    """``sampling.uniform_open`` lane-wise: (0, 1] with 53 random bits (an exact conversion: < 2**53)."""
+def _uniform_open(builder, z):
+    """``sampling.uniform_open`` lane-wise from the states z: (0, 1] with 53 random bits (an exact
+    conversion: < 2**53)."""
     from .sampling import _U53
 
-    top = builder.sitofp(builder.lshr(_splitmix64(builder, key, words), _i64s(11)), _VEC)
+    top = builder.sitofp(builder.lshr(_splitmix64(builder, z), _i64s(11)), _VEC)
     return builder.fmul(builder.fadd(top, _const(1.0)), _const(_U53))
 
 
@@ -539,7 +560,7 @@ def vec8_uniform(typingctx, key, w0, stride):
         return None
 
     def codegen(context, builder, sig, args):
-        return _uniform_open(builder, args[0], _words(builder, args[1], args[2]))
+        return _uniform_open(builder, _states(builder, args[0], args[1], args[2]))
     return f64x8(types.uint64, types.uint64, types.uint64), codegen
 
 
@@ -553,11 +574,13 @@ def vec8_box_muller(typingctx, key, w0, stride):
         return None
 
     def codegen(context, builder, sig, args):
-        key_, words = args[0], _words(builder, args[1], args[2])
-        u = _uniform_open(builder, key_, words)
-        t = _uniform_open(builder, key_, builder.add(words, _i64s(1)))
+        from .sampling import GAMMA
+
+        z = _states(builder, args[0], args[1], args[2])
+        u = _uniform_open(builder, z)
+        t = _uniform_open(builder, builder.add(z, _i64s(GAMMA)))  # word w + 1's state
         sqrt = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC]), "llvm.sqrt.v8f64")
-        r = builder.call(sqrt, [builder.fmul(_const(-2.0), _log(builder, u))])
+        r = builder.call(sqrt, [builder.fmul(_const(-2.0), _log(builder, u, positive=True))])  # u in (0, 1]
         c, s = _sincos_turns(builder, t)
         return context.make_tuple(builder, sig.return_type, [builder.fmul(r, c), builder.fmul(r, s)])
     return _PAIR(types.uint64, types.uint64, types.uint64), codegen
