@@ -233,7 +233,7 @@ def _statistics_rows8(X, lo, hi, sample_weight, prec_chol, shifted_means, log_no
     for start in range(lo, hi, BLOCK):
         m = min(BLOCK, hi - start)
         for g0 in range(0, m, 16):
-            pair = g0 + 16 <= m
+            pair = g0 + 16 <= m  # unpaired: m % 16 == 8, so m <= BLOCK - 8 and the repeat's columns fit in terms
             xs, xs_b, top, top_b = rows8_terms(X, start + g0, pair, prec_chol, shifted_means, log_norm, terms, g0)
             for half in range(2 if pair else 1):
                 g = g0 + 8 * half

@@ -201,29 +201,24 @@ def _score_block(xt, m, prec_chol, shifted_means, log_norm, terms, y, mx, acc, l
 
 @njit(inline="always", **SERIAL)
 def rows8_terms(X, row, pair, prec_chol, shifted_means, log_norm, terms, col):
-    """The K quadratic-form terms of the 8 points X[row:row + 8] (``pair``: 16 points, X[row:row + 16]) into
-    terms[:, col:col + 8] (and terms[:, col + 8:col + 16]) for D = 8 full covariances: returns (xs, xs_b,
-    top, top_b), the points as coordinate vectors (``vec8_rows8``) and the per-lane max of their terms
-    (xs_b and top_b repeat xs and top when not ``pair``). A pair shares each factor entry's load between
-    its two groups' FMAs: one group alone pays a load per FMA, and the two load ports bound it."""
+    """The K quadratic-form terms of the 16 points X[row:row + 16] into terms[:, col:col + 16] for D = 8
+    full covariances, or with ``pair`` False of the 8 points X[row:row + 8] (computed twice, into both
+    halves: one code path for both, which compiles faster, at the price of a chunk's last odd group).
+    Returns (xs, xs_b, top, top_b): the two groups as coordinate vectors (``vec8_rows8``) and the per-lane
+    max of their terms. A pair shares each factor entry's load between its groups' FMAs: one group alone
+    pays a load per FMA, and the two load ports bound it."""
     K = shifted_means.shape[0]
     xs = vec8_rows8(X, row)
+    xs_b = vec8_rows8(X, row + 8) if pair else xs
     top = vec8_fill(-np.inf)
-    if pair:
-        xs_b = vec8_rows8(X, row + 8)
-        top_b = vec8_fill(-np.inf)
-        for k in range(K):
-            t, t_b = vec8_quad_terms8x2(xs, xs_b, prec_chol[k], shifted_means[k], log_norm[k])
-            vec8_store_at(terms, k, col, 8, t)
-            vec8_store_at(terms, k, col + 8, 8, t_b)
-            top = vec8_max(t, top)  # the max comes with the terms here, not from a second pass
-            top_b = vec8_max(t_b, top_b)
-        return xs, xs_b, top, top_b
+    top_b = top
     for k in range(K):
-        t = vec8_quad_term8(xs, prec_chol[k], shifted_means[k], log_norm[k])
+        t, t_b = vec8_quad_terms8x2(xs, xs_b, prec_chol[k], shifted_means[k], log_norm[k])
         vec8_store_at(terms, k, col, 8, t)
-        top = vec8_max(t, top)
-    return xs, xs, top, top
+        vec8_store_at(terms, k, col + 8, 8, t_b)
+        top = vec8_max(t, top)  # the max comes with the terms here, not from a second pass
+        top_b = vec8_max(t_b, top_b)
+    return xs, xs_b, top, top_b
 
 
 @njit(**SERIAL)  # not inlined: ``prec_chol.ndim`` is pruned at compile time only on a function's own args
