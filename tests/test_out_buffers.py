@@ -21,6 +21,38 @@ def test_normal_logpdf_and_sample_into_buffers():
     np.testing.assert_array_equal(s, m.sample(5000, random_state=3, dtype=np.float32))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_normal_logpdf_streams_large_buffers_with_the_same_bits(dtype):
+    """A caller's buffer of STREAM_BYTES or more is written with non-temporal stores past each span's first
+    partial 64-byte line: every value equals a fresh (not streamed) call's, bit for bit, at each of the 8
+    offsets a buffer can have from a line (a span's head is then 0-7 elements long) and for strided x;
+    nothing outside the buffer is written; a NaN is named by its row in a span's head, its body and the
+    last span's tail."""
+    from scipy import stats
+
+    from engine.kernels.normal import SPAN, STREAM_BYTES
+
+    n = STREAM_BYTES // np.dtype(dtype).itemsize + 13
+    x = RNG.normal(size=n).astype(dtype)
+    m = engine.Normal(0.5, 2.0)
+    fresh = m.logpdf(x)
+    rtol = 2e-7 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(fresh, stats.norm(0.5, 2.0).logpdf(x.astype(np.float64)), rtol=rtol)
+    for offset in range(8):
+        backing = np.full(n + 16, 7.0, dtype)
+        buf = backing[offset:offset + n]
+        assert m.logpdf(x, out=buf) is buf
+        np.testing.assert_array_equal(buf, fresh)
+        assert np.all(backing[:offset] == 7.0) and np.all(backing[offset + n:] == 7.0)
+    np.testing.assert_array_equal(m.logpdf(np.repeat(x, 2)[::2], out=np.empty(n, dtype)), fresh)
+    for bad in (3 * SPAN, 5 * SPAN + 100, n - 2):
+        xb = x.copy()
+        xb[bad] = np.nan
+        xb[bad + 1] = np.inf  # a later bad row is not the one named
+        with pytest.raises(ValueError, match=f"row: {bad}$"):
+            m.logpdf(xb, out=np.empty(n, dtype))
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_mixture_scoring_and_sampling_into_buffers(covariance_type):
     X = RNG.normal(size=(3000, 3))

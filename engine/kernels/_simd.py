@@ -846,3 +846,117 @@ def vec8_count_at_most16(typingctx, u, thresholds):
             count = builder.select(b, builder.fadd(count, _const(float(span))), count)
         return count
     return f64x8(f64x8, thresholds), codegen
+
+
+# ------------------------------------------------------------------------------ streaming 1-D kernels
+# A memory-bound kernel that writes a large output once (a batch scored into a caller's buffer) pays for the
+# output twice with ordinary stores: each line is read into the cache before it is overwritten. Non-temporal
+# stores write whole lines straight to memory. They need aligned addresses, so a kernel writes its span's
+# head up to a 64-byte line and its tail with ordinary (masked) stores, and the same vector arithmetic for
+# every element, so a value's bits do not depend on where the output's lines begin.
+
+def _check_vector_1d(arr, what):
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.dtype in (types.float64, types.float32)):
+        raise TypeError(f"{what} must be a 1-D float64/float32 array, got {arr}")
+
+
+@intrinsic
+def vec8_fma(typingctx, a, b, c):
+    """Lane-wise a * b + c, fused."""
+    def codegen(context, builder, sig, args):
+        return _fma(builder, *args)
+    return f64x8(f64x8, f64x8, f64x8), codegen
+
+
+@intrinsic
+def vec8_load_any(typingctx, arr, i, n):
+    """float64(arr[i + b]) in lanes b < n, 0 in the others, for a 1-D float64/float32 array of any stride
+    (contiguous: one masked load; strided: a masked gather). Reads nothing past lane n - 1."""
+    _check_vector_1d(arr, "vec8_load_any's array")
+
+    def codegen(context, builder, sig, args):
+        arrty = sig.args[0]
+        a = context.make_array(arrty)(context, builder, args[0])
+        single = arrty.dtype == types.float32
+        elem = ir.FloatType() if single else _F64
+        velem = ir.VectorType(elem, LANES)
+        mask = _first_lanes(builder, args[2])
+        size = ir.Constant(_I64, 4 if single else 8)
+        base = builder.ptrtoint(a.data, _I64)
+        stride = size if arrty.layout == "C" else builder.extract_value(a.strides, 0)
+        start = builder.add(base, builder.mul(args[1], stride))
+        zero = ir.Constant(velem, [0.0] * LANES)
+        align = ir.Constant(_I32, 4 if single else 8)
+        if arrty.layout == "C":
+            fnty = ir.FunctionType(velem, [velem.as_pointer(), _I32, _MASK, velem])
+            name = f"llvm.masked.load.{'v8f32' if single else 'v8f64'}.p0"
+            v = builder.call(cgutils.get_or_insert_function(builder.module, fnty, name),
+                             [builder.inttoptr(start, velem.as_pointer()), align, mask, zero])
+        else:
+            offsets = builder.mul(ir.Constant(_I64V, list(range(LANES))), _splat_int(builder, stride))
+            ptrs = builder.inttoptr(builder.add(_splat_int(builder, start), offsets),
+                                    ir.VectorType(elem.as_pointer(), LANES))
+            fnty = ir.FunctionType(velem, [ir.VectorType(elem.as_pointer(), LANES), _I32, _MASK, velem])
+            name = f"llvm.masked.gather.{'v8f32' if single else 'v8f64'}.v8p0"
+            v = builder.call(cgutils.get_or_insert_function(builder.module, fnty, name), [ptrs, align, mask, zero])
+        return builder.fpext(v, _VEC) if single else v
+    return f64x8(arr, types.int64, types.int64), codegen
+
+
+@intrinsic
+def vec8_store_any(typingctx, arr, i, n, v):
+    """arr[i + b] = lane b of v for b < n (a C-contiguous 1-D float64/float32 array; float32 rounded once);
+    nothing else is written."""
+    _check_vector_1d(arr, "vec8_store_any's array")
+    if arr.layout != "C":
+        raise TypeError(f"vec8_store_any's array must be C-contiguous, got {arr}")
+
+    def codegen(context, builder, sig, args):
+        _masked_store(context, builder, sig.args[0], args[0], ir.Constant(_I64, 0), args[1],
+                      _first_lanes(builder, args[2]), args[3])
+        return context.get_dummy_value()
+    return types.none(arr, types.int64, types.int64, f64x8), codegen
+
+
+@intrinsic
+def vec8_stream_at(typingctx, arr, i, v):
+    """arr[i:i + 8] = v with a non-temporal store (float32: rounded once). arr: C-contiguous 1-D
+    float64/float32; &arr[i] must be aligned to the 8 lanes' size (``lanes_to_line`` gives such i)."""
+    _check_vector_1d(arr, "vec8_stream_at's array")
+    if arr.layout != "C":
+        raise TypeError(f"vec8_stream_at's array must be C-contiguous, got {arr}")
+
+    def codegen(context, builder, sig, args):
+        single = sig.args[0].dtype == types.float32
+        elem = ir.VectorType(ir.FloatType(), LANES) if single else _VEC
+        value = builder.fptrunc(args[2], elem) if single else args[2]
+        ptr = _lanes_address(context, builder, sig.args[0], args[0], ir.Constant(_I64, 0), args[1], elem)
+        store = builder.store(value, ptr, align=32 if single else 64)
+        store.set_metadata("nontemporal", builder.module.add_metadata([ir.Constant(_I32, 1)]))
+        return context.get_dummy_value()
+    return types.none(arr, types.int64, f64x8), codegen
+
+
+@intrinsic
+def lanes_to_line(typingctx, arr, i):
+    """How many elements from arr[i] to the next 64-byte line (0 if &arr[i] is on one); -1 when the array's
+    data is not aligned to its item size (then it must not be streamed)."""
+    _check_vector_1d(arr, "lanes_to_line's array")
+
+    def codegen(context, builder, sig, args):
+        size = context.get_abi_sizeof(context.get_data_type(sig.args[0].dtype))
+        a = context.make_array(sig.args[0])(context, builder, args[0])
+        addr = builder.add(builder.ptrtoint(a.data, _I64), builder.mul(args[1], ir.Constant(_I64, size)))
+        to_line = builder.and_(builder.sub(ir.Constant(_I64, 0), addr), ir.Constant(_I64, 63))
+        aligned = builder.icmp_unsigned("==", builder.and_(addr, ir.Constant(_I64, size - 1)), ir.Constant(_I64, 0))
+        return builder.select(aligned, builder.udiv(to_line, ir.Constant(_I64, size)), ir.Constant(_I64, -1))
+    return types.int64(arr, types.int64), codegen
+
+
+@intrinsic
+def stream_fence(typingctx):
+    """A full memory fence: the thread's non-temporal stores are visible before it reports its work done."""
+    def codegen(context, builder, sig, args):
+        builder.fence("seq_cst")
+        return context.get_dummy_value()
+    return types.none(), codegen

@@ -31,8 +31,9 @@ class Normal:
         if x.ndim == 2 and x.shape[1] == 1:
             x = x[:, 0]
         x = as_float_array(x, name="x", ndim=1)
+        reused = out is not None
         out = output_array(out, (x.shape[0],), x.dtype, inputs=(x,))
-        raise_bad_row(normal_log_density(x, self.loc, self.scale, out), name="x")
+        raise_bad_row(normal_log_density(x, self.loc, self.scale, out, reused), name="x")
         return out
 
     def sample(self, n_samples=1, random_state=None, *, dtype=np.float64, out=None):
