@@ -566,6 +566,60 @@ def vec8_uniform(typingctx, key, w0, stride):
 
 
 
+class _Both:
+    """Independent values of the same computation, carried through the helpers in lockstep (``_Lockstep``)."""
+    __slots__ = ("parts",)
+
+    def __init__(self, parts):
+        self.parts = parts
+
+
+class _Lockstep:
+    """A builder whose every operation applies to each part of its ``_Both`` operands in turn, so that the
+    helpers above, written for one vector, emit several independent computations interleaved instruction
+    by instruction. A Box-Muller pair's chain of dependent operations (two 64-bit multiplies, a divide, a
+    square root, Horner polynomials) is about 170 cycles long, too long for the out-of-order window to
+    overlap one step with the next on its own; interleaved, two steps fill each other's waits."""
+
+    def __init__(self, builder, n):
+        self._builder = builder
+        self._n = n
+
+    @property
+    def module(self):
+        return self._builder.module
+
+    def __getattr__(self, name):
+        op = getattr(self._builder, name)
+
+        def part(a, i):
+            if isinstance(a, _Both):
+                return a.parts[i]
+            if isinstance(a, list):
+                return [part(x, i) for x in a]
+            return a
+
+        def apply(*args, **kwargs):
+            return _Both([op(*[part(a, i) for a in args], **kwargs) for i in range(self._n)])
+        return apply
+
+
+def _box_muller(builder, key, w0s, stride):
+    """The Box-Muller pairs (za, zb) of ``len(w0s)`` steps, lane b of step s from words w0s[s] + b * stride
+    and the next one, interleaved (``_Lockstep``)."""
+    from .sampling import GAMMA
+
+    both = _Lockstep(builder, len(w0s))
+    z = _Both([_states(builder, key, w0, stride) for w0 in w0s])
+    u = _uniform_open(both, z)
+    t = _uniform_open(both, both.add(z, _i64s(GAMMA)))  # word w + 1's state
+    sqrt = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC]), "llvm.sqrt.v8f64")
+    r = both.call(sqrt, [both.fmul(_const(-2.0), _log(both, u, positive=True))])  # u in (0, 1]
+    c, s = _sincos_turns(both, t)
+    za, zb = both.fmul(r, c), both.fmul(r, s)
+    return [(za.parts[i], zb.parts[i]) for i in range(len(w0s))]
+
+
 @intrinsic
 def vec8_box_muller(typingctx, key, w0, stride):
     """Lanes b of (za, zb): ``sampling.box_muller(key, w0 + b * stride)``, the standard normal pair from words
@@ -574,16 +628,25 @@ def vec8_box_muller(typingctx, key, w0, stride):
         return None
 
     def codegen(context, builder, sig, args):
-        from .sampling import GAMMA
-
-        z = _states(builder, args[0], args[1], args[2])
-        u = _uniform_open(builder, z)
-        t = _uniform_open(builder, builder.add(z, _i64s(GAMMA)))  # word w + 1's state
-        sqrt = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC]), "llvm.sqrt.v8f64")
-        r = builder.call(sqrt, [builder.fmul(_const(-2.0), _log(builder, u, positive=True))])  # u in (0, 1]
-        c, s = _sincos_turns(builder, t)
-        return context.make_tuple(builder, sig.return_type, [builder.fmul(r, c), builder.fmul(r, s)])
+        za, zb = _box_muller(builder, args[0], [args[1]], args[2])[0]
+        return context.make_tuple(builder, sig.return_type, [za, zb])
     return _PAIR(types.uint64, types.uint64, types.uint64), codegen
+
+
+_QUAD = types.UniTuple(f64x8, 4)
+
+
+@intrinsic
+def vec8_box_muller2(typingctx, key, w0, w1, stride):
+    """(za, zb) of ``vec8_box_muller(key, w0, stride)`` then of ``vec8_box_muller(key, w1, stride)``, the same
+    values computed in lockstep (twice the independent work in flight)."""
+    if not all(isinstance(a, types.Integer) for a in (key, w0, w1, stride)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        (za, zb), (za1, zb1) = _box_muller(builder, args[0], [args[1], args[2]], args[3])
+        return context.make_tuple(builder, sig.return_type, [za, zb, za1, zb1])
+    return _QUAD(types.uint64, types.uint64, types.uint64, types.uint64), codegen
 
 
 @intrinsic

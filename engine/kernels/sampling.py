@@ -143,7 +143,15 @@ def _mixture_sample_rows8(key, offset, cum_weights, thresholds, means8, factors8
                 for k in range(K - 1):
                     count = _simd.vec8_add(count, _simd.vec8_at_least(u, cum_weights[k]))
             _simd.vec8_store_counts(labels, lo + g, gm, count)
-            for j in range(n_pairs):
+            for j in range(0, n_pairs - 1, 2):  # two pairs in lockstep, then an odd last one
+                za, zb, za1, zb1 = _simd.vec8_box_muller2(key, base + np.uint64(1 + 2 * j),
+                                                          base + np.uint64(3 + 2 * j), stride)
+                _simd.vec8_store_at(zt, 2 * j, 0, _simd.LANES, za)
+                _simd.vec8_store_at(zt, 2 * j + 1, 0, _simd.LANES, zb)
+                _simd.vec8_store_at(zt, 2 * j + 2, 0, _simd.LANES, za1)
+                _simd.vec8_store_at(zt, 2 * j + 3, 0, _simd.LANES, zb1)
+            if n_pairs % 2:
+                j = n_pairs - 1
                 za, zb = _simd.vec8_box_muller(key, base + np.uint64(1 + 2 * j), stride)
                 _simd.vec8_store_at(zt, 2 * j, 0, _simd.LANES, za)
                 _simd.vec8_store_at(zt, 2 * j + 1, 0, _simd.LANES, zb)
