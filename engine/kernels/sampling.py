@@ -47,6 +47,10 @@ def box_muller(key, w):
     return r * c, r * s
 
 
+_PAIR_WORDS = np.uint64(2)
+_STEP_WORDS = np.uint64(2 * _simd.LANES)  # normal_sample: the 16 words of one step's 8 pairs
+
+
 @njit(**PARALLEL)
 def normal_sample(key, offset, loc, scale, out):
     """out[i] = loc + scale * z, z the standard normal number ``offset + i`` of stream ``key``.
@@ -58,11 +62,13 @@ def normal_sample(key, offset, loc, scale, out):
     n_chunks = (n + CHUNK - 1) // CHUNK
     for c in prange(n_chunks):
         c_stop = min(n, (c + 1) * CHUNK)
-        # 16 normals (8 pairs, lane-wise) per step; chunks start at multiples of 16, so a normal's words
-        # never depend on the chunking
-        for start in range(c * CHUNK, c_stop, 2 * _simd.LANES):
-            za, zb = _simd.vec8_box_muller(key, np.uint64(offset + start), np.uint64(2))
-            _simd.vec8_store_pairs(out, start, c_stop - start, loc, scale, za, zb)
+        # 16 normals (8 pairs, lane-wise) per step, 4 steps in lockstep; chunks start at multiples of 64, so
+        # a normal's words never depend on the chunking (steps past c_stop store nothing)
+        for start in range(c * CHUNK, c_stop, 8 * _simd.LANES):
+            z = _simd.vec8_box_muller_steps(key, np.uint64(offset + start), _STEP_WORDS, _PAIR_WORDS, 4)
+            for i in range(4):
+                s = start + 2 * _simd.LANES * i
+                _simd.vec8_store_pairs(out, s, c_stop - s, loc, scale, z[2 * i], z[2 * i + 1])
 
 
 def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
@@ -110,6 +116,14 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
         labels[...] = L
 
 
+
+@njit(inline="always", **SERIAL)
+def _store_normals(zt, normals):
+    """zt[l, :] = normals[l]: row l, coordinate l of the group's 8 points."""
+    for l in range(len(normals)):
+        _simd.vec8_store_at(zt, l, 0, _simd.LANES, normals[l])
+
+
 @njit(**PARALLEL)
 def _mixture_sample_rows8(key, offset, cum_weights, thresholds, means8, factors8, dense, out, labels):
     """``mixture_sample`` for D <= 8, eight points at a time.
@@ -143,18 +157,14 @@ def _mixture_sample_rows8(key, offset, cum_weights, thresholds, means8, factors8
                 for k in range(K - 1):
                     count = _simd.vec8_add(count, _simd.vec8_at_least(u, cum_weights[k]))
             _simd.vec8_store_counts(labels, lo + g, gm, count)
-            for j in range(0, n_pairs - 1, 2):  # two pairs in lockstep, then an odd last one
-                za, zb, za1, zb1 = _simd.vec8_box_muller2(key, base + np.uint64(1 + 2 * j),
-                                                          base + np.uint64(3 + 2 * j), stride)
-                _simd.vec8_store_at(zt, 2 * j, 0, _simd.LANES, za)
-                _simd.vec8_store_at(zt, 2 * j + 1, 0, _simd.LANES, zb)
-                _simd.vec8_store_at(zt, 2 * j + 2, 0, _simd.LANES, za1)
-                _simd.vec8_store_at(zt, 2 * j + 3, 0, _simd.LANES, zb1)
-            if n_pairs % 2:
-                j = n_pairs - 1
-                za, zb = _simd.vec8_box_muller(key, base + np.uint64(1 + 2 * j), stride)
-                _simd.vec8_store_at(zt, 2 * j, 0, _simd.LANES, za)
-                _simd.vec8_store_at(zt, 2 * j + 1, 0, _simd.LANES, zb)
+            # the point's Box-Muller pairs in lockstep, 4 (D = 5-8), 2 (D = 3, 4) or 1 at a time: for D = 5, 6
+            # the fourth pair's words are the next point's, and its normals meet only the zero padding
+            if n_pairs > 2:
+                _store_normals(zt, _simd.vec8_box_muller_steps(key, base + np.uint64(1), _PAIR_WORDS, stride, 4))
+            elif n_pairs == 2:
+                _store_normals(zt, _simd.vec8_box_muller_steps(key, base + np.uint64(1), _PAIR_WORDS, stride, 2))
+            else:
+                _store_normals(zt, _simd.vec8_box_muller_steps(key, base + np.uint64(1), _PAIR_WORDS, stride, 1))
             _simd.vec8_mixture_points8(zt, count, means8, factors8, dense, out, lo + g, gm)
 
 
