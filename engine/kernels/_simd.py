@@ -668,18 +668,6 @@ def vec8_at_least(typingctx, u, c):
 
 
 @intrinsic
-def vec8_store_counts(typingctx, arr, col, n, v):
-    """arr[col:col + n] = lanes 0..n-1 of v (whole numbers) as int64; nothing else is written."""
-    _check_lanes(arr, "vec8_store_counts's array", dtype=types.int64, ndims=(1,))
-
-    def codegen(context, builder, sig, args):
-        _masked_store(context, builder, sig.args[0], args[0], ir.Constant(_I64, 0), args[1],
-                      _first_lanes(builder, args[2]), args[3])
-        return context.get_dummy_value()
-    return types.none(arr, types.int64, types.int64, f64x8), codegen
-
-
-@intrinsic
 def vec8_sub_scalar(typingctx, a, c):
     """Lane-wise a - c (one rounding)."""
     def codegen(context, builder, sig, args):
@@ -928,9 +916,9 @@ def vec8_count_at_most16(typingctx, u, thresholds):
 # head up to a 64-byte line and its tail with ordinary (masked) stores, and the same vector arithmetic for
 # every element, so a value's bits do not depend on where the output's lines begin.
 
-def _check_vector_1d(arr, what):
-    if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.dtype in (types.float64, types.float32)):
-        raise TypeError(f"{what} must be a 1-D float64/float32 array, got {arr}")
+def _check_vector_1d(arr, what, dtypes=(types.float64, types.float32)):
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.dtype in dtypes):
+        raise TypeError(f"{what} must be a 1-D {'/'.join(str(d) for d in dtypes)} array, got {arr}")
 
 
 @intrinsic
@@ -978,9 +966,9 @@ def vec8_load_any(typingctx, arr, i, n):
 
 @intrinsic
 def vec8_store_any(typingctx, arr, i, n, v):
-    """arr[i + b] = lane b of v for b < n (a C-contiguous 1-D float64/float32 array; float32 rounded once);
-    nothing else is written."""
-    _check_vector_1d(arr, "vec8_store_any's array")
+    """arr[i + b] = lane b of v for b < n (a C-contiguous 1-D float64/float32/int64 array; float32 rounded
+    once, int64 truncated: whole numbers such as the samplers' component counts); nothing else is written."""
+    _check_vector_1d(arr, "vec8_store_any's array", (types.float64, types.float32, types.int64))
     if arr.layout != "C":
         raise TypeError(f"vec8_store_any's array must be C-contiguous, got {arr}")
 
