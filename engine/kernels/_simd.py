@@ -620,19 +620,6 @@ def _box_muller(builder, key, w0s, stride):
     return [(za.parts[i], zb.parts[i]) for i in range(len(w0s))]
 
 
-@intrinsic
-def vec8_box_muller(typingctx, key, w0, stride):
-    """Lanes b of (za, zb): ``sampling.box_muller(key, w0 + b * stride)``, the standard normal pair from words
-    w and w + 1 (the log, square root and sine/cosine of ``_fastmath``, with fused multiply-adds)."""
-    if not all(isinstance(a, types.Integer) for a in (key, w0, stride)):
-        return None
-
-    def codegen(context, builder, sig, args):
-        za, zb = _box_muller(builder, args[0], [args[1]], args[2])[0]
-        return context.make_tuple(builder, sig.return_type, [za, zb])
-    return _PAIR(types.uint64, types.uint64, types.uint64), codegen
-
-
 #: the step counts ``vec8_box_muller_steps`` takes (its tuple types)
 BOX_MULLER_STEPS = (1, 2, 4)
 _STEP_TUPLES = {k: types.UniTuple(f64x8, 2 * k) for k in BOX_MULLER_STEPS}
@@ -640,9 +627,11 @@ _STEP_TUPLES = {k: types.UniTuple(f64x8, 2 * k) for k in BOX_MULLER_STEPS}
 
 @intrinsic
 def vec8_box_muller_steps(typingctx, key, w0, step_words, stride, steps):
-    """(za_0, zb_0, ..., za_{steps-1}, zb_{steps-1}): step i is ``vec8_box_muller(key, w0 + i * step_words,
-    stride)``, the same values, the steps computed in lockstep (``_Lockstep``: 2 steps measured 10% faster
-    than one at a time, 4 steps 20%). steps: a literal in ``BOX_MULLER_STEPS``."""
+    """(za_0, zb_0, ..., za_{steps-1}, zb_{steps-1}): lanes b of step i are ``sampling.box_muller(key, w0 +
+    i * step_words + b * stride)``, the standard normal pair from that word and the next (the log, square
+    root and sine/cosine of ``_fastmath``, with fused multiply-adds); the steps computed in lockstep
+    (``_Lockstep``: 2 steps measured 10% faster than one at a time, 4 steps 20%). steps: a literal in
+    ``BOX_MULLER_STEPS``."""
     if not all(isinstance(a, types.Integer) for a in (key, w0, step_words, stride)):
         return None
     if not isinstance(steps, types.IntegerLiteral):

@@ -116,7 +116,6 @@ def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
         labels[...] = L
 
 
-
 @njit(inline="always", **SERIAL)
 def _store_normals(zt, normals):
     """zt[l, :] = normals[l]: row l, coordinate l of the group's 8 points."""
@@ -131,7 +130,7 @@ def _mixture_sample_rows8(key, offset, cum_weights, thresholds, means8, factors8
     means8: (K, 8) and factors8: (K * 8, 8) (row 8 k + l: row l of L_k^T) or (K, 8) standard deviations,
     zero-padded; dense: factors8 holds factors; thresholds: (15,) the first K - 1 cumulative weights padded
     with +inf. The group's component uniforms and Box-Muller pairs are 8-lane vectors (lane b = point b,
-    ``_simd.vec8_uniform``/``vec8_box_muller``), the components the number of cumulative weights <= u (a
+    ``_simd.vec8_uniform``/``vec8_box_muller_steps``), the components the number of cumulative weights <= u (a
     4-level search over thresholds for K <= 16, a count above); ``_simd.vec8_mixture_points8`` then maps
     each point (x = mean_k + L_k z, or mean_k + s_k z) and stores its row. Every point runs the same vector
     code (a chunk's last points as masked lanes), so a point's numbers depend only on (key, its index)."""
