@@ -9,7 +9,8 @@ from .common import data, mixture, sklearn_twin, throughput
 
 
 class NormalLogpdf:
-    params = ([10_000, 1_000_000, 10_000_000], ["float64", "float32"], ["engine", "numpy", "scipy"])
+    # engine_out: into a caller-owned buffer (``out=``, streamed from 16 MiB), a batch job's steady state
+    params = ([10_000, 1_000_000, 10_000_000], ["float64", "float32"], ["engine", "engine_out", "numpy", "scipy"])
     param_names = ["n", "dtype", "implementation"]
 
     def setup(self, n, dtype, implementation):
@@ -17,6 +18,9 @@ class NormalLogpdf:
         self.model = engine.Normal(0.5, 2.0)
         if implementation == "engine":
             self.fn = lambda: self.model.logpdf(self.x)
+        elif implementation == "engine_out":
+            buf = np.empty_like(self.x)
+            self.fn = lambda: self.model.logpdf(self.x, out=buf)
         elif implementation == "numpy":
             self.fn = lambda: reference.normal_log_density(self.x, 0.5, 2.0)
         else:

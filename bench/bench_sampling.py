@@ -8,7 +8,8 @@ from .common import mixture, sklearn_twin, throughput
 
 
 class MixtureSample:
-    params = ([10_000, 1_000_000], ["full", "diag"], [16], [8], ["engine", "numpy", "sklearn"])
+    # engine_out: into caller-owned arrays (``out=``, ``labels_out=``): no new pages to fault in
+    params = ([10_000, 1_000_000], ["full", "diag"], [16], [8], ["engine", "engine_out", "numpy", "sklearn"])
     param_names = ["n", "covariance_type", "K", "D", "implementation"]
     timeout = 300
 
@@ -16,6 +17,9 @@ class MixtureSample:
         self.model = mixture(K, D, covariance_type)
         if implementation == "engine":
             self.fn = lambda: self.model.sample(n, random_state=0)
+        elif implementation == "engine_out":
+            out, labels = np.empty((n, D)), np.empty(n, dtype=np.int64)
+            self.fn = lambda: self.model.sample(n, random_state=0, out=out, labels_out=labels)
         elif implementation == "numpy":
             self.fn = lambda: reference.mixture_sample(np.uint64(1), 0, *self.model._sampler_params, n)
         else:
