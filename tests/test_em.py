@@ -224,12 +224,13 @@ def _brute_force_statistics(weights, means, covs, X, w):
 @pytest.mark.parametrize("K", [1, 5, 16])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("layout", ["float64", "float32", "strided"])
-@pytest.mark.parametrize("n", [9, 20_011])
+@pytest.mark.parametrize("n", [9, 2_024, 20_011])
 def test_d8_full_statistics_match_brute_force(rng, K, weighted, layout, n):
     """D = 8 full covariances (the rows-in-registers E-step where the CPU has AVX-512, the block path
     otherwise; its n % 8 = 3 last rows always): n_k, the shifted first and second moments, the
     log-likelihood and the weight against scipy, over several parts and blocks (and for one group and a
-    row); float32 rows, and strided ones (which the input check copies)."""
+    row; n = 2024: a last block of 14 pairs and an unpaired group); float32 rows, and strided ones (which
+    the input check copies)."""
     D = 8
     weights, means, covs = random_mixture_params(rng, K, D, "full")
     model = engine.GaussianMixture.from_params(weights, means, covs, "full")
@@ -252,14 +253,15 @@ def test_d8_full_statistics_match_brute_force(rng, K, weighted, layout, n):
     assert stats.weight == pytest.approx(w.sum(), rel=1e-12)
 
 
-@pytest.mark.parametrize("bad_row", [0, 13, 19, 1987, 8 * 300 + 7, 20_009])
-def test_d8_full_statistics_name_the_first_bad_row(rng, bad_row):
+@pytest.mark.parametrize("n, bad_row", [(20_011, 0), (20_011, 13), (20_011, 19), (20_011, 8 * 300 + 7),
+                                        (20_011, 20_009), (2_024, 2_020)])
+def test_d8_full_statistics_name_the_first_bad_row(rng, n, bad_row):
     """A NaN or inf in a group of 8 (the first or second of a pair sharing their loads, 0 and 13; a block's
-    unpaired last group, 1987: part 0 is rows [0, 2001), its last block 80 rows), in a later part, or in
-    the ragged tail is reported by its row."""
+    unpaired last group, 2020: n = 2024 is one part whose last block of the rows path holds 232 rows, 14
+    pairs and a group), in a later part, or in the ragged tail is reported by its row."""
     weights, means, covs = random_mixture_params(rng, 3, 8, "full")
     model = engine.GaussianMixture.from_params(weights, means, covs, "full")
-    X = rng.normal(size=(20_011, 8))
+    X = rng.normal(size=(n, 8))
     X[bad_row, 5] = np.inf if bad_row % 2 else np.nan
     X[bad_row + 1, 2] = np.nan  # a later bad row is not the one named
     with pytest.raises(ValueError, match=f"first offending row: {bad_row}$"):
