@@ -106,15 +106,19 @@ def _masked_store(context, builder, arrty, arr, row, col, mask, v):
     builder.call(fn, [v, _lanes_address(context, builder, arrty, arr, row, col, elem), ir.Constant(_I32, align), mask])
 
 
-def _masked_load(builder, ptr, mask, fill):
-    fnty = ir.FunctionType(_VEC, [_VEC.as_pointer(), _I32, _MASK, _VEC])
-    fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.masked.load.v8f64.p0")
-    return builder.call(fn, [ptr, ir.Constant(_I32, 8), mask, fill])
+def _masked_load(builder, ptr, mask, fill, single=False):
+    """The lanes of ptr where mask, fill elsewhere: 8 float64, or 8 float32 (``single``; fill float32 too)."""
+    vec = ir.VectorType(ir.FloatType(), LANES) if single else _VEC
+    fnty = ir.FunctionType(vec, [vec.as_pointer(), _I32, _MASK, vec])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.load.{'v8f32' if single else 'v8f64'}.p0")
+    return builder.call(fn, [ptr, ir.Constant(_I32, 4 if single else 8), mask, fill])
 
 
 def _check_lanes(arr, what, dtype=types.float64, ndims=(1, 2)):
     # lanes are read and written as contiguous runs of a row: only C-contiguous arrays qualify
-    if not (isinstance(arr, types.Array) and arr.ndim in ndims and arr.dtype == dtype and arr.layout == "C"):
+    dtypes = dtype if isinstance(dtype, tuple) else (dtype,)
+    if not (isinstance(arr, types.Array) and arr.ndim in ndims and arr.dtype in dtypes and arr.layout == "C"):
+        dtype = "/".join(str(d) for d in dtypes)
         raise TypeError(f"{what} must be a C-contiguous {' or '.join(f'{d}-D' for d in ndims)} {dtype} array, "
                         f"got {arr}")
 
@@ -201,8 +205,10 @@ def vec8_load_at(typingctx, arr, row, col, n):
 
 @intrinsic
 def vec8_store_at(typingctx, arr, row, col, n, v):
-    """arr[row, col:col + n] = lanes 0..n-1 of v (arr[col:col + n] for 1-D arr); nothing else is written."""
-    _check_lanes(arr, "vec8_store_at's array")
+    """arr[row, col:col + n] = lanes 0..n-1 of v (arr[col:col + n] for 1-D arr); nothing else is written.
+    arr: float64, float32 (each value rounded once) or int64 (whole numbers, such as the samplers' component
+    counts)."""
+    _check_lanes(arr, "vec8_store_at's array", (types.float64, types.float32, types.int64))
 
     def codegen(context, builder, sig, args):
         _masked_store(context, builder, sig.args[0], args[0], args[1], args[2], _first_lanes(builder, args[3]),
@@ -938,10 +944,7 @@ def vec8_load_any(typingctx, arr, i, n):
         zero = ir.Constant(velem, [0.0] * LANES)
         align = ir.Constant(_I32, 4 if single else 8)
         if arrty.layout == "C":
-            fnty = ir.FunctionType(velem, [velem.as_pointer(), _I32, _MASK, velem])
-            name = f"llvm.masked.load.{'v8f32' if single else 'v8f64'}.p0"
-            v = builder.call(cgutils.get_or_insert_function(builder.module, fnty, name),
-                             [builder.inttoptr(start, velem.as_pointer()), align, mask, zero])
+            v = _masked_load(builder, builder.inttoptr(start, velem.as_pointer()), mask, zero, single)
         else:
             offsets = builder.mul(ir.Constant(_I64V, list(range(LANES))), _splat_int(builder, stride))
             ptrs = builder.inttoptr(builder.add(_splat_int(builder, start), offsets),
@@ -951,21 +954,6 @@ def vec8_load_any(typingctx, arr, i, n):
             v = builder.call(cgutils.get_or_insert_function(builder.module, fnty, name), [ptrs, align, mask, zero])
         return builder.fpext(v, _VEC) if single else v
     return f64x8(arr, types.int64, types.int64), codegen
-
-
-@intrinsic
-def vec8_store_any(typingctx, arr, i, n, v):
-    """arr[i + b] = lane b of v for b < n (a C-contiguous 1-D float64/float32/int64 array; float32 rounded
-    once, int64 truncated: whole numbers such as the samplers' component counts); nothing else is written."""
-    _check_vector_1d(arr, "vec8_store_any's array", (types.float64, types.float32, types.int64))
-    if arr.layout != "C":
-        raise TypeError(f"vec8_store_any's array must be C-contiguous, got {arr}")
-
-    def codegen(context, builder, sig, args):
-        _masked_store(context, builder, sig.args[0], args[0], ir.Constant(_I64, 0), args[1],
-                      _first_lanes(builder, args[2]), args[3])
-        return context.get_dummy_value()
-    return types.none(arr, types.int64, types.int64, f64x8), codegen
 
 
 @intrinsic

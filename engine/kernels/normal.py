@@ -4,7 +4,7 @@ from numba import njit, prange
 
 from ._config import PARALLEL, SERIAL
 from ._simd import (lanes_to_line, stream_fence, vec8_fill, vec8_fma, vec8_lane, vec8_load_any, vec8_mul,
-                    vec8_stream_at, vec8_store_any)
+                    vec8_store_at, vec8_stream_at)
 from .gaussian import first_bad_row
 
 _HALF_LOG_2PI = 0.9189385332046727
@@ -28,19 +28,22 @@ def _log_density_run(x, out, lo, hi, scale_v, shift_v, half_v, const_v, poison):
     held NaN/inf)."""
     i = lo
     while i + 8 <= hi:
-        poison = _log_density_lanes(x, out, i, 8, scale_v, shift_v, half_v, const_v, poison)
+        values, poison = _log_density_lanes(x, i, 8, scale_v, shift_v, half_v, const_v, poison)
+        vec8_store_at(out, 0, i, 8, values)
         i += 8
     if i < hi:
-        poison = _log_density_lanes(x, out, i, hi - i, scale_v, shift_v, half_v, const_v, poison)
+        values, poison = _log_density_lanes(x, i, hi - i, scale_v, shift_v, half_v, const_v, poison)
+        vec8_store_at(out, 0, i, hi - i, values)
     return poison
 
 
 @njit(inline="always", **SERIAL)
-def _log_density_lanes(x, out, i, m, scale_v, shift_v, half_v, const_v, poison):
+def _log_density_lanes(x, i, m, scale_v, shift_v, half_v, const_v, poison):
+    """(log N(x[i + b]) in lanes b < m, poison plus x * 0): the one arithmetic every element takes, streamed
+    or not, so a value's bits do not depend on how it is stored."""
     xv = vec8_load_any(x, i, m)
     z = vec8_fma(xv, scale_v, shift_v)
-    vec8_store_any(out, i, m, vec8_fma(vec8_mul(z, half_v), z, const_v))
-    return vec8_fma(xv, vec8_fill(0.0), poison)
+    return vec8_fma(vec8_mul(z, half_v), z, const_v), vec8_fma(xv, vec8_fill(0.0), poison)
 
 
 @njit(**PARALLEL)
@@ -74,10 +77,8 @@ def normal_log_density(x, loc, scale, out, reused=False):
         i = body
         if stream:
             while i + 8 <= hi:
-                xv = vec8_load_any(x, i, 8)
-                z = vec8_fma(xv, scale_v, shift_v)
-                vec8_stream_at(out, i, vec8_fma(vec8_mul(z, half_v), z, const_v))
-                poison = vec8_fma(xv, zero, poison)
+                values, poison = _log_density_lanes(x, i, 8, scale_v, shift_v, half_v, const_v, poison)
+                vec8_stream_at(out, i, values)
                 i += 8
             stream_fence()
             poison = _log_density_run(x, out, i, hi, scale_v, shift_v, half_v, const_v, poison)

@@ -155,7 +155,7 @@ def _mixture_sample_rows8(key, offset, cum_weights, thresholds, means8, factors8
                 count = _simd.vec8_fill(0.0)
                 for k in range(K - 1):
                     count = _simd.vec8_add(count, _simd.vec8_at_least(u, cum_weights[k]))
-            _simd.vec8_store_any(labels, lo + g, gm, count)
+            _simd.vec8_store_at(labels, 0, lo + g, gm, count)
             # the point's Box-Muller pairs in lockstep, 4 (D = 5-8), 2 (D = 3, 4) or 1 at a time: for D = 5, 6
             # the fourth pair's words are the next point's, and its normals meet only the zero padding
             if n_pairs > 2:
