@@ -132,42 +132,45 @@ def log_block(x, out, m):
 
 
 _TWO_PI = 6.283185307179586
+# cos and sin of j sixteenths of a turn, j = 0..15, correctly rounded (exact 0 and +-1 at the quarters)
+_C1, _S1, _H = 0.9238795325112867, 0.3826834323650898, 0.7071067811865476  # cos, sin pi/8; sqrt(2)/2
+TURN16_COS = np.array([1.0, _C1, _H, _S1, 0.0, -_S1, -_H, -_C1, -1.0, -_C1, -_H, -_S1, 0.0, _S1, _H, _C1])
+TURN16_SIN = np.array([0.0, _S1, _H, _C1, 1.0, _C1, _H, _S1, 0.0, -_S1, -_H, -_C1, -1.0, -_C1, -_H, -_S1])
+#: Taylor coefficients 1/3!, 1/5!, ..., 1/11! (sine) and 1/2!, ..., 1/12! (cosine), highest first
+SIN_TAYLOR = (1.0 / 39916800.0, 1.0 / 362880.0, 1.0 / 5040.0, 1.0 / 120.0, 1.0 / 6.0)
+COS_TAYLOR = (1.0 / 479001600.0, 1.0 / 3628800.0, 1.0 / 40320.0, 1.0 / 720.0, 1.0 / 24.0, 0.5)
 
 
 @njit(inline="always", **SERIAL)
 def sincos_turns(t):
     """(cos(2 pi t), sin(2 pi t)) for t in [0, 1], branch-free.
 
-    t is reduced exactly to a quadrant q and f = t - q/4 in [-1/8, 1/8]; a = 2 pi f in [-pi/4, pi/4] goes
-    through Taylor polynomials to degree 17/16 (error below 1e-16), then the quadrant rotates (cos, sin).
+    t is split exactly into j sixteenths of a turn, j = rint(16 t), and f = t - j/16 in [-1/32, 1/32];
+    a = 2 pi f in [-pi/16, pi/16] goes through Taylor polynomials to degree 11/12 (truncation below 1e-19),
+    and the angle sum with the tabulated cos and sin of j/16 turn gives the result (error ~1 ulp of 1).
+    Against a quadrant reduction and degree-17/16 polynomials this saves the quadrant's sign logic and
+    5 multiply-adds (``_simd._sincos_turns``: about 26 vector operations instead of 45).
     """
-    q = np.floor(t * 4.0 + 0.5)
-    a = (t - q * 0.25) * _TWO_PI
+    j = np.rint(t * 16.0)
+    a = (t - j * 0.0625) * _TWO_PI
     a2 = a * a
-    ps = 1.0 / 355687428096000.0  # 1/17!
-    ps = ps * (-a2) + 1.0 / 1307674368000.0
-    ps = ps * (-a2) + 1.0 / 6227020800.0
-    ps = ps * (-a2) + 1.0 / 39916800.0
-    ps = ps * (-a2) + 1.0 / 362880.0
-    ps = ps * (-a2) + 1.0 / 5040.0
-    ps = ps * (-a2) + 1.0 / 120.0
-    ps = ps * (-a2) + 1.0 / 6.0
+    ps = SIN_TAYLOR[0]
+    ps = ps * (-a2) + SIN_TAYLOR[1]
+    ps = ps * (-a2) + SIN_TAYLOR[2]
+    ps = ps * (-a2) + SIN_TAYLOR[3]
+    ps = ps * (-a2) + SIN_TAYLOR[4]
     sa = a - a * a2 * ps
-    pc = 1.0 / 20922789888000.0  # 1/16!
-    pc = pc * (-a2) + 1.0 / 87178291200.0
-    pc = pc * (-a2) + 1.0 / 479001600.0
-    pc = pc * (-a2) + 1.0 / 3628800.0
-    pc = pc * (-a2) + 1.0 / 40320.0
-    pc = pc * (-a2) + 1.0 / 720.0
-    pc = pc * (-a2) + 1.0 / 24.0
-    pc = pc * (-a2) + 0.5
+    pc = COS_TAYLOR[0]
+    pc = pc * (-a2) + COS_TAYLOR[1]
+    pc = pc * (-a2) + COS_TAYLOR[2]
+    pc = pc * (-a2) + COS_TAYLOR[3]
+    pc = pc * (-a2) + COS_TAYLOR[4]
+    pc = pc * (-a2) + COS_TAYLOR[5]
     ca = 1.0 - a2 * pc
-    # rotate by q quarter turns, (cos, sin) -> (-sin, cos) per quarter; float selects vectorise
-    qm = q - 4.0 * np.floor(q * 0.25)
-    half = np.floor(qm * 0.5)
-    odd = qm - 2.0 * half > 0.5
-    sign = 1.0 - 2.0 * half
-    return sign * (-sa if odd else ca), sign * (ca if odd else sa)
+    i = np.int64(j) & 15
+    c16 = TURN16_COS[i]
+    s16 = TURN16_SIN[i]
+    return c16 * ca - s16 * sa, s16 * ca + c16 * sa
 
 
 @njit(**SERIAL)

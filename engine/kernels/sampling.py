@@ -66,9 +66,15 @@ def normal_sample(key, offset, loc, scale, out):
         # a normal's words never depend on the chunking (steps past c_stop store nothing)
         for start in range(c * CHUNK, c_stop, 8 * _simd.LANES):
             z = _simd.vec8_box_muller_steps(key, np.uint64(offset + start), _STEP_WORDS, _PAIR_WORDS, 4)
-            for i in range(4):
-                s = start + 2 * _simd.LANES * i
-                _simd.vec8_store_pairs(out, s, c_stop - s, loc, scale, z[2 * i], z[2 * i + 1])
+            if c_stop - start >= 8 * _simd.LANES:
+                # a whole step: a constant count, so the stores' masks fold away
+                for i in range(4):
+                    s = start + 2 * _simd.LANES * i
+                    _simd.vec8_store_pairs(out, s, 2 * _simd.LANES, loc, scale, z[2 * i], z[2 * i + 1])
+            else:
+                for i in range(4):
+                    s = start + 2 * _simd.LANES * i
+                    _simd.vec8_store_pairs(out, s, c_stop - s, loc, scale, z[2 * i], z[2 * i + 1])
 
 
 def mixture_sample(key, offset, cum_weights, means, cov_chol_t, out, labels):
