@@ -566,8 +566,8 @@ def _table16(builder, values, index):
 
 
 def _sincos_turns(builder, t):
-    """``_fastmath.sincos_turns`` lane-wise for t in [0, 1]: rint(16 t) by the 1.5 * 2**52 addition, whose low
-    bits then index the sixteenths' cos and sin (``_table16``)."""
+    """``_fastmath.sincos_turns`` lane-wise for t in [0, 1]: j = rint(16 t) by the 1.5 * 2**52 addition, its
+    low bits the index of the sixteenths' cos and sin (``_table16``)."""
     from ._fastmath import _TWO_PI, COS_TAYLOR, SIN_TAYLOR, TURN16_COS, TURN16_SIN
 
     y = _fma(builder, t, _const(16.0), _const(_ROUND_MAGIC))  # 16 t is exact: one rounding, to nearest even
@@ -589,6 +589,23 @@ def _sincos_turns(builder, t):
     c16, s16 = _table16(builder, TURN16_COS, index), _table16(builder, TURN16_SIN, index)
     return (_fma(builder, c16, ca, builder.fneg(builder.fmul(s16, sa))),
             _fma(builder, s16, ca, builder.fmul(c16, sa)))
+
+
+@intrinsic
+def vec8_sincos_turns(typingctx, t):
+    """(cos(2 pi t), sin(2 pi t)) lane-wise for t in [0, 1], as Box-Muller computes them (for tests)."""
+    def codegen(context, builder, sig, args):
+        return context.make_tuple(builder, sig.return_type, list(_sincos_turns(builder, args[0])))
+    return types.UniTuple(f64x8, 2)(f64x8), codegen
+
+
+@intrinsic
+def vec8_sqrt_nonnegative(typingctx, x):
+    """sqrt(x) lane-wise for x = 0 or normal x > 0, as Box-Muller computes it (``_sqrt_nonnegative``; for
+    tests)."""
+    def codegen(context, builder, sig, args):
+        return _sqrt_nonnegative(builder, args[0])
+    return f64x8(f64x8), codegen
 
 
 @intrinsic
@@ -643,17 +660,17 @@ class _Lockstep:
 
 
 def _sqrt_nonnegative(builder, x):
-    """sqrt(x) lane-wise for x >= 0; on AVX-512 not correctly rounded (Box-Muller's radii stay within 2.2
+    """sqrt(x) lane-wise for x = 0 or normal x > 0; on AVX-512 not correctly rounded (Box-Muller's radii stay within 2.2
     ulps of libm's, as they were). There ``vsqrtpd`` occupies the divider, which the log's ``vdivpd`` shares
     (without the square root 8M normals took 4.1 ms instead of 4.8), so instead: y ~ 1/sqrt(x) from
     ``vrsqrt14pd`` (14 bits), one Newton step (28 bits), r = x y and one correction r + (y/2)(x - r**2),
-    all on the FMA ports. y comes from max(x, 2**-1000), so x = 0 gives r = 0 exactly."""
+    all on the FMA ports. y comes from max(x, 2**-1022), so x = 0 gives r = 0 exactly."""
     if not WIDE:
         sqrt = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC]), "llvm.sqrt.v8f64")
         return builder.call(sqrt, [x])
     rsqrt14 = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC, _VEC, ir.IntType(8)]),
                                              "llvm.x86.avx512.rsqrt14.pd.512")
-    y = builder.call(rsqrt14, [_select_max(builder, x, _const(2.0**-1000)), _const(0.0), ir.Constant(ir.IntType(8), -1)])
+    y = builder.call(rsqrt14, [_select_max(builder, x, _const(2.0**-1022)), _const(0.0), ir.Constant(ir.IntType(8), -1)])
     half_x = builder.fmul(x, _const(0.5))
     y = _fma(builder, y, _fma(builder, builder.fneg(half_x), builder.fmul(y, y), _const(0.5)), y)
     r = builder.fmul(x, y)
