@@ -577,15 +577,14 @@ def _sincos_turns(builder, t):
     j = builder.sitofp(index, _VEC)
     a = builder.fmul(_fma(builder, j, _const(-0.0625), t), _const(_TWO_PI))  # t - j/16 is exact
     a2 = builder.fmul(a, a)
-    neg_a2 = builder.fneg(a2)
     ps = _const(SIN_TAYLOR[0])
     for c in SIN_TAYLOR[1:]:
-        ps = _fma(builder, ps, neg_a2, _const(c))
-    sa = builder.fsub(a, builder.fmul(builder.fmul(a, a2), ps))
+        ps = _fma(builder, ps, a2, _const(c))
+    sa = _fma(builder, builder.fmul(a, a2), ps, a)
     pc = _const(COS_TAYLOR[0])
     for c in COS_TAYLOR[1:]:
-        pc = _fma(builder, pc, neg_a2, _const(c))
-    ca = builder.fsub(_const(1.0), builder.fmul(a2, pc))
+        pc = _fma(builder, pc, a2, _const(c))
+    ca = _fma(builder, a2, pc, _const(1.0))
     c16, s16 = _table16(builder, TURN16_COS, index), _table16(builder, TURN16_SIN, index)
     return (_fma(builder, c16, ca, builder.fneg(builder.fmul(s16, sa))),
             _fma(builder, s16, ca, builder.fmul(c16, sa)))
@@ -659,20 +658,22 @@ class _Lockstep:
         return apply
 
 
-def _sqrt_nonnegative(builder, x):
+def _sqrt_nonnegative(builder, x, neg_half_x=None):
     """sqrt(x) lane-wise for x = 0 or normal x > 0; on AVX-512 not correctly rounded (Box-Muller's radii stay within 2.2
     ulps of libm's, as they were). There ``vsqrtpd`` occupies the divider, which the log's ``vdivpd`` shares
     (without the square root 8M normals took 4.1 ms instead of 4.8), so instead: y ~ 1/sqrt(x) from
     ``vrsqrt14pd`` (14 bits), one Newton step (28 bits), r = x y and one correction r + (y/2)(x - r**2),
-    all on the FMA ports. y comes from max(x, 2**-1022), so x = 0 gives r = 0 exactly."""
+    all on the FMA ports. y comes from max(x, 2**-1022), so x = 0 gives r = 0 exactly. neg_half_x: -x/2
+    where the caller has it (Box-Muller's log u), one multiply fewer."""
     if not WIDE:
         sqrt = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC]), "llvm.sqrt.v8f64")
         return builder.call(sqrt, [x])
     rsqrt14 = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC, _VEC, ir.IntType(8)]),
                                              "llvm.x86.avx512.rsqrt14.pd.512")
     y = builder.call(rsqrt14, [_select_max(builder, x, _const(2.0**-1022)), _const(0.0), ir.Constant(ir.IntType(8), -1)])
-    half_x = builder.fmul(x, _const(0.5))
-    y = _fma(builder, y, _fma(builder, builder.fneg(half_x), builder.fmul(y, y), _const(0.5)), y)
+    if neg_half_x is None:
+        neg_half_x = builder.fmul(x, _const(-0.5))
+    y = _fma(builder, y, _fma(builder, neg_half_x, builder.fmul(y, y), _const(0.5)), y)
     r = builder.fmul(x, y)
     return _fma(builder, builder.fmul(y, _const(0.5)), _fma(builder, builder.fneg(r), r, x), r)
 
@@ -686,7 +687,8 @@ def _box_muller(builder, key, w0s, stride):
     z = _Both([_states(builder, key, w0, stride) for w0 in w0s])
     u = _uniform_open(both, z)
     t = _uniform_open(both, both.add(z, _i64s(GAMMA)))  # word w + 1's state
-    r = _sqrt_nonnegative(both, both.fmul(_const(-2.0), _log(both, u, positive=True)))  # u in (0, 1]
+    log_u = _log(both, u, positive=True)  # u in (0, 1]
+    r = _sqrt_nonnegative(both, both.fmul(_const(-2.0), log_u), neg_half_x=log_u)
     c, s = _sincos_turns(both, t)
     za, zb = both.fmul(r, c), both.fmul(r, s)
     return [(za.parts[i], zb.parts[i]) for i in range(len(w0s))]
