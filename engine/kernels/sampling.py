@@ -146,16 +146,12 @@ def _mixture_sample_rows8(key, offset, cum_weights, thresholds, means8, factors8
     stride = np.uint64(1 + 2 * n_pairs)
     n_chunks = (n + CHUNK - 1) // CHUNK
     for c in prange(n_chunks):
-        # two buffers of the groups' normals, row l: coordinate l of a group's points (rows >= 2 n_pairs stay
-        # 0): a group's affine maps run after the next group's Box-Muller steps (software pipelining), so
-        # the maps' loads, FMAs and stores fill the ports while the steps' long dependency chains wait
-        zts = np.zeros((2, _simd.LANES, _simd.LANES))
+        # row l: coordinate l of the group's points (rows >= 2 n_pairs stay 0)
+        zt = np.zeros((_simd.LANES, _simd.LANES))
         lo = c * CHUNK
         m = min(CHUNK, n - lo)
-        previous = _simd.vec8_fill(0.0)  # the previous group's components
         for g in range(0, m, _simd.LANES):
             gm = min(_simd.LANES, m - g)
-            zt = zts[(g // _simd.LANES) % 2]
             base = np.uint64(offset + lo + g) * stride
             # component: the number of cumulative weights <= u, u uniform in [0, 1)
             u = _simd.vec8_sub_scalar(_simd.vec8_uniform(key, base, stride), _U53)
@@ -174,13 +170,7 @@ def _mixture_sample_rows8(key, offset, cum_weights, thresholds, means8, factors8
                 _store_normals(zt, _simd.vec8_box_muller_steps(key, base + np.uint64(1), _PAIR_WORDS, stride, 2))
             else:
                 _store_normals(zt, _simd.vec8_box_muller_steps(key, base + np.uint64(1), _PAIR_WORDS, stride, 1))
-            if g > 0:  # the previous group, always a whole one
-                _simd.vec8_mixture_points8(zts[(g // _simd.LANES + 1) % 2], previous, means8, factors8, dense, out,
-                                           lo + g - _simd.LANES, _simd.LANES)
-            previous = count
-        last = (m - 1) // _simd.LANES
-        _simd.vec8_mixture_points8(zts[last % 2], previous, means8, factors8, dense, out, lo + last * _simd.LANES,
-                                   m - last * _simd.LANES)
+            _simd.vec8_mixture_points8(zt, count, means8, factors8, dense, out, lo + g, gm)
 
 
 @njit(**PARALLEL)
