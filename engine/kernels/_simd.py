@@ -659,8 +659,8 @@ class _Lockstep:
 
 
 def _sqrt_nonnegative(builder, x, neg_half_x=None):
-    """sqrt(x) lane-wise for x = 0 or normal x > 0; on AVX-512 not correctly rounded (Box-Muller's radii stay within 2.2
-    ulps of libm's, as they were). There ``vsqrtpd`` occupies the divider, which the log's ``vdivpd`` shares
+    """sqrt(x) lane-wise for x = 0 or normal x > 0; on AVX-512 not correctly rounded (Box-Muller's radii stay
+    within 2.2 ulps of libm's, as they were). There ``vsqrtpd`` occupies the divider, which the log's ``vdivpd`` shares
     (without the square root 8M normals took 4.1 ms instead of 4.8), so instead: y ~ 1/sqrt(x) from
     ``vrsqrt14pd`` (14 bits), one Newton step (28 bits), r = x y and one correction r + (y/2)(x - r**2),
     all on the FMA ports. y comes from max(x, 2**-1022), so x = 0 gives r = 0 exactly. neg_half_x: -x/2
@@ -670,7 +670,8 @@ def _sqrt_nonnegative(builder, x, neg_half_x=None):
         return builder.call(sqrt, [x])
     rsqrt14 = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VEC, [_VEC, _VEC, ir.IntType(8)]),
                                              "llvm.x86.avx512.rsqrt14.pd.512")
-    y = builder.call(rsqrt14, [_select_max(builder, x, _const(2.0**-1022)), _const(0.0), ir.Constant(ir.IntType(8), -1)])
+    all_lanes = ir.Constant(ir.IntType(8), -1)
+    y = builder.call(rsqrt14, [_select_max(builder, x, _const(2.0**-1022)), _const(0.0), all_lanes])
     if neg_half_x is None:
         neg_half_x = builder.fmul(x, _const(-0.5))
     y = _fma(builder, y, _fma(builder, neg_half_x, builder.fmul(y, y), _const(0.5)), y)
