@@ -17,11 +17,11 @@ from typing import NamedTuple
 import numpy as np
 
 from ..kernels import hmm as hk
+# at most MAX_PARTS parts per chunk (a function of the lengths only, so results do not depend on threads)
+from ..kernels._partition import MAX_PARTS
 
 #: rows x states of one chunk's buffers (frame and forward vectors): 2**18 float64 = 2 MiB each (cache-sized)
 CHUNK_CELLS = 1 << 18
-#: at most this many parts per chunk (a function of the lengths only, so results do not depend on threads)
-MAX_PARTS = 64
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ temporaries) and returns per-part (count, mean, M2) of v, merged by the caller w
 import numpy as np
 from numba import njit, prange
 
-from ._config import BLOCK, CHUNK, PARALLEL
+from ._config import BLOCK, PARALLEL
+from ._partition import part_count, part_rows
 from .gaussian import component_terms, first_bad_row, load_block, logsumexp_block
 
-MAX_PARTS = 64
 
 
 @njit(inline="always")
@@ -31,14 +31,13 @@ def log_ratio_moments(X, p_U, p_shifted, p_log_norm, q_U, q_shifted, q_log_norm,
     n, D = X.shape
     Kp = p_shifted.shape[0]
     Kq = q_shifted.shape[0]
-    n_parts = max(1, min(MAX_PARTS, (n + CHUNK - 1) // CHUNK))
+    n_parts = part_count(n)
     counts = np.zeros(n_parts)
     means = np.zeros(n_parts)
     m2 = np.zeros(n_parts)
     bad = np.full(n_parts, -1, dtype=np.int64)
     for p in prange(n_parts):
-        lo = (n * p) // n_parts
-        hi = (n * (p + 1)) // n_parts
+        lo, hi = part_rows(n, p, n_parts)
         xt = np.empty((D, BLOCK))
         y = np.empty((D, BLOCK))
         tp = np.empty((Kp, BLOCK))

@@ -18,7 +18,8 @@ beyond the data is O(chunks * K * D^2), fixed per call; no n x K array exists.
 import numpy as np
 from numba import njit, prange
 
-from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
+from ._config import BLOCK, PARALLEL, SERIAL
+from ._partition import part_count, part_rows
 from ._simd import (MOMENTS_PER_PART8, N_MOMENTS8, WIDE, vec8_add, vec8_fill, vec8_lane, vec8_load_at,
                     vec8_moments8_add, vec8_moments8_flush, vec8_moments8_zero, vec8_mul, vec8_nonfinite,
                     vec8_recip_or_zero, vec8_store_at, vec8_store_columns8)
@@ -34,7 +35,6 @@ ROWS8_BLOCK = 256
 POSTERIOR, HARD, RANDOM = 0, 1, 2
 
 #: at most this many partial accumulators (a function of n only: bit-identical at any thread count)
-MAX_PARTS = 64
 
 
 @njit(inline="always", **SERIAL)
@@ -299,7 +299,7 @@ def _lane_sum(lanes, row):
 def new_statistics(n, K, D, prec_chol, tied):
     """(number of parts, a function of n only; then zeroed per-part nk, s1, s2, loglik, weight and first bad
     row) in ``em_statistics``' layouts; also the HMM's Gaussian moments."""
-    n_parts = max(1, min(MAX_PARTS, (n + CHUNK - 1) // CHUNK))
+    n_parts = part_count(n)
     nk = np.zeros((n_parts, K))
     s1 = np.zeros((n_parts, K, D))
     if prec_chol.ndim == 3:
@@ -369,8 +369,7 @@ def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, t
     K = shifted_means.shape[0]
     n_parts, nk, s1, s2, ll, wt, bad = new_statistics(n, K, D, prec_chol, tied)
     for p in prange(n_parts):
-        lo = (n * p) // n_parts
-        hi = (n * (p + 1)) // n_parts
+        lo, hi = part_rows(n, p, n_parts)
         s2p = s2[p] if prec_chol.ndim == 3 else s2[p, :, 0, :]
         _statistics_blocks(X, lo, hi, sample_weight, prec_chol, shifted_means, log_norm, shift, mode, key, row0, p,
                            nk, s1, s2p, ll, wt, bad, np.empty((D, BLOCK)), np.empty((D, BLOCK)),
@@ -400,8 +399,7 @@ def em_statistics_rows8(X, sample_weight, prec_chol, shifted_means, log_norm, sh
     K = shifted_means.shape[0]
     n_parts, nk, s1, s2, ll, wt, bad = new_statistics(n, K, D, prec_chol, False)
     for p in prange(n_parts):
-        lo = (n * p) // n_parts
-        hi = (n * (p + 1)) // n_parts
+        lo, hi = part_rows(n, p, n_parts)
         xt = np.empty((D, ROWS8_BLOCK))
         terms = np.empty((K + 1, ROWS8_BLOCK))
         grouped = lo + (hi - lo) // 8 * 8

@@ -12,7 +12,8 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
-from .em import MAX_PARTS, _accumulate_block, new_statistics
+from ._partition import part_count, part_rows
+from .em import _accumulate_block, new_statistics
 from .gaussian import component_terms, first_bad_row, load_block
 from .product import POISSON, accumulate_moments, block_terms, load_product_block
 from .student_t import _t_terms
@@ -76,8 +77,7 @@ def gaussian_posterior_moments(X, post, prec_chol, shift, tied):
     K = shift.shape[0]
     n_parts, nk, s1, s2, _, _, _ = new_statistics(n, K, D, prec_chol, tied)
     for p in prange(n_parts):
-        lo = (n * p) // n_parts
-        hi = (n * (p + 1)) // n_parts
+        lo, hi = part_rows(n, p, n_parts)
         xt = np.empty((D, BLOCK))
         resp = np.empty((K + 1, BLOCK))
         d = np.empty((D, BLOCK))
@@ -139,7 +139,7 @@ def product_posterior_moments(X, post, kinds, cat_sizes, cat_offsets, shift, mar
     n, D = X.shape
     K = shift.shape[0]
     Dg = g_cols.shape[0]
-    n_parts = max(1, min(MAX_PARTS, (n + CHUNK - 1) // CHUNK))
+    n_parts = part_count(n)
     nk = np.zeros((n_parts, K))
     nobs = np.zeros((n_parts, K, D))
     s1 = np.zeros((n_parts, K, D))
@@ -148,8 +148,7 @@ def product_posterior_moments(X, post, kinds, cat_sizes, cat_offsets, shift, mar
     g_s1 = np.zeros((n_parts, K, Dg))
     g_s2 = np.zeros((n_parts, 1 if g_tied else K, Dg, Dg))
     for p in prange(n_parts):
-        lo = (n * p) // n_parts
-        hi = (n * (p + 1)) // n_parts
+        lo, hi = part_rows(n, p, n_parts)
         xt = np.empty((D, BLOCK))
         terms_all = np.empty((K + 1, BLOCK))
         xg = np.empty((Dg, BLOCK))

@@ -8,9 +8,9 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import PARALLEL
+from ._partition import part_count, part_rows
 from .sampling import uniform_open
 
-MAX_PARTS = 64
 
 
 @njit(**PARALLEL)
@@ -21,7 +21,7 @@ def kmeans_plusplus(X, sample_weight, n_clusters, key):
     """
     n, D = X.shape
     weighted = sample_weight.shape[0] > 0
-    n_parts = max(1, min(MAX_PARTS, n // 1024))
+    n_parts = part_count(n, 1024)
     d2 = np.empty(n)
     for i in prange(n):
         d2[i] = sample_weight[i] if weighted else 1.0
@@ -30,7 +30,8 @@ def kmeans_plusplus(X, sample_weight, n_clusters, key):
     for j in range(n_clusters):
         for p in prange(n_parts):
             acc = 0.0
-            for i in range((n * p) // n_parts, (n * (p + 1)) // n_parts):
+            lo, hi = part_rows(n, p, n_parts)
+            for i in range(lo, hi):
                 acc += d2[i]
             part_sum[p] = acc
         total = 0.0
@@ -44,7 +45,8 @@ def kmeans_plusplus(X, sample_weight, n_clusters, key):
                 target -= part_sum[p]
                 p += 1
             run = 0.0
-            for i in range((n * p) // n_parts, (n * (p + 1)) // n_parts):
+            lo, hi = part_rows(n, p, n_parts)
+            for i in range(lo, hi):
                 run += d2[i]
                 if run > target and d2[i] > 0:
                     idx = i

@@ -2,12 +2,12 @@
 import numpy as np
 from numba import njit, prange
 
-from ._config import CHUNK, PARALLEL
+from ._config import PARALLEL
+from ._partition import part_count, part_rows
 from .gaussian import first_bad_row
 
 #: the data is cut into at most this many contiguous parts (a function of n only, so the statistics are
 #: bit-identical at any thread count); each part is summed two-pass, then parts are merged (Chan et al.)
-MAX_PARTS = 64
 
 
 @njit(**PARALLEL)
@@ -18,14 +18,13 @@ def partial_moments(X, full):
     two-pass in float64 whatever X's dtype. Returns also the first non-finite row or -1.
     """
     n, D = X.shape
-    n_parts = max(1, min(MAX_PARTS, (n + CHUNK - 1) // CHUNK))
+    n_parts = part_count(n)
     counts = np.zeros(n_parts)
     means = np.zeros((n_parts, D))
     m2 = np.zeros((n_parts, D if full else 1, D))
     bad = np.full(n_parts, -1, dtype=np.int64)
     for p in prange(n_parts):
-        lo = (n * p) // n_parts
-        hi = (n * (p + 1)) // n_parts
+        lo, hi = part_rows(n, p, n_parts)
         Xp = X[lo:hi]  # indexed from 0: Numba's negative-index wraparound would block vectorisation
         s = np.zeros(D)
         for i in range(hi - lo):

@@ -33,7 +33,8 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
-from .em import HARD, MAX_PARTS, POSTERIOR, RANDOM, _hard_or_random_resp  # noqa: F401  (modes re-exported)
+from ._partition import part_count, part_rows
+from .em import HARD, POSTERIOR, RANDOM, _hard_or_random_resp  # noqa: F401  (modes re-exported)
 from .em import _accumulate_block
 from .gaussian import component_terms, first_bad_row, logsumexp_block
 from .sampling import box_muller, splitmix64, uniform_open
@@ -387,14 +388,14 @@ def product_statistics(X, sample_weight, kinds, cat_sizes, cat_offsets, a, b_, c
     n, D = X.shape
     K = a.shape[0]
     Dg = g_cols.shape[0]
-    g_s1 = np.zeros((max(1, min(MAX_PARTS, (n + CHUNK - 1) // CHUNK)), K, Dg))
+    g_s1 = np.zeros((part_count(n), K, Dg))
     g_s2 = np.zeros((g_s1.shape[0], 1 if g_tied else K, Dg, Dg))
     weighted = sample_weight.shape[0] > 0
     linear = W.shape[0] > 0
     has_poisson = False
     for j in range(D):
         has_poisson = has_poisson or kinds[j] == POISSON
-    n_parts = max(1, min(MAX_PARTS, (n + CHUNK - 1) // CHUNK))
+    n_parts = part_count(n)
     nk = np.zeros((n_parts, K))
     nobs = np.zeros((n_parts, K, D))
     s1 = np.zeros((n_parts, K, D))
@@ -404,8 +405,7 @@ def product_statistics(X, sample_weight, kinds, cat_sizes, cat_offsets, a, b_, c
     wt = np.zeros(n_parts)
     bad = np.full(n_parts, -1, dtype=np.int64)
     for p in prange(n_parts):
-        lo = (n * p) // n_parts
-        hi = (n * (p + 1)) // n_parts
+        lo, hi = part_rows(n, p, n_parts)
         xt = np.empty((D, BLOCK))
         terms_all = np.empty((K + 1, BLOCK))  # row K: the sample weights (the dense block's tied scatter)
         terms = terms_all[:K]

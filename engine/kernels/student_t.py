@@ -20,7 +20,8 @@ from numba import njit, prange
 
 from ._config import BLOCK, CHUNK, PARALLEL, SERIAL
 from ._fastmath import fast_log
-from .em import MAX_PARTS, POSTERIOR, _accumulate_block, _hard_or_random_resp
+from ._partition import part_count, part_rows
+from .em import POSTERIOR, _accumulate_block, _hard_or_random_resp
 from .gaussian import component_terms, first_bad_row, load_block, logsumexp_block
 from .sampling import splitmix64, uniform_open
 
@@ -127,7 +128,7 @@ def t_statistics(X, sample_weight, prec_chol, shifted_means, log_c, dofs, shift,
     K = shifted_means.shape[0]
     weighted = sample_weight.shape[0] > 0
     zeros = np.zeros(K)
-    n_parts = max(1, min(MAX_PARTS, (n + CHUNK - 1) // CHUNK))
+    n_parts = part_count(n)
     nk = np.zeros((n_parts, K))
     su = np.zeros((n_parts, K))
     sl = np.zeros((n_parts, K))
@@ -140,8 +141,7 @@ def t_statistics(X, sample_weight, prec_chol, shifted_means, log_c, dofs, shift,
     wt = np.zeros(n_parts)
     bad = np.full(n_parts, -1, dtype=np.int64)
     for p in prange(n_parts):
-        lo = (n * p) // n_parts
-        hi = (n * (p + 1)) // n_parts
+        lo, hi = part_rows(n, p, n_parts)
         xt = np.empty((D, BLOCK))
         y = np.empty((D, BLOCK))
         terms = np.empty((K + 1, BLOCK))  # row K: sum_k r u (the tied scatter's weights)
@@ -241,7 +241,7 @@ def t_posterior_moments(X, post, prec_chol, shifted_means, log_c, dofs, shift, t
     n, D = X.shape
     K = shifted_means.shape[0]
     zeros = np.zeros(K)
-    n_parts = max(1, min(MAX_PARTS, (n + CHUNK - 1) // CHUNK))
+    n_parts = part_count(n)
     nk = np.zeros((n_parts, K))
     su = np.zeros((n_parts, K))
     sl = np.zeros((n_parts, K))
@@ -251,8 +251,7 @@ def t_posterior_moments(X, post, prec_chol, shifted_means, log_c, dofs, shift, t
     else:
         s2 = np.zeros((n_parts, K, 1, D))
     for p in prange(n_parts):
-        lo = (n * p) // n_parts
-        hi = (n * (p + 1)) // n_parts
+        lo, hi = part_rows(n, p, n_parts)
         xt = np.empty((D, BLOCK))
         y = np.empty((D, BLOCK))
         terms = np.empty((K + 1, BLOCK))  # rows < K: r u per state; row K: sum_k r u (the tied scatter's weights)
