@@ -12,7 +12,6 @@ from ._partition import part_count, part_rows
 from .gaussian import component_terms, first_bad_row, load_block, logsumexp_block
 
 
-
 @njit(inline="always")
 def _block_log_density(xt, m, U, shifted, log_norm, terms, y, mx, out):
     component_terms(xt, m, U, shifted, log_norm, terms, y)

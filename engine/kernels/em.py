@@ -34,8 +34,6 @@ ROWS8_BLOCK = 256
 #: how responsibilities are formed from the component terms
 POSTERIOR, HARD, RANDOM = 0, 1, 2
 
-#: at most this many partial accumulators (a function of n only: bit-identical at any thread count)
-
 
 @njit(inline="always", **SERIAL)
 def _add_lower_products(rd, d, m, out):

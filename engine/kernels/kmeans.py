@@ -12,7 +12,6 @@ from ._partition import part_count, part_rows
 from .sampling import uniform_open
 
 
-
 @njit(**PARALLEL)
 def kmeans_plusplus(X, sample_weight, n_clusters, key):
     """Indices (n_clusters,) of the seeds: the first drawn with probability ~ w_i, each next one with

@@ -6,8 +6,8 @@ from ._config import PARALLEL
 from ._partition import part_count, part_rows
 from .gaussian import first_bad_row
 
-#: the data is cut into at most this many contiguous parts (a function of n only, so the statistics are
-#: bit-identical at any thread count); each part is summed two-pass, then parts are merged (Chan et al.)
+# the data is cut into ``part_count(n)`` contiguous parts (a function of n only, so the statistics are
+# bit-identical at any thread count); each part is summed two-pass, then parts are merged (Chan et al.)
 
 
 @njit(**PARALLEL)
