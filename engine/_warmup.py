@@ -44,14 +44,22 @@ def scoring_kernel_cached(dense):
     return is_cached(mixture_log_density, _example_args(dense))
 
 
-def fit_kernels_cached(dense):
-    from .kernels.em import em_statistics
+def fit_kernels_cached(dense, n_features=None, full=False):
+    """Whether the E-step kernels a fit runs are cached: ``em_statistics`` (every fit: EM and the k-means
+    initialisation's hard passes), and for full covariances with ``n_features`` = 8 on a CPU with 512-bit
+    vectors also ``em_statistics_rows8``, which ``statistics_parts`` picks there (a kernel of its own)."""
+    from .kernels._simd import WIDE
+    from .kernels.em import em_statistics, em_statistics_rows8
 
     U = _example_args(dense)[1]
     D = U.shape[-1]
     args = (np.zeros((3, D)), np.empty(0), U, np.zeros((2, D)), np.zeros(2), np.zeros((2, D)), False, 0,
             np.uint64(0), 0)
-    return is_cached(em_statistics, args)
+    if not is_cached(em_statistics, args):
+        return False
+    if WIDE and full and n_features == 8:
+        return is_cached(em_statistics_rows8, args[:6])
+    return True
 
 
 def compile_scoring_kernel_in_background(dense):

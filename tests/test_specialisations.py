@@ -64,6 +64,21 @@ def test_cache_state_is_read_without_compiling(tmp_path):
     assert _warmup.scoring_kernel_cached(True) and _warmup.fit_kernels_cached(True)
 
 
+def test_fit_cache_check_covers_the_kernel_the_fit_runs(monkeypatch):
+    """A full-covariance fit with D = 8 on AVX-512 runs ``em_statistics_rows8`` besides ``em_statistics``:
+    with only the latter cached, the fit is cold there (and warm for every other shape)."""
+    from engine import _warmup
+    from engine.kernels import _simd
+    from engine.kernels.em import em_statistics
+
+    monkeypatch.setattr(_warmup, "is_cached", lambda dispatcher, args: dispatcher is em_statistics)
+    assert _warmup.fit_kernels_cached(True) and _warmup.fit_kernels_cached(True, 2, True)
+    assert _warmup.fit_kernels_cached(True, 8, False) and _warmup.fit_kernels_cached(False, 8, False)
+    assert _warmup.fit_kernels_cached(True, 8, True) is (not _simd.WIDE)
+    monkeypatch.setattr(_warmup, "is_cached", lambda dispatcher, args: True)
+    assert _warmup.fit_kernels_cached(True, 8, True)
+
+
 def test_cli_says_once_that_it_compiles_on_first_use(monkeypatch, capsys):
     from types import SimpleNamespace
 
@@ -79,7 +94,7 @@ def test_cli_says_once_that_it_compiles_on_first_use(monkeypatch, capsys):
     assert err.count("compiling kernels for first use") == 1 and "cached" in err
     assert started == [True]
     monkeypatch.setattr(_warmup, "scoring_kernel_cached", lambda dense: True)
-    monkeypatch.setattr(_warmup, "fit_kernels_cached", lambda dense: True)
+    monkeypatch.setattr(_warmup, "fit_kernels_cached", lambda dense, n_features=None, full=False: True)
     commands._first_use(rep, "diag", fit=True)
     assert capsys.readouterr().err == "" and started == [True]  # warm: no note, no helper
 

@@ -136,13 +136,14 @@ def _fit_one(args, K, source, in_memory_X, rep, program=None):
     return model, sample, not_converged
 
 
-def _first_use(rep, covariance_type, fit):
+def _first_use(rep, covariance_type, fit, n_features=None):
     """On a cold Numba cache: say once that kernels compile for first use (and are cached), and for a fit
     compile the scoring kernel in a helper process meanwhile (see engine._warmup). Returns the helper."""
     from .. import _warmup
 
     dense = covariance_type in ("full", "tied")
-    cold = not _warmup.scoring_kernel_cached(dense) or (fit and not _warmup.fit_kernels_cached(dense))
+    cold = not _warmup.scoring_kernel_cached(dense) or (
+        fit and not _warmup.fit_kernels_cached(dense, n_features, covariance_type == "full"))
     if not cold:
         return None
     rep.note("engine: compiling kernels for first use (about 15 s on 2 cores, once); the compiled code is "
@@ -236,8 +237,8 @@ def cmd_fit(args):
     rows = source.count_rows()
     if rows == 0:
         raise ValueError(f"{args.input}: no rows to fit (the input is empty)")
-    helper = _first_use(rep, args.covariance_type, fit=args.device == "cpu")
     D = source.n_features
+    helper = _first_use(rep, args.covariance_type, fit=args.device == "cpu", n_features=D)
     in_memory = args.in_memory == "yes" or (args.in_memory == "auto" and rows * D * 8 <= args.memory_limit_mb * 2**20)
     t0 = time.perf_counter()
     X = None
