@@ -65,3 +65,17 @@ def test_compare_script_quick_run(tmp_path):
 
     rows = json.loads(out.read_text())["rows"]
     assert rows and rows[0]["vs_sklearn"] > 0 and rows[0]["vs_numpy"] > 0
+
+
+def test_ab_script_times_two_trees(tmp_path):
+    """bench.ab imports two engine trees side by side and prints a line per case with both trees' times."""
+    import shutil
+
+    for name in ("a", "b"):
+        shutil.copytree(ROOT / "engine", tmp_path / name / "engine",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    r = subprocess.run([sys.executable, "-m", "bench.ab", str(tmp_path / "a"), str(tmp_path / "b"), "--cases", "normal",
+                        "--rounds", "1", "--n", "4096"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    (line,) = r.stdout.splitlines()
+    assert line.startswith("normal out=") and str(tmp_path / "a") in line and str(tmp_path / "b") in line
