@@ -1,9 +1,13 @@
-"""GPU vs CPU: scoring and one EM iteration (statistics pass + M-step) for a K=16 mixture.
+"""GPU vs CPU: scoring, one EM iteration (statistics pass + M-step) and sampling for a K=16 mixture.
 
-    python -m bench.cuda_compare [--rows 10000000] [--features 8] [--components 16] [--cpu-threads N]
+    python -m bench.cuda_compare [--rows 10000000] [--samples 1000000] [--features 8] [--components 16]
+                                 [--cpu-threads N] [--repeat 3]
 
 Times (best of --repeat) the CPU path (Numba, --cpu-threads threads) and the CUDA path with the data
-already on the GPU (the steady state of a GPU pipeline) and with the host-to-device copy included.
+already on the GPU (the steady state of a GPU pipeline) and with the host-device copies included. Scoring
+and sampling write into caller-owned buffers (``out=``, ``labels_out=``) on every side, as a batch job
+would: a GPU buffer for "on GPU", a NumPy buffer for the CPU and "with the copy". Where scikit-learn is
+installed, the sampling rows also give scikit-learn's ``sample`` time and the speed-ups over it.
 """
 import argparse
 
@@ -13,12 +17,13 @@ import numpy as np
 import engine
 from engine.estimation.em import e_step_stats, m_step
 
-from .common import best_time
+from .common import best_time, sklearn_twin
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--samples", type=int, default=1_000_000)
     ap.add_argument("--features", type=int, default=8)
     ap.add_argument("--components", type=int, default=16)
     ap.add_argument("--cpu-threads", type=int, default=None)
@@ -29,12 +34,17 @@ def main(argv=None):
     if a.cpu_threads:
         numba.set_num_threads(a.cpu_threads)
     rng = np.random.default_rng(0)
-    n, D, K = a.rows, a.features, a.components
+    n, D, K, n_draw = a.rows, a.features, a.components, a.samples
     X = rng.normal(scale=3, size=(n, D))
     dX = cuda.to_device(X)
-    print(f"{n:,} x {D}, K={K}; CPU threads {numba.get_num_threads()}; GPU {cuda.get_current_device().name}")
-    print("| operation | cpu s | gpu s (data on GPU) | gpu s (incl. copy) | speed-up (on GPU) | speed-up (incl. copy) |")
-    print("|---|---|---|---|---|---|")
+    scores, d_scores = np.empty(n), cuda.device_array(n)
+    draws, labels = np.empty((n_draw, D)), np.empty(n_draw, dtype=np.int64)
+    d_draws, d_labels = cuda.device_array((n_draw, D)), cuda.device_array(n_draw, dtype=np.int64)
+    print(f"{n:,} x {D} scored, {n_draw:,} drawn, K={K}; CPU threads {numba.get_num_threads()}; "
+          f"GPU {getattr(cuda.get_current_device(), 'name', '(simulator)')}")
+    print("| operation | cpu s | gpu s (data on GPU) | gpu s (incl. copy) | speed-up (on GPU) | speed-up (incl. copy) "
+          "| scikit-learn s | GPU (on GPU) x scikit-learn |")
+    print("|---|---|---|---|---|---|---|---|")
     for ct in ("full", "diag"):
         w = rng.dirichlet(np.ones(K))
         m = rng.normal(scale=3, size=(K, D))
@@ -42,18 +52,35 @@ def main(argv=None):
         cpu = engine.GaussianMixture.from_params(w, m, c, ct)
         gpu = engine.GaussianMixture.from_params(w, m, c, ct, device="cuda")
         rows = {
-            f"score {ct}": (lambda: cpu.logpdf(X), lambda: gpu.logpdf(dX), lambda: gpu.logpdf(X)),
+            f"score {ct}": (lambda: cpu.logpdf(X, out=scores), lambda: gpu.logpdf(dX, out=d_scores),
+                            lambda: gpu.logpdf(X, out=scores)),
             f"EM iteration {ct}": (
                 lambda: m_step(e_step_stats(cpu, X), ct),
                 lambda: m_step(e_step_stats(gpu, dX), ct),
                 lambda: m_step(e_step_stats(gpu, X), ct),
+            ),
+            f"sample {ct} ({n_draw:,})": (
+                lambda: cpu.sample(n_draw, random_state=1, out=draws, labels_out=labels),
+                lambda: gpu.sample(n_draw, random_state=1, out=d_draws, labels_out=d_labels),
+                lambda: gpu.sample(n_draw, random_state=1, out=draws, labels_out=labels),
             ),
         }
         for name, (f_cpu, f_gpu, f_copy) in rows.items():
             t_cpu = best_time(f_cpu, a.repeat)
             t_gpu = best_time(f_gpu, a.repeat, cuda.synchronize)
             t_copy = best_time(f_copy, a.repeat, cuda.synchronize)
-            print(f"| {name} | {t_cpu:.4f} | {t_gpu:.4f} | {t_copy:.4f} | {t_cpu / t_gpu:.1f}x | {t_cpu / t_copy:.1f}x |")
+            t_sk = ""
+            if name.startswith("sample"):
+                try:
+                    sk = sklearn_twin(cpu)
+                except NotImplementedError:  # scikit-learn is not installed
+                    sk = None
+                if sk is not None:
+                    sk.random_state = 0
+                    t_sk = best_time(lambda: sk.sample(n_draw), a.repeat)
+            sk_cols = f"{t_sk:.4f} | {t_sk / t_gpu:.0f}x" if t_sk else " | "
+            print(f"| {name} | {t_cpu:.4f} | {t_gpu:.4f} | {t_copy:.4f} | {t_cpu / t_gpu:.1f}x | {t_cpu / t_copy:.1f}x "
+                  f"| {sk_cols} |")
 
 
 if __name__ == "__main__":

@@ -10,10 +10,24 @@ THREADS = 128
 BLOCKS = 1024
 
 
+def _as_numba_device_array(X):
+    """A GPU array (CuPy, PyTorch, Numba) as a Numba device array over the same memory, without a copy; the
+    simulator's device arrays are already Numba's."""
+    return X if not hasattr(cuda, "as_cuda_array") or not hasattr(X, "__cuda_array_interface__") else cuda.as_cuda_array(X)
+
+
+def _device_span(A):
+    """(first byte, end byte) of a device array's memory, or None where it is not known (the simulator)."""
+    cai = getattr(A, "__cuda_array_interface__", None)
+    if cai is None:
+        return None
+    start = int(cai["data"][0])
+    return start, start + int(np.prod(A.shape)) * np.dtype(A.dtype).itemsize
+
+
 def _device_array(X, name="X"):
     if on_gpu(X):
-        # the simulator's device arrays are already Numba's; real ones are wrapped without a copy
-        A = X if not hasattr(cuda, "as_cuda_array") or not hasattr(X, "__cuda_array_interface__") else cuda.as_cuda_array(X)
+        A = _as_numba_device_array(X)
         if A.dtype not in (np.float32, np.float64):
             raise TypeError(f"{name} must hold float32 or float64 values on the GPU, got {A.dtype}")
         return A, True
@@ -42,6 +56,48 @@ def _params(model):
     return cuda.to_device(_factor3d(U)), cuda.to_device(shifted), cuda.to_device(log_norm), dense, shared
 
 
+class _Output:
+    """Where a GPU result goes: ``device`` is the array the kernel writes; ``host`` the caller's NumPy array
+    that receives it by one copy (or None); ``returned`` what the call hands back."""
+
+    def __init__(self, device, host, returned):
+        self.device, self.host, self.returned = device, host, returned
+
+    def finish(self, to_host):
+        if self.host is not None:
+            self.device.copy_to_host(self.host)
+            return self.host
+        if self.returned is not None:
+            return self.returned
+        return self.device.copy_to_host() if to_host else self.device
+
+
+def _output(out, shape, dtype, name="out", inputs=()):
+    """A caller-owned output for a GPU computation, checked like ``engine._validation.output_array``: a GPU
+    array (CuPy, PyTorch, Numba) is written in place and returned as given; a NumPy array receives the result
+    by one device-to-host copy into its memory; None allocates a new device array."""
+    dtype, shape = np.dtype(dtype), tuple(int(s) for s in shape)
+    if out is None:
+        return _Output(cuda.device_array(shape, dtype=dtype), None, None)
+    if not on_gpu(out):
+        from .._validation import output_array
+
+        return _Output(cuda.device_array(shape, dtype=dtype), output_array(out, shape, dtype, name=name), None)
+    A = _as_numba_device_array(out)
+    if tuple(A.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(A.shape)}")
+    if A.dtype != dtype:
+        raise ValueError(f"{name} must have dtype {dtype} (the input's), got {A.dtype}")
+    if not A.is_c_contiguous():
+        raise ValueError(f"{name} must be C-contiguous")
+    span = _device_span(A)
+    for a in inputs:
+        other = _device_span(a) if a is not None else None
+        if span and other and span[0] < other[1] and other[0] < span[1]:
+            raise ValueError(f"{name} shares memory with the input; pass a separate buffer")
+    return _Output(A, None, out)
+
+
 def _grid(n):
     return max(1, min(BLOCKS, (n + THREADS - 1) // THREADS))
 
@@ -58,17 +114,18 @@ def check_finite(dX, name="X"):
         raise ValueError(f"{name} contains NaN or infinity; first offending row: {first}")
 
 
-def mixture_logpdf(model, X):
-    """log p(x) per row on the GPU; a GPU array in gives a GPU array out."""
+def mixture_logpdf(model, X, out=None):
+    """log p(x) per row on the GPU; a GPU array in gives a GPU array out. ``out``: a caller-owned (n,) array of
+    X's dtype, on the GPU (written in place) or on the host (filled by one copy), returned as given."""
     _check_limits(model)
     dX, device_in = _device_array(X)
     if dX.ndim != 2 or dX.shape[1] != model.n_features_in_:
         raise ValueError(f"X must have shape (n_samples, {model.n_features_in_}), got {dX.shape}")
+    result = _output(out, (dX.shape[0],), dX.dtype, inputs=(dX,) if device_in else ())
     check_finite(dX)
-    out = cuda.device_array(dX.shape[0], dtype=dX.dtype)
     if dX.shape[0]:
-        K.mixture_log_density[_grid(dX.shape[0]), THREADS](dX, *_params(model), out)
-    return out if device_in else out.copy_to_host()
+        K.mixture_log_density[_grid(dX.shape[0]), THREADS](dX, *_params(model), result.device)
+    return result.finish(to_host=not device_in)
 
 
 def e_step_stats(model, X, sample_weight=None):
@@ -104,20 +161,22 @@ def e_step_stats(model, X, sample_weight=None):
     return SufficientStats(ct, nk, s1, s2, shift, float(ll), float(weight))
 
 
-def mixture_sample(model, n, key, offset=0, dtype=np.float64, to_host=True):
+def mixture_sample(model, n, key, offset=0, dtype=np.float64, to_host=True, out=None, labels_out=None):
     """(X, labels) from the same counter-based stream as the CPU sampler (libm transcendental functions,
-    so values agree with the CPU's to ~1e-15 relative; labels agree exactly)."""
+    so values agree with the CPU's to ~1e-15 relative; labels agree exactly). ``out`` (n, D) of ``dtype`` and
+    ``labels_out`` (n,) int64: caller-owned arrays, each on the GPU (written in place) or on the host (filled
+    by one copy), returned as given."""
     _check_limits(model)
     sp = model._sampler_params
     cum, means, LT = sp.cum_weights, sp.means, sp.cov_chol_t
     dense = LT.ndim == 3
     shared = dense and LT.shape[0] != means.shape[0]
-    out = cuda.device_array((n, means.shape[1]), dtype=dtype)
-    labels = cuda.device_array(n, dtype=np.int64)
+    X = _output(out, (n, means.shape[1]), dtype)
+    labels = _output(labels_out, (n,), np.int64, name="labels_out", inputs=(X.device,))
     if n:
         K.mixture_sample[_grid(n), THREADS](np.uint64(key), offset, cuda.to_device(cum), cuda.to_device(means),
-                                             cuda.to_device(_factor3d(LT)), dense, shared, out, labels)
-    return (out.copy_to_host(), labels.copy_to_host()) if to_host else (out, labels)
+                                             cuda.to_device(_factor3d(LT)), dense, shared, X.device, labels.device)
+    return X.finish(to_host), labels.finish(to_host)
 
 
 def log_ratio_moments(dX, p, q):

@@ -477,15 +477,14 @@ class GaussianMixture(EstimatorParams):
 
         out: a caller-owned (n,) array of X's dtype to write into and return (a batch job scoring the same
         batch size thousands of times reuses one buffer instead of allocating and page-faulting a new one).
-        On device="cuda" (or "auto" with a GPU), a GPU array in gives a GPU array out.
+        On device="cuda" (or "auto" with a GPU), a GPU array in gives a GPU array out; ``out`` may then also be a
+        GPU array (CuPy, PyTorch, Numba: written in place) or a NumPy array (filled by one copy from the GPU).
         """
         self._check_fitted()
         if _dispatch.resolve(self.device, X) == "cuda":
-            if out is not None:
-                raise ValueError("out= is for host arrays; on the GPU the output is a new device array")
             from ..cuda import mixture_logpdf
 
-            return mixture_logpdf(self, X)
+            return mixture_logpdf(self, X, out=out)
         return self._log_density(self._validate_data(X, reset=False), out=out)
 
     def score_samples(self, X, out=None):
@@ -505,7 +504,9 @@ class GaussianMixture(EstimatorParams):
 
         ``random_state`` (None, int or numpy Generator; None falls back to the estimator's
         ``random_state``): the same seed gives bit-identical output at any thread count. ``out`` (n_samples,
-        D) float32/float64 and ``labels_out`` (n_samples,) int64: caller-owned arrays to write into.
+        D) float32/float64 and ``labels_out`` (n_samples,) int64: caller-owned arrays to write into. On
+        device="cuda" each may be a GPU array (written in place) or a NumPy array (filled by one copy from the
+        GPU); without them the draws come back to the host as new arrays.
         """
         self._check_fitted()
         if isinstance(n_samples, numbers.Integral) and not isinstance(n_samples, (bool, np.bool_)) and n_samples < 1:
@@ -517,11 +518,9 @@ class GaussianMixture(EstimatorParams):
             raise TypeError(f"dtype must be float32 or float64, got {dtype}")
         key = _random.stream_key(self.random_state if random_state is None else random_state)
         if _dispatch.resolve(self.device) == "cuda":
-            if out is not None or labels_out is not None:
-                raise ValueError("out=/labels_out= are for host arrays; on the GPU the outputs are new device arrays")
             from ..cuda import mixture_sample as cuda_sample
 
-            return cuda_sample(self, n, key, dtype=dtype)
+            return cuda_sample(self, n, key, dtype=dtype, out=out, labels_out=labels_out)
         X = output_array(out, (n, self.n_features_in_), dtype)
         labels = output_array(labels_out, (n,), np.int64, name="labels_out", inputs=(X,))
         if dtype == np.float64:

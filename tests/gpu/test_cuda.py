@@ -61,6 +61,62 @@ def test_device_arrays_stay_on_the_device(rng):
     assert hasattr(auto.logpdf(dX), "copy_to_host")  # auto follows the data onto the GPU
 
 
+def test_logpdf_into_caller_owned_outputs_on_the_gpu_and_the_host(rng):
+    w, m, c = params(rng, 3, 4, "full")
+    gpu = engine.GaussianMixture.from_params(w, m, c, "full", device="cuda")
+    X = rng.normal(scale=3, size=(N, 4))
+    expected = engine.GaussianMixture.from_params(w, m, c, "full").logpdf(X)
+    host = np.full(N, np.nan)
+    assert gpu.logpdf(X, out=host) is host  # a NumPy buffer is filled by one copy from the GPU
+    np.testing.assert_allclose(host, expected, rtol=1e-12)
+    dX = cuda.to_device(X)
+    for data in (X, dX):  # a GPU buffer is written in place, whether X is on the host or the GPU
+        dev = cuda.to_device(np.full(N, np.nan))
+        assert gpu.logpdf(data, out=dev) is dev
+        np.testing.assert_array_equal(dev.copy_to_host(), host)
+    with pytest.raises(ValueError, match=r"out must have shape \(%d,\)" % N):
+        gpu.logpdf(dX, out=cuda.device_array(N - 1))
+    with pytest.raises(ValueError, match="out must have dtype float64"):
+        gpu.logpdf(dX, out=cuda.device_array(N, dtype=np.float32))
+    with pytest.raises(ValueError, match="out must have dtype float32"):
+        gpu.logpdf(X.astype(np.float32), out=np.empty(N))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        gpu.logpdf(dX, out=cuda.device_array((N, 2))[:, 0])
+
+
+@gpu_only
+def test_a_gpu_output_that_overlaps_the_input_is_refused(rng):
+    gpu = engine.MultivariateNormal([0.0], [1.0], "diag", device="cuda")
+    dX = cuda.to_device(rng.normal(size=(N, 1)))
+    with pytest.raises(ValueError, match="shares memory with the input"):
+        gpu.logpdf(dX, out=dX.reshape(N))
+
+
+def test_sampling_into_caller_owned_outputs(rng):
+    w, m, c = params(rng, 3, 5, "full")
+    gpu = engine.GaussianMixture.from_params(w, m, c, "full", device="cuda")
+    X, labels = gpu.sample(N, random_state=4)
+    hX, hl = np.empty((N, 5)), np.empty(N, dtype=np.int64)
+    got = gpu.sample(N, random_state=4, out=hX, labels_out=hl)
+    assert got[0] is hX and got[1] is hl
+    np.testing.assert_array_equal(hX, X)
+    np.testing.assert_array_equal(hl, labels)
+    dX, dl = cuda.device_array((N, 5)), cuda.device_array(N, dtype=np.int64)
+    got = gpu.sample(N, random_state=4, out=dX, labels_out=hl)  # one on the GPU, one on the host
+    assert got[0] is dX and got[1] is hl
+    np.testing.assert_array_equal(dX.copy_to_host(), X)
+    got = gpu.sample(N, random_state=4, labels_out=dl)  # X comes back to the host as a new array
+    assert isinstance(got[0], np.ndarray) and got[1] is dl
+    np.testing.assert_array_equal(dl.copy_to_host(), labels)
+    d32 = cuda.device_array((N, 5), dtype=np.float32)  # out's dtype chooses the output's
+    assert gpu.sample(N, random_state=4, out=d32)[0] is d32
+    np.testing.assert_allclose(d32.copy_to_host(), X.astype(np.float32), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="labels_out must have dtype int64"):
+        gpu.sample(N, random_state=4, labels_out=cuda.device_array(N, dtype=np.int32))
+    with pytest.raises(ValueError, match=r"out must have shape \(%d, 5\)" % N):
+        gpu.sample(N, random_state=4, out=np.empty((N, 4)))
+
+
 def test_bad_rows_are_reported(rng):
     gpu = engine.MultivariateNormal([0.0, 0.0], [1.0, 2.0], "diag", device="cuda")
     X = rng.normal(size=(N, 2))
