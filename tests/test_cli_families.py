@@ -40,6 +40,8 @@ def test_fit_score_sample_mixed_titanic(tmp_path):
     # batches continue one stream: equal to one call of the API
     X, labels = m.sample(5000, random_state=3)
     assert drawn.column("component").to_pylist() == labels.tolist()
+    np.testing.assert_array_equal(drawn.column("age").to_numpy(), X[:, 2].astype(np.float64))
+    assert drawn.column("sex").to_pylist() == X[:, 1].tolist()
 
 
 def test_fit_reports_nulls_and_bad_family(tmp_path):
@@ -108,3 +110,20 @@ def test_cli_family_fit_on_a_local_dask_cluster(tmp_path):
         local.fit_stream([pq.read_table(d / f"p{i}.parquet") for i in range(3)])
     cols = table.select(list(spec))
     np.testing.assert_allclose(m.score_samples(cols), local.score_samples(cols), rtol=1e-10)
+
+
+def test_student_t_samples_from_the_cli_equal_the_api(tmp_path):
+    """engine sample --family student-t draws every batch into the same buffers; the rows are one stream, so
+    they equal one API call's draws whatever the batch size."""
+    model = tmp_path / "t.arrow"
+    r = run("fit", os.path.join(DATA, "faithful.parquet"), "--family", "student-t", "--components", "2",
+            "--model-out", model)
+    assert r.returncode == 0, r.stderr
+    m = engine.load(model)
+    s = tmp_path / "s.parquet"
+    r = run("sample", "--model", model, "-n", "2500", "--output", s, "--batch-size", "700", "--seed", "4")
+    assert r.returncode == 0, r.stderr
+    drawn = pq.read_table(s)
+    X, labels = m.sample(2500, random_state=4)
+    assert drawn.column("component").to_pylist() == labels.tolist()
+    np.testing.assert_array_equal(np.column_stack([drawn.column(c).to_numpy() for c in drawn.column_names[:-1]]), X)

@@ -278,6 +278,21 @@ def test_sampler_agrees_with_log_density(fitted):
             assert st.chisquare(observed[nz], expected[nz] * observed[nz].sum() / expected[nz].sum()).pvalue > 1e-3
 
 
+def test_sampling_into_caller_owned_arrays(fitted):
+    """out=/labels_out= (issue 20): the caller's arrays get exactly a fresh call's draws, codes decoded in place."""
+    case, X, m = fitted
+    S, labels = m.sample(700, random_state=4)
+    out, lab = np.full(S.shape, np.nan), np.full(700, -1, dtype=np.int64)
+    got = m.sample(700, random_state=4, out=out, labels_out=lab)
+    assert got[0] is out and got[1] is lab
+    np.testing.assert_array_equal(out, S)
+    np.testing.assert_array_equal(lab, labels)
+    with pytest.raises(ValueError, match=r"out must have shape \(700, %d\)" % S.shape[1]):
+        m.sample(700, random_state=4, out=np.empty((700, S.shape[1] + 1)))
+    with pytest.raises(ValueError, match="labels_out must have dtype int64"):
+        m.sample(700, random_state=4, labels_out=np.empty(700, dtype=np.int32))
+
+
 def test_bic_finds_the_number_of_components(fitted):
     case, X, m = fitted
     X = _data(case, 6000, seed=5)

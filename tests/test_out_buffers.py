@@ -119,3 +119,100 @@ def test_family_mixtures_and_transformed_models_into_buffers():
         np.testing.assert_array_equal(buf, model.score_samples(X))
     with pytest.raises(ValueError, match=r"out must have shape \(2000,\)"):
         p.score_samples(X, out=np.empty(3))
+
+
+def test_family_sampling_into_buffers():
+    """Student-t (scaled in place in blocks: the same bits as the fresh call's arithmetic) and the Gaussian
+    family; a product model whose categories are not numbers cannot fill a float buffer: a named error."""
+    X = RNG.standard_t(5, size=(3000, 3))
+    for family in ("student_t", "gaussian"):
+        m = engine.Mixture(2, family=family, random_state=0).fit(X)
+        S, labels = m.sample(2500, random_state=9)
+        out, lab = np.empty((2500, 3)), np.empty(2500, dtype=np.int64)
+        got = m.sample(2500, random_state=9, out=out, labels_out=lab)
+        assert got[0] is out and got[1] is lab
+        np.testing.assert_array_equal(out, S)
+        np.testing.assert_array_equal(lab, labels)
+    import pyarrow as pa
+
+    table = pa.table({"x": RNG.normal(size=400), "color": RNG.choice(["red", "blue"], 400)})
+    m = engine.Mixture(2, family={"x": "gaussian", "color": "categorical"}, random_state=0).fit(table)
+    with pytest.raises(TypeError, match="categorical column 'color' holds non-numeric categories"):
+        m.sample(5, out=np.empty((5, 2)))
+    assert m.sample(5, random_state=1)[0].dtype == object
+
+
+def _hmm(K=3, D=2):
+    rng = np.random.default_rng(5)
+    m = engine.GaussianHMM(K, covariance_type="diag", init_params="")
+    m.startprob_ = rng.dirichlet(np.ones(K))
+    m.transmat_ = rng.dirichlet(np.ones(K), size=K)
+    m.means_ = rng.normal(scale=2, size=(K, D))
+    m.covars_ = rng.uniform(0.5, 2, (K, D))
+    return m
+
+
+def test_hmm_scoring_and_sampling_into_buffers():
+    m = _hmm()
+    lengths = [300, 500, 200]
+    X, states = m.sample(1000, random_state=2, lengths=lengths)
+    out, st = np.empty((1000, 2)), np.empty(1000, dtype=np.int64)
+    got = m.sample(1000, random_state=2, lengths=lengths, out=out, states_out=st)
+    assert got[0] is out and got[1] is st
+    np.testing.assert_array_equal(out, X)
+    np.testing.assert_array_equal(st, states)
+    ll, post = m.score_samples(X, lengths)
+    resp = np.empty((1000, 3))
+    ll2, post2 = m.score_samples(X, lengths, resp_out=resp)
+    assert post2 is resp and ll2 == ll
+    np.testing.assert_array_equal(resp, post)
+    assert m.predict_proba(X, lengths, out=resp) is resp
+    per_seq = np.empty(3)
+    assert m.score_sequences(X, lengths, out=per_seq) is per_seq
+    np.testing.assert_array_equal(per_seq, m.score_sequences(X, lengths))
+    with pytest.raises(ValueError, match=r"resp_out must have shape \(1000, 3\)"):
+        m.score_samples(X, lengths, resp_out=np.empty((1000, 2)))
+    with pytest.raises(ValueError, match=r"out must have shape \(3,\)"):
+        m.score_sequences(X, lengths, out=np.empty(1))
+    with pytest.raises(ValueError, match="states_out must have dtype int64"):
+        m.sample(10, states_out=np.empty(10))
+    with pytest.raises(ValueError, match=r"out must have shape \(10, 2\)"):
+        m.sample(10, out=np.empty((10, 3)))
+    # CategoricalHMM's symbols are int64, and so must its buffer be
+    c = engine.CategoricalHMM(2, init_params="")
+    c.startprob_, c.transmat_ = np.array([0.6, 0.4]), np.array([[0.9, 0.1], [0.2, 0.8]])
+    c.emissionprob_ = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]])
+    symbols, _ = c.sample(400, random_state=3)
+    into = np.empty((400, 1), dtype=np.int64)
+    assert c.sample(400, random_state=3, out=into)[0] is into
+    np.testing.assert_array_equal(into, symbols)
+    with pytest.raises(ValueError, match="out must have dtype int64"):
+        c.sample(400, random_state=3, out=np.empty((400, 1)))
+
+
+def test_transformed_posteriors_and_samples_into_buffers():
+    X = np.abs(RNG.normal(size=(2000, 2))) + 0.1
+    t = engine.Transformed(engine.GaussianMixture(2, random_state=0), engine.transforms.Log()).fit(X)
+    resp = np.empty((2000, 2))
+    assert t.predict_proba(X, out=resp) is resp
+    np.testing.assert_array_equal(resp, t.predict_proba(X))
+    # Box-Cox with lambda = 3 has no preimage below -1/3: some of the base's draws are redrawn, and the
+    # redraws land in the caller's arrays too
+    b = engine.Transformed(engine.GaussianMixture(1, random_state=0), engine.transforms.BoxCox(lmbda=3.0))
+    b.fit(RNG.uniform(0.01, 0.5, size=(2000, 1)))
+    for model, D in ((t, 2), (b, 1)):
+        S, labels = model.sample(5000, random_state=6)
+        out, lab = np.empty((5000, D)), np.empty(5000, dtype=np.int64)
+        draws = []
+        base_sample = model.base.sample
+        model.base.sample = lambda *a, **k: draws.append(1) or base_sample(*a, **k)
+        try:
+            got = model.sample(5000, random_state=6, out=out, labels_out=lab)
+        finally:
+            del model.base.sample
+        assert got[0] is out and got[1] is lab
+        assert len(draws) == (1 if model is t else 2)  # b: one redraw
+        np.testing.assert_array_equal(out, S)
+        np.testing.assert_array_equal(lab, labels)
+    with pytest.raises(TypeError, match="out must be a float32 or float64 NumPy array"):
+        t.sample(10, out=np.empty((10, 2), dtype=np.int64))

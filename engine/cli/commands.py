@@ -614,6 +614,7 @@ def _sample_transformed(args, rep, model):
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
     from ..models.family_mixture import Mixture
+    from ..models.mixture import GaussianMixture
 
     base = model.base
     if isinstance(base, Mixture) and not hasattr(base, "_gm"):
@@ -625,12 +626,17 @@ def _sample_transformed(args, rep, model):
     names = [str(c) for c in own] if own is not None and len(own) else [f"x{j}" for j in range(D)]
     schema = pa.schema([pa.field(c, pa.float64()) for c in names] + [pa.field("component", pa.int64())])
     key = int(_random.stream_key(args.seed))
+    # a Gaussian mixture base draws every batch into the same buffers (Arrow copies the columns out of them)
+    rows = max(0, min(args.batch_size, args.n))
+    buffers = isinstance(base, GaussianMixture)
+    X_buf, labels_buf = (np.empty((rows, D)), np.empty(rows, dtype=np.int64)) if buffers else (None, None)
     t0 = time.perf_counter()
     with rep.bar(total=args.n, desc="sample") as bar, \
             AtomicParquetWriter(args.output, schema, overwrite=args.overwrite) as out:
         for start in range(0, args.n, args.batch_size):
             m = min(args.batch_size, args.n - start)
-            X, labels = model.sample(m, random_state=np.random.SeedSequence([key, start]))
+            kw = {"out": X_buf[:m], "labels_out": labels_buf[:m]} if buffers else {}
+            X, labels = model.sample(m, random_state=np.random.SeedSequence([key, start]), **kw)
             out.write(pa.RecordBatch.from_arrays([pa.array(np.asarray(X[:, j], dtype=np.float64)) for j in range(D)]
                                                  + [pa.array(np.asarray(labels, dtype=np.int64))], schema=schema))
             bar.update(m)

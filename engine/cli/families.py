@@ -291,16 +291,19 @@ def _stream_key(seed):
 
 
 def _sample_rows(args, rep, names, draw, key):
-    """Write args.n rows of draw(m, start) -> (float X (m, D), labels) in batches (one stream)."""
+    """Write args.n rows of draw(m, start, out, labels_out) -> (float X (m, D), labels) in batches (one
+    stream); every batch is drawn into the same two buffers (Arrow copies the columns out of them)."""
     from ..io.writer import AtomicParquetWriter
 
     schema = pa.schema([pa.field(c, pa.float64()) for c in names] + [pa.field("component", pa.int64())])
+    rows = max(0, min(args.batch_size, args.n))
+    X_buf, labels_buf = np.empty((rows, len(names))), np.empty(rows, dtype=np.int64)
     t0 = time.perf_counter()
     with rep.bar(total=args.n, desc="sample") as bar, \
             AtomicParquetWriter(args.output, schema, overwrite=args.overwrite) as out:
         for start in range(0, args.n, args.batch_size):
             m = min(args.batch_size, args.n - start)
-            X, labels = draw(m, start)
+            X, labels = draw(m, start, X_buf[:m], labels_buf[:m])
             out.write(pa.RecordBatch.from_arrays([pa.array(X[:, j]) for j in range(len(names))] + [pa.array(labels)],
                                                  schema=schema))
             bar.update(m)
@@ -319,10 +322,13 @@ def sample_family(args, rep, model, transformed=None):
     if transformed is not None and getattr(fam, "name", "") == "student_t":
         key = int(_stream_key(args.seed))
         return _sample_rows(args, rep, keys,
-                            lambda m, start: transformed.sample(m, random_state=np.random.SeedSequence([key, start])),
+                            lambda m, start, out, labels_out: transformed.sample(
+                                m, random_state=np.random.SeedSequence([key, start]), out=out, labels_out=labels_out),
                             key)
     if getattr(fam, "name", "") == "student_t":
-        return _sample_rows(args, rep, keys, lambda m, start: fam.sample(model._params, m, key, offset=start),
+        return _sample_rows(args, rep, keys,
+                            lambda m, start, out, labels_out: fam.sample(model._params, m, key, offset=start, out=out,
+                                                                          labels_out=labels_out),
                             key := _stream_key(args.seed))
     names = [str(c.key) if isinstance(c.key, str) else keys[c.key] if isinstance(c.key, int) and c.key < len(keys)
              else f"x{j}" for j, c in enumerate(fam.columns)]
@@ -336,16 +342,22 @@ def sample_family(args, rep, model, transformed=None):
         else:
             fields.append(pa.field(name, pa.float64()))
     schema = pa.schema(fields + [pa.field("component", pa.int64())])
+    # every batch is drawn into the same buffers (Arrow copies the columns out of them)
+    rows = max(0, min(args.batch_size, args.n))
+    codes_buf, labels_buf = np.empty((rows, model._params.loc.shape[1])), np.empty(rows, dtype=np.int64)
     t0 = time.perf_counter()
     with rep.bar(total=args.n, desc="sample") as bar, \
             AtomicParquetWriter(args.output, schema, overwrite=args.overwrite) as out:
         for start in range(0, args.n, args.batch_size):
             m = min(args.batch_size, args.n - start)
             if transformed is None:
-                codes, labels = fam.sample(model._params, m, key, offset=start)  # one stream across batches
-                X = model._decode(codes)
+                codes, labels = fam.sample(model._params, m, key, offset=start, out=codes_buf[:m],
+                                           labels_out=labels_buf[:m])  # one stream across batches
+                X = model._decode(codes, in_place=True)
             else:  # T^-1 of the mixture's draws (draws without a preimage are redrawn), keyed per batch
-                X, labels = transformed.sample(m, random_state=np.random.SeedSequence([int(key), start]))
+                numeric = all(f.type != pa.string() for f in fields)
+                X, labels = transformed.sample(m, random_state=np.random.SeedSequence([int(key), start]),
+                                               out=codes_buf[:m] if numeric else None, labels_out=labels_buf[:m])
             cols = [pa.array(X[:, j].tolist() if fields[j].type == pa.string() else X[:, j].astype(np.float64))
                     for j in range(fam.n_features)]
             out.write(pa.RecordBatch.from_arrays(cols + [pa.array(labels)], schema=schema))

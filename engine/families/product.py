@@ -447,8 +447,9 @@ class ProductFamily:
         return ProductParams(np.full(K, 1.0 / K), loc, var, cat, dense_means, base.dense_cov)
 
     # ------------------------------------------------------------------ sampling and counting
-    def sample(self, params, n, key, offset=0):
-        """(X codes (n, D) float64, labels (n,)) from the counter-based stream ``key``."""
+    def sample(self, params, n, key, offset=0, out=None, labels_out=None):
+        """(X codes (n, D) float64, labels (n,)) from the counter-based stream ``key``; ``out`` and
+        ``labels_out``: caller-owned arrays of those shapes to draw into (checked by the caller)."""
         K, D = params.loc.shape
         cum = np.cumsum(params.weights)
         cum[-1] = 1.0
@@ -462,8 +463,8 @@ class ProductFamily:
                 cc = np.cumsum(params.cat_probs[:, lo:lo + col.n_categories], axis=1)
                 cc[:, -1] = 1.0
                 cat_cum[:, lo:lo + col.n_categories] = cc
-        out = np.empty((n, D))
-        labels = np.empty(n, dtype=np.int64)
+        out = np.empty((n, D)) if out is None else out
+        labels = np.empty(n, dtype=np.int64) if labels_out is None else labels_out
         if self.dense_cols.size:
             chol, _ = cov.cholesky_factors(params.dense_cov, self.dense_type)
             g_means = np.array(params.dense_means, dtype=np.float64, order="C")

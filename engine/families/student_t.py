@@ -264,9 +264,10 @@ class StudentTFamily:
         return StudentTParams(np.asarray(weights, dtype=np.float64), np.asarray(means, dtype=np.float64),
                               np.asarray(covariances, dtype=np.float64), np.full(K, dof))
 
-    def sample(self, params, n, key, offset=0):
+    def sample(self, params, n, key, offset=0, out=None, labels_out=None):
         """A Gaussian draw with the scale matrices, each point's deviation scaled by 1/sqrt(g/nu), g ~ chi^2_nu
-        from its own sub-stream: same seed, same numbers at any thread count."""
+        from its own sub-stream: same seed, same numbers at any thread count. ``out`` (n, D) float64 and
+        ``labels_out`` (n,) int64: caller-owned arrays to draw into (checked by the caller)."""
         from ..kernels.sampling import mixture_sample
 
         ct = self.covariance_type
@@ -274,13 +275,20 @@ class StudentTFamily:
         cov_chol, _ = cov.cholesky_factors(params.covariances, ct)
         cum = np.cumsum(params.weights)
         cum[-1] = 1.0
-        X = np.empty((n, D))
-        labels = np.empty(n, dtype=np.int64)
+        X = np.empty((n, D)) if out is None else out
+        labels = np.empty(n, dtype=np.int64) if labels_out is None else labels_out
         means = np.array(params.means, order="C")
         mixture_sample(np.uint64(key), offset, cum, means, cov.sampling_layout(cov_chol, ct, D), X, labels)
         factors = np.empty(n)
         t_scale_factors(np.uint64(key), offset, labels, np.array(params.dofs, order="C"), factors)
-        X = means[labels] + (X - means[labels]) * factors[:, None]
+        # mean + (x - mean) * factor, in place and in blocks (no n x D temporaries)
+        for start in range(0, n, STAGE_ROWS):
+            rows = slice(start, min(n, start + STAGE_ROWS))
+            m = means[labels[rows]]
+            block = X[rows]
+            block -= m
+            block *= factors[rows, None]
+            block += m
         return X, labels
 
     def n_parameters(self, K, D=None):

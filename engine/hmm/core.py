@@ -301,11 +301,15 @@ def statistics(emission, params, data, seqs, chunks, max_rows, missing=None, wor
     return HMMStats(start, trans, est, ll_total, float(seqs.weights.sum()), int(seqs.bounds[-1]))
 
 
-def score(emission, params, data, seqs, chunks, max_rows, missing=None, posteriors=None, work=None):
-    """Per-sequence log-likelihoods (S,); with ``posteriors`` (n, K) given, the state posteriors too."""
+def score(emission, params, data, seqs, chunks, max_rows, missing=None, posteriors=None, work=None, out=None):
+    """Per-sequence log-likelihoods (S,) (into ``out`` when given); with ``posteriors`` (n, K) given, the state
+    posteriors too."""
     K = params.startprob.shape[0]
     work = Work.reuse(work, max_rows, K, int(seqs.bounds[-1]))
-    out = np.zeros(seqs.bounds.size - 1)
+    if out is None:
+        out = np.zeros(seqs.bounds.size - 1)
+    else:
+        out[:] = 0.0
     pi = np.ascontiguousarray(params.startprob, dtype=np.float64)
     A = np.ascontiguousarray(params.transmat, dtype=np.float64)
     want = posteriors is not None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validation import output_array
 from ..estimation.em_stats import SufficientStats
 from ..families.product import ProductStats
 from ..kernels import emissions as ek
@@ -28,10 +29,11 @@ from ..models import _covariance as cov
 _NO_DOFS = np.empty(0)
 
 
-def _per_state(states, K, D, draw, key):
+def _per_state(states, K, D, draw, key, out=None):
     """(n, D) draws, row i from state states[i]: ``draw(k, count, state_key)`` gives state k's rows from the
-    state's own counter-based stream (key + k + 1), so a row's value does not depend on the other states."""
-    out = np.empty((states.size, D))
+    state's own counter-based stream (key + k + 1), so a row's value does not depend on the other states.
+    ``out``: a caller-owned (n, D) float64 array to fill instead of a new one."""
+    out = output_array(out, (states.size, D), np.float64, inputs=(states,))
     for k in range(K):
         idx = np.flatnonzero(states == k)
         if idx.size:
@@ -101,7 +103,7 @@ class GaussianEmission:
             s2 = s2[:, 0, :]
         return SufficientStats(ct, nk, s1, s2, shift, 0.0, float(nk.sum()))
 
-    def sample(self, params, states, key):
+    def sample(self, params, states, key, out=None):
         """(n, D) draws, row i from state states[i]: each state's rows come from its own stream."""
         ct = self.covariance_type
         K, D = params.means.shape
@@ -109,7 +111,7 @@ class GaussianEmission:
         layout = cov.sampling_layout(cov_chol, ct, D)
         return _per_state(states, K, D, lambda k, count, state_key: _mixture_draw(
             count, state_key, np.ones(1), params.means[k:k + 1], layout[k:k + 1] if layout.shape[0] == K else layout),
-            key)
+            key, out)
 
 
 class ProductEmission:
@@ -172,7 +174,7 @@ class ProductEmission:
                             s2.sum(axis=0), counts.sum(axis=0)[:, :fam.encoder.n_counts], shift, 0.0, float(nk.sum()),
                             g_s1.sum(axis=0) if Dg else None, g_s2 if Dg else None, g_shift if Dg else None)
 
-    def sample(self, params, states, key):
+    def sample(self, params, states, key, out=None):
         from dataclasses import replace
 
         K, D = params.loc.shape
@@ -185,7 +187,7 @@ class ProductEmission:
                               params.dense_cov if self.family.dense_type == "tied" else params.dense_cov[k:k + 1]))
             return self.family.sample(one, count, state_key)[0]
 
-        return _per_state(states, K, D, draw, key)
+        return _per_state(states, K, D, draw, key, out)
 
 
 @dataclass(frozen=True)
@@ -279,7 +281,7 @@ class GMMEmission:
             s2 = s2[:, 0, :]
         return SufficientStats(self.flat_type(), nk, s1, s2, shift, 0.0, float(nk.sum()))
 
-    def sample(self, params, states, key):
+    def sample(self, params, states, key, out=None):
         """(n, D) draws, row i from state states[i]'s mixture; each state's rows from their own stream."""
         K, M, D = params.means.shape
         ct = self.covariance_type
@@ -290,7 +292,7 @@ class GMMEmission:
             cum[-1] = 1.0
             return _mixture_draw(count, state_key, cum, params.means[k], cov.sampling_layout(cov_chol, ct, D))
 
-        return _per_state(states, K, D, draw, key)
+        return _per_state(states, K, D, draw, key, out)
 
 
 class StudentTEmission:
@@ -339,7 +341,7 @@ class StudentTEmission:
         return StudentTStats(ct, nk, su.sum(axis=0), sl.sum(axis=0), s1.sum(axis=0), s2, shift, nu.copy(), 0.0,
                              float(nk.sum()))
 
-    def sample(self, params, states, key):
+    def sample(self, params, states, key, out=None):
         from dataclasses import replace
 
         K, D = params.means.shape
@@ -350,7 +352,7 @@ class StudentTEmission:
                                        else params.covariances[k:k + 1]))
             return self.family.sample(one, count, state_key)[0]
 
-        return _per_state(states, K, D, draw, key)
+        return _per_state(states, K, D, draw, key, out)
 
 
 @dataclass(frozen=True)
@@ -374,9 +376,14 @@ class CallableEmission:
     def statistics(self, params, data, lo, hi, post):
         return NoStats()
 
-    def sample(self, params, states, key):
+    def sample(self, params, states, key, out=None):
         rs = np.random.RandomState(np.uint32(key % np.uint64(2 ** 32)))
         rows = [np.atleast_1d(np.asarray(self.model._generate_sample_from_state(int(s), rs), dtype=np.float64))
                 for s in states]
         width = rows[0].size if rows else 0
-        return np.array(rows, dtype=np.float64).reshape(len(rows), width)
+        X = np.array(rows, dtype=np.float64).reshape(len(rows), width)
+        if out is None:
+            return X
+        out = output_array(out, X.shape, np.float64, inputs=(states,))
+        out[...] = X
+        return out

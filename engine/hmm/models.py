@@ -34,6 +34,7 @@ import numpy as np
 from .. import _random
 from .._registry import register
 from .._sklearn_compat import EstimatorParams
+from .._validation import output_array
 from ..em import run_em
 from ..estimation.em_stats import SufficientStats
 from ..families.columns import Column
@@ -388,28 +389,37 @@ class _BaseHMM(EstimatorParams):
         chunks, max_rows = core.plan(seqs, self.n_components)
         return data, missing, seqs, chunks, max_rows
 
-    def _score_sequences(self, X, lengths=None, posteriors=False):
+    def _score_sequences(self, X, lengths=None, posteriors=False, resp_out=None, out=None):
         data, missing, seqs, chunks, max_rows = self._setup(X, lengths)
-        post = np.empty((data.shape[0], self.n_components)) if posteriors else None
+        post = None
+        if posteriors:
+            post = output_array(resp_out, (data.shape[0], self.n_components), np.float64, name="resp_out",
+                                inputs=(X, data))
+        if out is not None:
+            out = output_array(out, (seqs.bounds.size - 1,), np.float64, inputs=(X, data, post))
         self._work = core.Work.reuse(getattr(self, "_work", None), max_rows, self.n_components, data.shape[0])
-        ll = core.score(self._emission(), self._hmm_params(), data, seqs, chunks, max_rows, missing, post, self._work)
+        ll = core.score(self._emission(), self._hmm_params(), data, seqs, chunks, max_rows, missing, post, self._work,
+                        out=out)
         return ll, post
 
     def score(self, X, lengths=None):
         """Total log-likelihood of the sequences (forward algorithm)."""
         return float(self._score_sequences(X, lengths)[0].sum())
 
-    def score_samples(self, X, lengths=None):
-        """(total log-likelihood, state posteriors (n, K))."""
-        ll, post = self._score_sequences(X, lengths, posteriors=True)
+    def score_samples(self, X, lengths=None, *, resp_out=None):
+        """(total log-likelihood, state posteriors (n, K)); ``resp_out``: a caller-owned (n, K) float64 array
+        for the posteriors (a job scoring batch after batch reuses one)."""
+        ll, post = self._score_sequences(X, lengths, posteriors=True, resp_out=resp_out)
         return float(ll.sum()), post
 
-    def score_sequences(self, X, lengths=None):
-        """Per-sequence log-likelihoods (S,) (engine's addition: anomaly scores per sequence)."""
-        return self._score_sequences(X, lengths)[0]
+    def score_sequences(self, X, lengths=None, *, out=None):
+        """Per-sequence log-likelihoods (S,) (engine's addition: anomaly scores per sequence); ``out``: a
+        caller-owned (S,) float64 array to write them into."""
+        return self._score_sequences(X, lengths, out=out)[0]
 
-    def predict_proba(self, X, lengths=None):
-        return self.score_samples(X, lengths)[1]
+    def predict_proba(self, X, lengths=None, *, out=None):
+        """State posteriors (n, K); ``out``: a caller-owned (n, K) float64 array to write them into."""
+        return self.score_samples(X, lengths, resp_out=out)[1]
 
     def decode(self, X, lengths=None, algorithm=None):
         """(log-probability, states (n,)): Viterbi's best path and its joint log-probability, or ("map") the
@@ -432,10 +442,11 @@ class _BaseHMM(EstimatorParams):
         return self.decode(X, lengths)[1]
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, n_samples=1, random_state=None, currstate=None, lengths=None):
+    def sample(self, n_samples=1, random_state=None, currstate=None, lengths=None, *, out=None, states_out=None):
         """(X (n, D), states (n,)): state paths from ``startprob_`` (or from ``currstate``) through
         ``transmat_``, one emission per step. ``lengths`` (engine's addition): several independent sequences.
-        Counter-based: the same seed gives the same numbers at any thread count."""
+        Counter-based: the same seed gives the same numbers at any thread count. ``out`` (n, D) (float64;
+        int64 for ``CategoricalHMM``) and ``states_out`` (n,) int64: caller-owned arrays to draw into."""
         self._check_fitted()
         if lengths is None:
             if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
@@ -454,14 +465,19 @@ class _BaseHMM(EstimatorParams):
                 raise ValueError(f"currstate must be a state in 0..{K - 1}, got {currstate!r}")
             first[0] = int(currstate)
         n = int(seqs.bounds[-1])
-        states = np.empty(n, dtype=np.int64)
+        states = output_array(states_out, (n,), np.int64, name="states_out",
+                              inputs=(out,) if isinstance(out, np.ndarray) else ())
         hk.sample_states(np.uint64(key), seqs.bounds, np.ascontiguousarray(cum_start), np.ascontiguousarray(cum_trans),
                          first, states)
         emission_key = np.random.SeedSequence([int(key), 1]).generate_state(1, np.uint64)[0]
-        X = self._emission().sample(self._emission_params(), states, emission_key)
-        return self._sample_output(X), states
+        draws_into = out if self._sample_dtype == np.float64 else None
+        X = self._emission().sample(self._emission_params(), states, emission_key, out=draws_into)
+        return self._sample_output(X, out), states
 
-    def _sample_output(self, X):
+    #: the dtype of sampled observations (CategoricalHMM's symbols are int64)
+    _sample_dtype = np.float64
+
+    def _sample_output(self, X, out=None):
         return X
 
     # ------------------------------------------------------------------ model selection and the rest
@@ -1208,8 +1224,14 @@ class CategoricalHMM(_BaseHMM):
         probs = _normalize(np.maximum(self.emissionprob_prior - 1 + stats.counts, 0), axis=1)
         return replace(eparams, cat_probs=probs)
 
-    def _sample_output(self, X):
-        return X.astype(np.int64)
+    _sample_dtype = np.int64
+
+    def _sample_output(self, X, out=None):
+        if out is None:
+            return X.astype(np.int64)
+        out = output_array(out, X.shape, np.int64)
+        out[...] = X
+        return out
 
 
 # ---------------------------------------------------------------------------------------------- any family

@@ -20,7 +20,7 @@ import numpy as np
 from .. import _random
 from .._registry import register
 from .._sklearn_compat import EstimatorParams, check_em_numbers, not_fitted
-from .._validation import check_n_samples
+from .._validation import check_n_samples, output_array
 from ..families.columns import Column, NamedArray, column_keys, fit_categories, is_frame, is_table, n_rows
 from ..families.product import ProductFamily, ProductParams
 from . import _covariance as cov
@@ -550,26 +550,39 @@ class Mixture(EstimatorParams):
         self._fit(X, sample_weight)
         return self.predict(X)
 
-    def sample(self, n_samples=1, random_state=None):
+    def sample(self, n_samples=1, random_state=None, *, out=None, labels_out=None):
         """(X, labels). Categorical columns hold the category values (an object array when the categories
-        are not numbers, or when columns of different kinds mix)."""
+        are not numbers, or when columns of different kinds mix). ``out`` (n_samples, D) float64 and
+        ``labels_out`` (n_samples,) int64: caller-owned arrays to draw into (``out`` needs numeric draws)."""
         self._check_fitted()
         if self._uses_gaussian_mixture():
-            return self._gm.sample(n_samples, random_state)
+            return self._gm.sample(n_samples, random_state, out=out, labels_out=labels_out)
         if isinstance(n_samples, numbers.Integral) and not isinstance(n_samples, (bool, np.bool_)) and n_samples < 1:
             raise ValueError(f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one sample.")
         n = check_n_samples(n_samples)
+        fam = self._family_obj
+        student_t = getattr(fam, "name", "") == "student_t"
+        if out is not None and not student_t:
+            text = [c.key for c in fam.columns if c.kind == "categorical" and c.categories.dtype.kind not in "biuf"]
+            if text:
+                raise TypeError(f"out= needs numeric draws, but categorical column {text[0]!r} holds non-numeric "
+                                "categories (its draws are an object array); sample without out=")
+        D = (self._params.means if student_t else self._params.loc).shape[1]
+        out = None if out is None else output_array(out, (n, D), np.float64)
+        labels_out = None if labels_out is None else output_array(labels_out, (n,), np.int64, name="labels_out",
+                                                                   inputs=(out,))
         key = _random.stream_key(self.random_state if random_state is None else random_state)
-        codes, labels = self._family_obj.sample(self._params, n, key)
-        if getattr(self._family_obj, "name", "") == "student_t":
+        codes, labels = fam.sample(self._params, n, key, out=out, labels_out=labels_out)
+        if student_t:
             return codes, labels
-        return self._decode(codes), labels
+        return self._decode(codes, in_place=out is not None), labels
 
-    def _decode(self, codes):
+    def _decode(self, codes, in_place=False):
+        """Category values in place of codes: a new array, or (``in_place``, numeric categories) the codes'."""
         fam = self._family_obj
         cats = [c for c in fam.columns if c.kind == "categorical"]
         if not cats or all(c.categories.dtype.kind in "biuf" for c in cats):
-            out = codes.copy()
+            out = codes if in_place else codes.copy()
             for j, col in enumerate(fam.columns):
                 if col.kind == "categorical":
                     out[:, j] = col.categories.astype(np.float64)[codes[:, j].astype(np.int64)]

@@ -194,13 +194,16 @@ class Transformed:
             return float(self.base.score(Y, lengths)) + float(np.sum(ld))
         return float(np.mean(self.score_samples(X), dtype=np.float64))
 
-    def predict_proba(self, X, lengths=None):
+    def predict_proba(self, X, lengths=None, out=None):
         """The base's responsibilities (state posteriors for an HMM) at T(X): a bijection leaves p(k | x)
-        unchanged, so these are the posteriors in x's units too."""
+        unchanged, so these are the posteriors in x's units too. ``out``: a caller-owned (n, K) array."""
         if not hasattr(self.base, "predict_proba"):
             raise AttributeError(f"{type(self.base).__name__} has no predict_proba")
         Y, _ = self._forward(X)
-        return self.base.predict_proba(Y, lengths) if _is_hmm(self.base) else self.base.predict_proba(Y)
+        kw = {} if out is None else {"out": out}  # a base without out= still works without one
+        if _is_hmm(self.base):
+            return self.base.predict_proba(Y, lengths, **kw)
+        return self.base.predict_proba(Y, **kw)
 
     def predict(self, X, lengths=None):
         if not hasattr(self.base, "predict"):
@@ -220,12 +223,18 @@ class Transformed:
     def sample(self, n_samples=1, random_state=None, **kw):
         """T^-1 of the base's samples, with the base's labels/states when it returns them. Draws that fall
         outside T's range are redrawn (deterministically for a seed); an HMM base's sequences cannot be
-        redrawn point by point, so there such a draw is an error."""
+        redrawn point by point, so there such a draw is an error. Keywords go to the base's ``sample``: with
+        its ``out=`` (a float array) the base draws into the caller's array and T^-1 is applied there in
+        place; its ``labels_out=``/``states_out=`` receive the labels or states, redraws included."""
         n = check_n_samples(n_samples)
+        out = kw.get("out")
+        if out is not None and not (isinstance(out, np.ndarray) and out.dtype.kind == "f"):
+            raise TypeError(f"out must be a float32 or float64 NumPy array (T^-1 is applied in it), got "
+                            f"{getattr(out, 'dtype', type(out).__name__)}")
         key = _random.stream_key(getattr(self.base, "random_state", None) if random_state is None else random_state)
         draw = self.base.sample(n, random_state=np.random.SeedSequence([int(key), 0]), **kw)
         X, extra = (draw[0], draw[1:]) if isinstance(draw, tuple) else (draw, ())
-        X = self._inverse_or_nan(X)
+        X = self._inverse_or_nan(X, in_place=out is not None)
         bad = _bad_rows(X)
         attempt = 1
         while bad.size:
@@ -239,16 +248,18 @@ class Transformed:
             mX = self._inverse_or_nan(mX)
             good = np.flatnonzero(_bad_rows(mX, keep=True) == 0)[:bad.size]
             X[bad[:good.size]] = mX[good]
-            extra = tuple(np.asarray(e).copy() for e in extra)
+            # the base's fresh arrays (or the caller's buffers) are patched in place
+            extra = tuple(e if isinstance(e, np.ndarray) and e.flags.writeable else np.array(e) for e in extra)
             for e, me in zip(extra, mextra):
                 e[bad[:good.size]] = np.asarray(me)[good]
             bad = bad[good.size:]
             attempt += 1
         return (X, *extra) if extra else X
 
-    def _inverse_or_nan(self, X):
-        """T^-1 of sampled rows (NaN where a draw has no preimage). Columns are the base's (by its feature
-        names when it has them); non-numeric columns (a categorical's values) pass through."""
+    def _inverse_or_nan(self, X, in_place=False):
+        """T^-1 of sampled rows (NaN where a draw has no preimage), in a new array or (``in_place``, a float
+        array) in X itself. Columns are the base's (by its feature names when it has them); non-numeric
+        columns (a categorical's values) pass through."""
         one_d = np.ndim(X) == 1
         A = np.asarray(X)
         A2 = A[:, None] if one_d else A
@@ -256,7 +267,10 @@ class Transformed:
         keys = list(names) if names is not None and len(names) == A2.shape[1] else list(range(A2.shape[1]))
         prog = self.transform.program(keys)
         act = prog.active
-        out = A2.copy() if A2.dtype.kind in "fO" else A2.astype(np.float64)
+        if in_place:
+            out = A2
+        else:
+            out = A2.copy() if A2.dtype.kind in "fO" else A2.astype(np.float64)
         if act:
             from ..kernels import transforms as tk
 
@@ -265,6 +279,8 @@ class Transformed:
             tk.transform_rows(sub, np.ascontiguousarray(prog.codes[act]), np.ascontiguousarray(prog.params[act]),
                               True, False, res, np.empty(0))
             out[:, act] = res
+        if in_place:
+            return A
         return out[:, 0] if one_d else out
 
     # ------------------------------------------------------------------ model selection
