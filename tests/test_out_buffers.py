@@ -216,3 +216,16 @@ def test_transformed_posteriors_and_samples_into_buffers():
         np.testing.assert_array_equal(lab, labels)
     with pytest.raises(TypeError, match="out must be a float32 or float64 NumPy array"):
         t.sample(10, out=np.empty((10, 2), dtype=np.int64))
+
+
+def test_markov_chain_scores_and_samples_into_buffers():
+    chain = engine.MarkovChain().fit(np.array(list("aababbbaabbbab" * 20)), lengths=[140, 140])
+    seqs = chain.sample(300, random_state=1, lengths=[100, 200])
+    into = np.empty(300, dtype=chain.states_.dtype)
+    assert chain.sample(300, random_state=1, lengths=[100, 200], out=into) is into
+    np.testing.assert_array_equal(into, seqs)
+    per_seq = np.empty(2)
+    assert chain.score_sequences(seqs, [100, 200], out=per_seq) is per_seq
+    np.testing.assert_array_equal(per_seq, chain.score_sequences(seqs, [100, 200]))
+    with pytest.raises(ValueError, match="out must have dtype"):
+        chain.sample(300, random_state=1, lengths=[100, 200], out=np.empty(300))

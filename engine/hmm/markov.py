@@ -11,6 +11,7 @@ import numpy as np
 from .. import _random
 from .._registry import register
 from .._sklearn_compat import EstimatorParams, NotFittedError
+from .._validation import output_array
 from ..kernels import hmm as hk
 from . import core
 
@@ -83,12 +84,13 @@ class MarkovChain(EstimatorParams):
         if not hasattr(self, "transmat_"):
             raise NotFittedError("This MarkovChain instance is not fitted yet: call fit")
 
-    def score_sequences(self, X, lengths=None):
-        """Per-sequence log-likelihoods (S,)."""
+    def score_sequences(self, X, lengths=None, *, out=None):
+        """Per-sequence log-likelihoods (S,); ``out``: a caller-owned (S,) float64 array to write them into."""
         self._check_fitted()
         codes = self._codes(X)
         seqs = core.sequences(codes.size, lengths)
-        out = np.zeros(seqs.bounds.size - 1)
+        out = output_array(out, (seqs.bounds.size - 1,), np.float64, inputs=(X,))
+        out[:] = 0.0
         with np.errstate(divide="ignore"):
             hk.chain_log_likelihood(codes, seqs.bounds, np.log(self.startprob_),
                                     np.ascontiguousarray(np.log(self.transmat_)), out)
@@ -98,8 +100,9 @@ class MarkovChain(EstimatorParams):
         """Total log-likelihood of the sequences."""
         return float(self.score_sequences(X, lengths).sum())
 
-    def sample(self, n_samples=1, random_state=None, lengths=None):
-        """State labels (n,) of one sequence of n_samples (or of sequences of ``lengths``)."""
+    def sample(self, n_samples=1, random_state=None, lengths=None, *, out=None):
+        """State labels (n,) of one sequence of n_samples (or of sequences of ``lengths``); ``out``: a
+        caller-owned (n,) array of the labels' dtype (``states_.dtype``) to write them into."""
         self._check_fitted()
         if lengths is None:
             if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
@@ -111,10 +114,15 @@ class MarkovChain(EstimatorParams):
         cs[-1] = 1.0
         ct = np.cumsum(self.transmat_, axis=1)
         ct[:, -1] = 1.0
-        states = np.empty(int(seqs.bounds[-1]), dtype=np.int64)
+        n = int(seqs.bounds[-1])
+        if out is not None:
+            out = output_array(out, (n,), self.states_.dtype)
+        states = np.empty(n, dtype=np.int64)
         hk.sample_states(np.uint64(key), seqs.bounds, cs, np.ascontiguousarray(ct),
                          np.full(seqs.bounds.size - 1, -1, dtype=np.int64), states)
-        return self.states_[states]
+        if out is None:
+            return self.states_[states]
+        return np.take(self.states_, states, out=out)
 
     @property
     def n_parameters(self):
