@@ -30,6 +30,10 @@ def test_fit_score_sample_mixed_titanic(tmp_path):
     assert r.returncode == 0, r.stderr
     scored = pq.read_table(out)
     np.testing.assert_allclose(scored.column("log_density").to_numpy(), m.score_samples(table), rtol=1e-12)
+    # batches of 100 are scored into reused buffers: every batch's rows written before the next overwrites them
+    resp = np.column_stack([scored.column(f"resp_{k}").to_numpy() for k in range(3)])
+    np.testing.assert_allclose(resp, m.predict_proba(table), rtol=1e-12, atol=1e-300)
+    np.testing.assert_array_equal(scored.column("label").to_numpy(), m.predict(table))
     assert scored.column("name").to_pylist() == table.column("name").to_pylist()
     assert 0 < sum(scored.column("is_anomaly").to_pylist()) < 0.05 * table.num_rows
     s = tmp_path / "sample.parquet"

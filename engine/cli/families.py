@@ -236,6 +236,7 @@ def score_family(args, rep, model, transform=None):
         fields.append(pa.field("is_anomaly", pa.bool_()))
     schema = pa.schema(fields)
     rows = anomalies = 0
+    logd_buf, resp_buf = np.empty(0), np.empty((0, K))
     t0 = time.perf_counter()
     with rep.bar(total=dataset.count_rows(), desc="score") as bar, \
             AtomicParquetWriter(args.output, schema, overwrite=args.overwrite) as out:
@@ -257,11 +258,16 @@ def score_family(args, rep, model, transform=None):
                     from .._validation import shift_input_rows
 
                     raise ValueError(f"{args.input}: " + shift_input_rows(str(exc), rows)) from None
+            # every batch is scored into the same buffers (no allocation and page faults per batch)
+            m = batch.num_rows
+            if logd_buf.shape[0] < m:
+                logd_buf, resp_buf = np.empty(m), np.empty((m, K))
             if args.responsibilities or args.labels:
-                logd, resp = model._family_obj.log_density(batch_x, model._params, responsibilities=True, row_offset=rows)
+                logd, resp = model._family_obj.log_density(batch_x, model._params, responsibilities=True, row_offset=rows,
+                                                           out=logd_buf[:m], resp_out=resp_buf[:m])
             else:
-                logd = model._family_obj.log_density(batch_x, model._params, row_offset=rows)
-            logd = logd + ld
+                logd = model._family_obj.log_density(batch_x, model._params, row_offset=rows, out=logd_buf[:m])
+            logd += ld
             cols = [batch.column(c) for c in ids] + [pa.array(logd)]
             if args.responsibilities:
                 cols += [pa.array(resp[:, k]) for k in range(K)]
