@@ -18,6 +18,7 @@ import engine
 from engine.estimation.em import e_step_stats, m_step
 
 from .common import best_time, sklearn_twin
+from .limits import score_flops
 
 
 def main(argv=None):
@@ -30,6 +31,8 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args(argv)
     from numba import cuda
+
+    from engine.cuda import api, kernels
 
     if a.cpu_threads:
         numba.set_num_threads(a.cpu_threads)
@@ -45,6 +48,7 @@ def main(argv=None):
     print("| operation | cpu s | gpu s (data on GPU) | gpu s (incl. copy) | speed-up (on GPU) | speed-up (incl. copy) "
           "| scikit-learn s | GPU (on GPU) x scikit-learn |")
     print("|---|---|---|---|---|---|---|---|")
+    notes = []
     for ct in ("full", "diag"):
         w = rng.dirichlet(np.ones(K))
         m = rng.normal(scale=3, size=(K, D))
@@ -65,6 +69,17 @@ def main(argv=None):
                 lambda: gpu.sample(n_draw, random_state=1, out=draws, labels_out=labels),
             ),
         }
+        if D <= kernels.SPECIALISED_MAX_D:
+            # the same scoring pass through the generic kernel (runtime D, per-thread local arrays): an A/B on
+            # this GPU of what compiling for the model's D buys
+            generic = lambda: api.mixture_logpdf(gpu, dX, out=d_scores, kernel=kernels.mixture_log_density)  # noqa: E731
+            t_generic = best_time(generic, a.repeat, cuda.synchronize)
+            t_special = best_time(lambda: gpu.logpdf(dX, out=d_scores), a.repeat, cuda.synchronize)
+            # full: bench.limits' count; diag: per component D FMAs for (x u - s) and D for the squares
+            flops = n * (score_flops(K, D) if ct == "full" else 4 * K * D)
+            notes.append(f"score {ct}, data on GPU: kernel for D={D} {t_special * 1e3:.2f} ms "
+                         f"({flops / t_special / 1e12:.2f} TFLOP/s), generic kernel {t_generic * 1e3:.2f} ms "
+                         f"({flops / t_generic / 1e12:.2f} TFLOP/s): {t_generic / t_special:.1f}x")
         for name, (f_cpu, f_gpu, f_copy) in rows.items():
             t_cpu = best_time(f_cpu, a.repeat)
             t_gpu = best_time(f_gpu, a.repeat, cuda.synchronize)
@@ -81,6 +96,12 @@ def main(argv=None):
             sk_cols = f"{t_sk:.4f} | {t_sk / t_gpu:.0f}x" if t_sk else " | "
             print(f"| {name} | {t_cpu:.4f} | {t_gpu:.4f} | {t_copy:.4f} | {t_cpu / t_gpu:.1f}x | {t_cpu / t_copy:.1f}x "
                   f"| {sk_cols} |")
+
+    print()
+    print(f"FLOPs per scored point (an FMA is 2; exp and log not counted): full K (D (D + 1) + 2 D) = "
+          f"{score_flops(K, D)} (bench.limits' count), diag 4 K D = {4 * K * D}")
+    for line in notes:
+        print(line)
 
 
 if __name__ == "__main__":

@@ -80,8 +80,11 @@ def test_every_kernel_compiles_for_a_real_gpu(monkeypatch):
             return record
 
     names = ["mixture_log_density", "first_nonfinite_row", "em_statistics", "mixture_sample", "log_ratio_moments"]
+    specialised = {D: Launch(("log_density_kernel", D)) for D in (4,)}
     monkeypatch.setattr(api, "K", type("RecordedKernels", (), {n: Launch(n) for n in names} |
-                                       {"MAX_D": kernels.MAX_D, "MAX_K": kernels.MAX_K}))
+                                       {"MAX_D": kernels.MAX_D, "MAX_K": kernels.MAX_K,
+                                        "SPECIALISED_MAX_D": kernels.SPECIALISED_MAX_D,
+                                        "log_density_kernel": staticmethod(specialised.__getitem__)}))
     monkeypatch.setattr(api, "cuda", _HostCuda)
     rng = np.random.default_rng(0)
     from conftest import random_mixture_params
@@ -95,6 +98,11 @@ def test_every_kernel_compiles_for_a_real_gpu(monkeypatch):
             api.e_step_stats(model, X, sample_weight=np.ones(50))
             api.log_ratio_moments(_HostCuda.to_device(X), model, model)
             api.mixture_sample(model, 10, 1, dtype=dtype)
-    assert {name for name, _ in launches} == set(names)
+    # D = 4 scores with the kernel compiled for D = 4; a D above SPECIALISED_MAX_D with the generic one
+    wide = kernels.SPECIALISED_MAX_D + 1
+    api.mixture_logpdf(engine.GaussianMixture.from_params(*random_mixture_params(rng, 2, wide, "full"), "full"),
+                       rng.normal(size=(5, wide)))
+    assert {name for name, _ in launches} == set(names) | {("log_density_kernel", 4)}
     for name, argtypes in launches:
-        compile_cuda(getattr(kernels, name).py_func, types.void, argtypes, cc=(7, 5))
+        kernel = kernels.log_density_kernel(name[1]) if isinstance(name, tuple) else getattr(kernels, name)
+        compile_cuda(kernel.py_func, types.void, argtypes, cc=(7, 5))

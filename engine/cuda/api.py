@@ -114,9 +114,10 @@ def check_finite(dX, name="X"):
         raise ValueError(f"{name} contains NaN or infinity; first offending row: {first}")
 
 
-def mixture_logpdf(model, X, out=None):
+def mixture_logpdf(model, X, out=None, kernel=None):
     """log p(x) per row on the GPU; a GPU array in gives a GPU array out. ``out``: a caller-owned (n,) array of
-    X's dtype, on the GPU (written in place) or on the host (filled by one copy), returned as given."""
+    X's dtype, on the GPU (written in place) or on the host (filled by one copy), returned as given.
+    ``kernel``: the kernel to launch instead of the one chosen for X's D (benchmarks compare them)."""
     _check_limits(model)
     dX, device_in = _device_array(X)
     if dX.ndim != 2 or dX.shape[1] != model.n_features_in_:
@@ -124,7 +125,10 @@ def mixture_logpdf(model, X, out=None):
     result = _output(out, (dX.shape[0],), dX.dtype, inputs=(dX,) if device_in else ())
     check_finite(dX)
     if dX.shape[0]:
-        K.mixture_log_density[_grid(dX.shape[0]), THREADS](dX, *_params(model), result.device)
+        D = dX.shape[1]
+        if kernel is None:
+            kernel = K.log_density_kernel(D) if D <= K.SPECIALISED_MAX_D else K.mixture_log_density
+        kernel[_grid(dX.shape[0]), THREADS](dX, *_params(model), result.device)
     return result.finish(to_host=not device_in)
 
 

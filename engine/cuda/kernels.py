@@ -76,6 +76,58 @@ def mixture_log_density(X, U, shifted, log_norm, dense, shared_factor, out):
         out[i] = _log_density_and_terms(x, U, shifted, log_norm, dense, shared_factor, terms)
 
 
+#: up to this D, scoring runs a kernel compiled for the model's D (``log_density_kernel``)
+SPECIALISED_MAX_D = 16
+_SPECIALISED = {}
+
+
+def log_density_kernel(D):
+    """``mixture_log_density`` compiled for one D (cached per D): with D a compile-time constant the loops
+    over features unroll and the point lives in registers instead of a per-thread local array, and the
+    log-sum-exp runs online (one pass, no array of K terms)."""
+    kernel = _SPECIALISED.get(D)
+    if kernel is None:
+        kernel = _SPECIALISED[D] = _make_log_density_kernel(D)
+    return kernel
+
+
+def _make_log_density_kernel(D):
+    @cuda.jit
+    def mixture_log_density_d(X, U, shifted, log_norm, dense, shared_factor, out):
+        """out[i] = log p(X[i]); one thread per point (grid-stride); X has exactly D columns."""
+        x = cuda.local.array(D, float64)
+        K = shifted.shape[0]
+        for i in range(cuda.grid(1), X.shape[0], cuda.gridsize(1)):
+            for j in range(D):
+                x[j] = X[i, j]
+            mx = -math.inf
+            s = 0.0
+            for k in range(K):
+                acc = 0.0
+                if dense:
+                    p = 0 if shared_factor else k
+                    for j in range(D):
+                        y = 0.0
+                        for l in range(j + 1):
+                            y += x[l] * U[p, l, j]
+                        d = y - shifted[k, j]
+                        acc += d * d
+                else:
+                    for j in range(D):
+                        d = x[j] * U[k, 0, j] - shifted[k, j]
+                        acc += d * d
+                t = log_norm[k] - 0.5 * acc
+                # online log-sum-exp: s = sum exp(t_k - mx) with mx the running maximum
+                if t > mx:
+                    s = s * math.exp(mx - t) + 1.0
+                    mx = t
+                elif t > -math.inf:
+                    s += math.exp(t - mx)
+            out[i] = mx + math.log(s) if mx > -math.inf else -math.inf
+
+    return mixture_log_density_d
+
+
 @cuda.jit
 def first_nonfinite_row(X, block_min):
     """block_min[b] = the smallest row index in block b's rows holding NaN/inf (n if none)."""

@@ -49,6 +49,19 @@ def test_logpdf_equals_cpu_and_twin(rng, ct):
     np.testing.assert_allclose(got32, cpu.logpdf(X32), rtol=2e-7, atol=1e-6)
 
 
+@pytest.mark.parametrize("D", [1, 16, 17])
+@pytest.mark.parametrize("ct", ["full", "diag"])
+def test_logpdf_for_each_kernel_shape(rng, ct, D):
+    """D <= SPECIALISED_MAX_D (16) scores with a kernel compiled for that D, larger D with the generic one;
+    a component of zero weight (log weight -inf) is skipped by the online log-sum-exp."""
+    w, m, c = params(rng, 3, D, ct)
+    w = np.array([0.0, w[1] + w[0], w[2]])
+    cpu = engine.GaussianMixture.from_params(w, m, c, ct)
+    gpu = engine.GaussianMixture.from_params(w, m, c, ct, device="cuda")
+    X = rng.normal(scale=3, size=(N, D))
+    np.testing.assert_allclose(gpu.logpdf(X), cpu.logpdf(X), rtol=1e-12)
+
+
 def test_device_arrays_stay_on_the_device(rng):
     w, m, c = params(rng, 2, 3, "diag")
     gpu = engine.GaussianMixture.from_params(w, m, c, "diag", device="cuda")
