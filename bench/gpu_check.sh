@@ -21,6 +21,9 @@ echo "== tests/gpu"
 ENGINE_CUDA_TESTS=1 timeout "${GPU_TESTS_S:-240}" python3 -m pytest -q -p no:cacheprovider tests/gpu 2>&1 | tee "$OUT/gpu_tests.txt"
 echo "== bench.cuda_compare"
 timeout "${BENCH_S:-150}" python3 -m bench.cuda_compare --repeat 3 2>&1 | tee "$OUT/cuda_compare.txt"
-echo "== CPU kernels on this processor"
-timeout "${CPU_TESTS_S:-150}" python3 -m pytest -q -p no:cacheprovider -n 8 tests/test_fastmath.py tests/test_specialisations.py \
-    tests/test_sampling.py tests/test_logdensity.py tests/test_out_buffers.py 2>&1 | tee "$OUT/cpu_tests.txt"
+if [ "${CPU_TESTS:-1}" = 1 ]; then  # CPU_TESTS=0 skips them (a rerun on the same kind of machine)
+    echo "== CPU kernels on this processor"
+    timeout "${CPU_TESTS_S:-150}" python3 -m pytest -q -p no:cacheprovider -n 8 tests/test_fastmath.py \
+        tests/test_specialisations.py tests/test_sampling.py tests/test_logdensity.py tests/test_out_buffers.py 2>&1 \
+        | tee "$OUT/cpu_tests.txt"
+fi
