@@ -1,0 +1,134 @@
+"""Where a GPU scoring call's time goes (K=16, D=8 by default; data already on the GPU):
+
+    python -m bench.cuda_scoring_parts [--rows 10000000] [--features 8] [--components 16] [--repeat 5]
+
+Times, each alone: the NaN/inf check pass, the parameter upload, the log-density kernel (the one compiled
+for D, with the fixed 1,024-block grid-stride launch and with one thread per row, and the generic kernel),
+and two diagnostic variants of the D kernel defined here, not used by engine: the log-sum-exp's exps
+replaced by a cheap stand-in (what the exps cost), the quadratic forms skipped (what the rest costs), and
+the exps of terms below e^-40 of the running maximum skipped (their sum is below rounding).
+"""
+import argparse
+import math
+
+import numpy as np
+from numba import cuda, float64
+
+from .common import best_time
+
+
+def _variants(D):
+    @cuda.jit
+    def cheap_exp(X, U, shifted, log_norm, dense, shared_factor, out):
+        x = cuda.local.array(D, float64)
+        K = shifted.shape[0]
+        for i in range(cuda.grid(1), X.shape[0], cuda.gridsize(1)):
+            for j in range(D):
+                x[j] = X[i, j]
+            mx = -math.inf
+            s = 0.0
+            for k in range(K):
+                acc = 0.0
+                p = 0 if shared_factor else k
+                for j in range(D):
+                    y = 0.0
+                    for l in range(j + 1):
+                        y += x[l] * U[p, l, j]
+                    d = y - shifted[k, j]
+                    acc += d * d
+                t = log_norm[k] - 0.5 * acc
+                if t > mx:
+                    s = s * (1.0 + (mx - t)) + 1.0
+                    mx = t
+                else:
+                    s += 1.0 + (t - mx)
+            out[i] = mx + s
+
+    @cuda.jit
+    def no_forms(X, U, shifted, log_norm, dense, shared_factor, out):
+        x = cuda.local.array(D, float64)
+        K = shifted.shape[0]
+        for i in range(cuda.grid(1), X.shape[0], cuda.gridsize(1)):
+            acc0 = 0.0
+            for j in range(D):
+                x[j] = X[i, j]
+                acc0 += x[j]
+            mx = -math.inf
+            s = 0.0
+            for k in range(K):
+                t = log_norm[k] - 0.5 * acc0 * shifted[k, 0]
+                if t > mx:
+                    s = s * math.exp(mx - t) + 1.0
+                    mx = t
+                elif t > -math.inf:
+                    s += math.exp(t - mx)
+            out[i] = mx + math.log(s) if mx > -math.inf else -math.inf
+
+    @cuda.jit
+    def skip_tiny(X, U, shifted, log_norm, dense, shared_factor, out):
+        x = cuda.local.array(D, float64)
+        K = shifted.shape[0]
+        for i in range(cuda.grid(1), X.shape[0], cuda.gridsize(1)):
+            for j in range(D):
+                x[j] = X[i, j]
+            mx = -math.inf
+            s = 0.0
+            for k in range(K):
+                acc = 0.0
+                p = 0 if shared_factor else k
+                for j in range(D):
+                    y = 0.0
+                    for l in range(j + 1):
+                        y += x[l] * U[p, l, j]
+                    d = y - shifted[k, j]
+                    acc += d * d
+                t = log_norm[k] - 0.5 * acc
+                if t > mx:
+                    s = s * math.exp(mx - t) + 1.0 if mx - t > -40.0 else 1.0
+                    mx = t
+                elif t - mx > -40.0:
+                    s += math.exp(t - mx)
+            out[i] = mx + math.log(s) if mx > -math.inf else -math.inf
+
+    return cheap_exp, no_forms, skip_tiny
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--features", type=int, default=8)
+    ap.add_argument("--components", type=int, default=16)
+    ap.add_argument("--repeat", type=int, default=5)
+    a = ap.parse_args(argv)
+    import engine
+    from engine.cuda import api, kernels
+
+    rng = np.random.default_rng(0)
+    n, D, K = a.rows, a.features, a.components
+    dX = cuda.to_device(rng.normal(scale=3, size=(n, D)))
+    out = cuda.device_array(n)
+    w = rng.dirichlet(np.ones(K))
+    m = rng.normal(scale=3, size=(K, D))
+    model = engine.GaussianMixture.from_params(w, m, np.stack([np.eye(D)] * K), "full", device="cuda")
+    params = api._params(model)
+    special = kernels.log_density_kernel(D)
+    cheap_exp, no_forms, skip_tiny = _variants(D)
+    grid, rows_grid = api._grid(n), (n + api.THREADS - 1) // api.THREADS
+    parts = {
+        "whole logpdf call": lambda: model.logpdf(dX, out=out),
+        "NaN/inf check pass": lambda: api.check_finite(dX),
+        "parameter upload": lambda: api._params(model),
+        "D kernel, 1,024 blocks (engine's launch)": lambda: special[grid, api.THREADS](dX, *params, out),
+        "D kernel, one thread per row": lambda: special[rows_grid, api.THREADS](dX, *params, out),
+        "generic kernel, 1,024 blocks": lambda: kernels.mixture_log_density[grid, api.THREADS](dX, *params, out),
+        "D kernel, exps replaced (diagnostic)": lambda: cheap_exp[grid, api.THREADS](dX, *params, out),
+        "D kernel, forms skipped (diagnostic)": lambda: no_forms[grid, api.THREADS](dX, *params, out),
+        "D kernel, exps below e^-40 of the max skipped": lambda: skip_tiny[grid, api.THREADS](dX, *params, out),
+    }
+    print(f"{n:,} x {D}, K={K}, full; GPU {getattr(cuda.get_current_device(), 'name', '(simulator)')}; best of {a.repeat}")
+    for name, fn in parts.items():
+        print(f"{name}: {best_time(fn, a.repeat, cuda.synchronize) * 1e3:.3f} ms")
+
+
+if __name__ == "__main__":
+    main()
