@@ -70,9 +70,9 @@ def main(argv=None):
             ),
         }
         if D <= kernels.SPECIALISED_MAX_D:
-            # the same scoring pass through the generic kernel (runtime D, per-thread local arrays): an A/B on
-            # this GPU of what compiling for the model's D buys
-            generic = lambda: api.mixture_logpdf(gpu, dX, out=d_scores, kernel=kernels.mixture_log_density)  # noqa: E731
+            # the same scoring call through the generic kernel (runtime D, per-thread local arrays, a separate
+            # NaN/inf pass): an A/B on this GPU of what compiling for the model's D buys
+            generic = lambda: api.mixture_logpdf(gpu, dX, out=d_scores, generic=True)  # noqa: E731
             t_generic = best_time(generic, a.repeat, cuda.synchronize)
             t_special = best_time(lambda: gpu.logpdf(dX, out=d_scores), a.repeat, cuda.synchronize)
             # full: bench.limits' count; diag: per component D FMAs for (x u - s) and D for the squares

@@ -2,8 +2,9 @@
 
     python -m bench.cuda_scoring_parts [--rows 10000000] [--features 8] [--components 16] [--repeat 5]
 
-Times, each alone: the NaN/inf check pass, the parameter upload, the log-density kernel (the one compiled
-for D, with the fixed 1,024-block grid-stride launch and with one thread per row, and the generic kernel),
+Times the whole call (engine's, and through the generic kernel with its separate check pass) and, each
+alone: the NaN/inf check pass, the parameter upload, the log-density kernel (the one compiled for D, with a
+fixed 1,024-block grid-stride launch and with one thread per row, and the generic kernel),
 and two diagnostic variants of the D kernel defined here, not used by engine: the log-sum-exp's exps
 replaced by a cheap stand-in (what the exps cost), the quadratic forms skipped (what the rest costs), and
 the exps of terms below e^-40 of the running maximum skipped (their sum is below rounding).
@@ -114,12 +115,17 @@ def main(argv=None):
     special = kernels.log_density_kernel(D)
     cheap_exp, no_forms, skip_tiny = _variants(D)
     grid, rows_grid = api._grid(n), (n + api.THREADS - 1) // api.THREADS
+    first_bad = cuda.to_device(np.array([n], dtype=np.int64))
     parts = {
-        "whole logpdf call": lambda: model.logpdf(dX, out=out),
+        "whole logpdf call (engine)": lambda: model.logpdf(dX, out=out),
+        "whole logpdf call, generic kernel and check pass": lambda: api.mixture_logpdf(model, dX, out=out, generic=True),
         "NaN/inf check pass": lambda: api.check_finite(dX),
-        "parameter upload": lambda: api._params(model),
-        "D kernel, 1,024 blocks (engine's launch)": lambda: special[grid, api.THREADS](dX, *params, out),
-        "D kernel, one thread per row": lambda: special[rows_grid, api.THREADS](dX, *params, out),
+        "parameter upload (engine caches it per parameter set)": lambda: (
+            cuda.to_device(model._kernel_params.prec_chol), cuda.to_device(model._kernel_params.shifted_means),
+            cuda.to_device(model._kernel_params.log_norm)),
+        "D kernel, 1,024 blocks": lambda: special[grid, api.THREADS](dX, *params, out, first_bad),
+        "D kernel, one thread per row (engine's launch)": lambda: special[rows_grid, api.THREADS](dX, *params, out,
+                                                                                                   first_bad),
         "generic kernel, 1,024 blocks": lambda: kernels.mixture_log_density[grid, api.THREADS](dX, *params, out),
         "D kernel, exps replaced (diagnostic)": lambda: cheap_exp[grid, api.THREADS](dX, *params, out),
         "D kernel, forms skipped (diagnostic)": lambda: no_forms[grid, api.THREADS](dX, *params, out),

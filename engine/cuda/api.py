@@ -1,4 +1,6 @@
 """Host-side wrappers of ``engine.cuda.kernels``: validation, layouts, launches, reductions."""
+from collections import OrderedDict
+
 import numpy as np
 from numba import cuda
 
@@ -48,12 +50,36 @@ def _factor3d(F):
     return F if F.ndim == 3 else F.reshape(F.shape[0], 1, F.shape[1])
 
 
+#: device copies of recently used models' parameters, keyed by the identity of the host parameter tuple (a
+#: model sets a new tuple whenever its parameters change; the entry holds the tuple, so the id is not reused)
+_DEVICE_PARAMS = OrderedDict()
+_DEVICE_PARAMS_MAX = 16
+
+
+def _on_device(host, upload):
+    """``upload(host)``'s device arrays, uploaded once per host parameter tuple: a scoring or sampling call
+    otherwise spends more on three small synchronous copies than on a 1M-row kernel."""
+    key = id(host)
+    hit = _DEVICE_PARAMS.get(key)
+    if hit is not None and hit[0] is host:
+        _DEVICE_PARAMS.move_to_end(key)
+        return hit[1]
+    arrays = upload(host)
+    _DEVICE_PARAMS[key] = (host, arrays)
+    while len(_DEVICE_PARAMS) > _DEVICE_PARAMS_MAX:
+        _DEVICE_PARAMS.popitem(last=False)
+    return arrays
+
+
 def _params(model):
     kp = model._kernel_params
     U, shifted, log_norm = kp.prec_chol, kp.shifted_means, kp.log_norm
     dense = U.ndim == 3
     shared = dense and U.shape[0] != shifted.shape[0]
-    return cuda.to_device(_factor3d(U)), cuda.to_device(shifted), cuda.to_device(log_norm), dense, shared
+    dU, d_shifted, d_log_norm = _on_device(kp, lambda kp: (cuda.to_device(_factor3d(kp.prec_chol)),
+                                                           cuda.to_device(kp.shifted_means),
+                                                           cuda.to_device(kp.log_norm)))
+    return dU, d_shifted, d_log_norm, dense, shared
 
 
 class _Output:
@@ -114,21 +140,31 @@ def check_finite(dX, name="X"):
         raise ValueError(f"{name} contains NaN or infinity; first offending row: {first}")
 
 
-def mixture_logpdf(model, X, out=None, kernel=None):
+def mixture_logpdf(model, X, out=None, generic=False):
     """log p(x) per row on the GPU; a GPU array in gives a GPU array out. ``out``: a caller-owned (n,) array of
     X's dtype, on the GPU (written in place) or on the host (filled by one copy), returned as given.
-    ``kernel``: the kernel to launch instead of the one chosen for X's D (benchmarks compare them)."""
+
+    D <= SPECIALISED_MAX_D: the kernel compiled for D, one thread per row, with the NaN/inf check inside;
+    else (or ``generic``, for benchmarks) the check pass, then the generic kernel."""
     _check_limits(model)
     dX, device_in = _device_array(X)
     if dX.ndim != 2 or dX.shape[1] != model.n_features_in_:
         raise ValueError(f"X must have shape (n_samples, {model.n_features_in_}), got {dX.shape}")
     result = _output(out, (dX.shape[0],), dX.dtype, inputs=(dX,) if device_in else ())
-    check_finite(dX)
-    if dX.shape[0]:
-        D = dX.shape[1]
-        if kernel is None:
-            kernel = K.log_density_kernel(D) if D <= K.SPECIALISED_MAX_D else K.mixture_log_density
-        kernel[_grid(dX.shape[0]), THREADS](dX, *_params(model), result.device)
+    n, D = dX.shape
+    if D <= K.SPECIALISED_MAX_D and not generic:
+        if n:
+            first_bad = cuda.to_device(np.array([n], dtype=np.int64))
+            # no reduction here, so the grid may follow n (one thread per row) without changing any result
+            K.log_density_kernel(D)[(n + THREADS - 1) // THREADS, THREADS](dX, *_params(model), result.device,
+                                                                          first_bad)
+            first = int(first_bad.copy_to_host()[0])
+            if first < n:
+                raise ValueError(f"X contains NaN or infinity; first offending row: {first}")
+    else:
+        check_finite(dX)
+        if n:
+            K.mixture_log_density[_grid(n), THREADS](dX, *_params(model), result.device)
     return result.finish(to_host=not device_in)
 
 
@@ -178,8 +214,10 @@ def mixture_sample(model, n, key, offset=0, dtype=np.float64, to_host=True, out=
     X = _output(out, (n, means.shape[1]), dtype)
     labels = _output(labels_out, (n,), np.int64, name="labels_out", inputs=(X.device,))
     if n:
-        K.mixture_sample[_grid(n), THREADS](np.uint64(key), offset, cuda.to_device(cum), cuda.to_device(means),
-                                             cuda.to_device(_factor3d(LT)), dense, shared, X.device, labels.device)
+        d_cum, d_means, d_LT = _on_device(sp, lambda sp: (cuda.to_device(sp.cum_weights), cuda.to_device(sp.means),
+                                                          cuda.to_device(_factor3d(sp.cov_chol_t))))
+        K.mixture_sample[_grid(n), THREADS](np.uint64(key), offset, d_cum, d_means, d_LT, dense, shared, X.device,
+                                             labels.device)
     return X.finish(to_host), labels.finish(to_host)
 
 

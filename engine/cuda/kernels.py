@@ -93,13 +93,21 @@ def log_density_kernel(D):
 
 def _make_log_density_kernel(D):
     @cuda.jit
-    def mixture_log_density_d(X, U, shifted, log_norm, dense, shared_factor, out):
-        """out[i] = log p(X[i]); one thread per point (grid-stride); X has exactly D columns."""
+    def mixture_log_density_d(X, U, shifted, log_norm, dense, shared_factor, out, first_bad):
+        """out[i] = log p(X[i]); one thread per point (grid-stride); X has exactly D columns. The NaN/inf check
+        rides along: first_bad[0] (n on entry) becomes the smallest row holding one (an atomic min, so the
+        same row whatever the order), which spares a separate pass over X."""
         x = cuda.local.array(D, float64)
         K = shifted.shape[0]
         for i in range(cuda.grid(1), X.shape[0], cuda.gridsize(1)):
+            finite = True
             for j in range(D):
-                x[j] = X[i, j]
+                v = X[i, j]
+                x[j] = v
+                if not (v - v == 0.0):  # NaN or +-inf
+                    finite = False
+            if not finite:
+                cuda.atomic.min(first_bad, 0, i)
             mx = -math.inf
             s = 0.0
             for k in range(K):

@@ -60,6 +60,9 @@ def test_logpdf_for_each_kernel_shape(rng, ct, D):
     gpu = engine.GaussianMixture.from_params(w, m, c, ct, device="cuda")
     X = rng.normal(scale=3, size=(N, D))
     np.testing.assert_allclose(gpu.logpdf(X), cpu.logpdf(X), rtol=1e-12)
+    X[[N - 2, 7], D - 1] = [np.nan, -np.inf]  # the D kernel's own check and the generic path's pass agree
+    with pytest.raises(ValueError, match="first offending row: 7$"):
+        gpu.logpdf(X.astype(np.float32))
 
 
 def test_device_arrays_stay_on_the_device(rng):
