@@ -106,3 +106,25 @@ def test_every_kernel_compiles_for_a_real_gpu(monkeypatch):
     for name, argtypes in launches:
         kernel = kernels.log_density_kernel(name[1]) if isinstance(name, tuple) else getattr(kernels, name)
         compile_cuda(kernel.py_func, types.void, argtypes, cc=(7, 5))
+
+
+def test_device_parameters_are_uploaded_once_per_parameter_set():
+    """cuda.api keeps device copies keyed by the host tuple's identity: the same tuple is not uploaded again,
+    a new tuple (new parameters) is, and only the last _DEVICE_PARAMS_MAX sets are kept."""
+    pytest.importorskip("numba_cuda", reason="numba-cuda is not installed (pip install 'engine[cuda]')")
+    from engine.cuda import api
+
+    uploads = []
+
+    def upload(host):
+        uploads.append(host)
+        return (object(),)
+
+    first, second = (np.zeros(2),), (np.zeros(2),)
+    a = api._on_device(first, upload)
+    assert api._on_device(first, upload) is a and len(uploads) == 1
+    assert api._on_device(second, upload) is not a and len(uploads) == 2
+    for _ in range(api._DEVICE_PARAMS_MAX):
+        api._on_device((np.zeros(1),), upload)
+    api._on_device(first, upload)  # evicted by the newer sets: uploaded again
+    assert len(uploads) == 3 + api._DEVICE_PARAMS_MAX

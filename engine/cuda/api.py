@@ -1,4 +1,5 @@
 """Host-side wrappers of ``engine.cuda.kernels``: validation, layouts, launches, reductions."""
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -54,20 +55,23 @@ def _factor3d(F):
 #: model sets a new tuple whenever its parameters change; the entry holds the tuple, so the id is not reused)
 _DEVICE_PARAMS = OrderedDict()
 _DEVICE_PARAMS_MAX = 16
+_DEVICE_PARAMS_LOCK = threading.Lock()
 
 
 def _on_device(host, upload):
     """``upload(host)``'s device arrays, uploaded once per host parameter tuple: a scoring or sampling call
     otherwise spends more on three small synchronous copies than on a 1M-row kernel."""
     key = id(host)
-    hit = _DEVICE_PARAMS.get(key)
-    if hit is not None and hit[0] is host:
-        _DEVICE_PARAMS.move_to_end(key)
-        return hit[1]
+    with _DEVICE_PARAMS_LOCK:  # threads (a Dask worker's, say) may score on the GPU at once
+        hit = _DEVICE_PARAMS.get(key)
+        if hit is not None and hit[0] is host:
+            _DEVICE_PARAMS.move_to_end(key)
+            return hit[1]
     arrays = upload(host)
-    _DEVICE_PARAMS[key] = (host, arrays)
-    while len(_DEVICE_PARAMS) > _DEVICE_PARAMS_MAX:
-        _DEVICE_PARAMS.popitem(last=False)
+    with _DEVICE_PARAMS_LOCK:
+        _DEVICE_PARAMS[key] = (host, arrays)
+        while len(_DEVICE_PARAMS) > _DEVICE_PARAMS_MAX:
+            _DEVICE_PARAMS.popitem(last=False)
     return arrays
 
 
