@@ -81,10 +81,12 @@ def test_every_kernel_compiles_for_a_real_gpu(monkeypatch):
 
     names = ["mixture_log_density", "first_nonfinite_row", "em_statistics", "mixture_sample", "log_ratio_moments"]
     specialised = {D: Launch(("log_density_kernel", D)) for D in (4,)}
+    specialised_ratio = {D: Launch(("log_ratio_kernel", D)) for D in (4,)}
     monkeypatch.setattr(api, "K", type("RecordedKernels", (), {n: Launch(n) for n in names} |
                                        {"MAX_D": kernels.MAX_D, "MAX_K": kernels.MAX_K,
                                         "SPECIALISED_MAX_D": kernels.SPECIALISED_MAX_D,
-                                        "log_density_kernel": staticmethod(specialised.__getitem__)}))
+                                        "log_density_kernel": staticmethod(specialised.__getitem__),
+                                        "log_ratio_kernel": staticmethod(specialised_ratio.__getitem__)}))
     monkeypatch.setattr(api, "cuda", _HostCuda)
     rng = np.random.default_rng(0)
     from conftest import random_mixture_params
@@ -100,11 +102,12 @@ def test_every_kernel_compiles_for_a_real_gpu(monkeypatch):
             api.mixture_sample(model, 10, 1, dtype=dtype)
     # D = 4 scores with the kernel compiled for D = 4; a D above SPECIALISED_MAX_D with the generic one
     wide = kernels.SPECIALISED_MAX_D + 1
-    api.mixture_logpdf(engine.GaussianMixture.from_params(*random_mixture_params(rng, 2, wide, "full"), "full"),
-                       rng.normal(size=(5, wide)))
-    assert {name for name, _ in launches} == set(names) | {("log_density_kernel", 4)}
+    wide_model = engine.GaussianMixture.from_params(*random_mixture_params(rng, 2, wide, "full"), "full")
+    api.mixture_logpdf(wide_model, rng.normal(size=(5, wide)))
+    api.log_ratio_moments(_HostCuda.to_device(rng.normal(size=(5, wide))), wide_model, wide_model)
+    assert {name for name, _ in launches} == set(names) | {("log_density_kernel", 4), ("log_ratio_kernel", 4)}
     for name, argtypes in launches:
-        kernel = kernels.log_density_kernel(name[1]) if isinstance(name, tuple) else getattr(kernels, name)
+        kernel = getattr(kernels, name[0])(name[1]) if isinstance(name, tuple) else getattr(kernels, name)
         compile_cuda(kernel.py_func, types.void, argtypes, cc=(7, 5))
 
 

@@ -229,6 +229,8 @@ def log_ratio_moments(dX, p, q):
     """Per-block (count, mean, M2) of log p - log q over the rows of a GPU array."""
     blocks = _grid(dX.shape[0])
     partials = cuda.device_array((blocks, 3), dtype=np.float64)
-    K.log_ratio_moments[blocks, 256](dX, *_params(p), *_params(q), partials)
+    D = dX.shape[1]
+    kernel = K.log_ratio_kernel(D) if D <= K.SPECIALISED_MAX_D else K.log_ratio_moments
+    kernel[blocks, 256](dX, *_params(p), *_params(q), partials)
     host = partials.copy_to_host()
     return host[:, 0], host[:, 1], host[:, 2]

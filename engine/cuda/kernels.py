@@ -85,20 +85,68 @@ def log_density_kernel(D):
     """``mixture_log_density`` compiled for one D (cached per D): with D a compile-time constant the loops
     over features unroll and the point lives in registers instead of a per-thread local array, and the
     log-sum-exp runs online (one pass, no array of K terms)."""
-    kernel = _SPECIALISED.get(D)
-    if kernel is None:
-        kernel = _SPECIALISED[D] = _make_log_density_kernel(D)
-    return kernel
+    return _specialised(D).log_density
 
 
-def _make_log_density_kernel(D):
+def log_ratio_kernel(D):
+    """``log_ratio_moments`` compiled for one D (cached per D), on the same per-point density."""
+    return _specialised(D).log_ratio
+
+
+class _Specialised:
+    def __init__(self, D):
+        self.density = _make_point_log_density(D)
+        self.log_density = _make_log_density_kernel(D, self.density)
+        self.log_ratio = _make_log_ratio_kernel(D, self.density)
+
+
+def _specialised(D):
+    kernels = _SPECIALISED.get(D)
+    if kernels is None:
+        kernels = _SPECIALISED[D] = _Specialised(D)
+    return kernels
+
+
+def _make_point_log_density(D):
+    @cuda.jit(device=True, inline=True)
+    def point_log_density(x, U, shifted, log_norm, dense, shared_factor):
+        """log p(x) for a point x of exactly D values (registers): the components' terms with an online
+        log-sum-exp, s = sum exp(t_k - mx) with mx the running maximum (-inf if every term is)."""
+        K = shifted.shape[0]
+        mx = -math.inf
+        s = 0.0
+        for k in range(K):
+            acc = 0.0
+            if dense:
+                p = 0 if shared_factor else k
+                for j in range(D):
+                    y = 0.0
+                    for l in range(j + 1):
+                        y += x[l] * U[p, l, j]
+                    d = y - shifted[k, j]
+                    acc += d * d
+            else:
+                for j in range(D):
+                    d = x[j] * U[k, 0, j] - shifted[k, j]
+                    acc += d * d
+            t = log_norm[k] - 0.5 * acc
+            if t > mx:
+                s = s * math.exp(mx - t) + 1.0
+                mx = t
+            elif t > -math.inf:
+                s += math.exp(t - mx)
+        return mx + math.log(s) if mx > -math.inf else -math.inf
+
+    return point_log_density
+
+
+def _make_log_density_kernel(D, point_log_density):
     @cuda.jit
     def mixture_log_density_d(X, U, shifted, log_norm, dense, shared_factor, out, first_bad):
         """out[i] = log p(X[i]); one thread per point (grid-stride); X has exactly D columns. The NaN/inf check
         rides along: first_bad[0] (n on entry) becomes the smallest row holding one (an atomic min, so the
         same row whatever the order), which spares a separate pass over X."""
         x = cuda.local.array(D, float64)
-        K = shifted.shape[0]
         for i in range(cuda.grid(1), X.shape[0], cuda.gridsize(1)):
             finite = True
             for j in range(D):
@@ -108,32 +156,34 @@ def _make_log_density_kernel(D):
                     finite = False
             if not finite:
                 cuda.atomic.min(first_bad, 0, i)
-            mx = -math.inf
-            s = 0.0
-            for k in range(K):
-                acc = 0.0
-                if dense:
-                    p = 0 if shared_factor else k
-                    for j in range(D):
-                        y = 0.0
-                        for l in range(j + 1):
-                            y += x[l] * U[p, l, j]
-                        d = y - shifted[k, j]
-                        acc += d * d
-                else:
-                    for j in range(D):
-                        d = x[j] * U[k, 0, j] - shifted[k, j]
-                        acc += d * d
-                t = log_norm[k] - 0.5 * acc
-                # online log-sum-exp: s = sum exp(t_k - mx) with mx the running maximum
-                if t > mx:
-                    s = s * math.exp(mx - t) + 1.0
-                    mx = t
-                elif t > -math.inf:
-                    s += math.exp(t - mx)
-            out[i] = mx + math.log(s) if mx > -math.inf else -math.inf
+            out[i] = point_log_density(x, U, shifted, log_norm, dense, shared_factor)
 
     return mixture_log_density_d
+
+
+def _make_log_ratio_kernel(D, point_log_density):
+    @cuda.jit
+    def log_ratio_moments_d(X, pU, ps, pl, p_dense, p_shared, qU, qs, ql, q_dense, q_shared, partials):
+        """``log_ratio_moments`` for X of exactly D columns: the same Welford per thread and fixed Chan tree,
+        so the same grid gives the same partials."""
+        x = cuda.local.array(D, float64)
+        sh = cuda.shared.array((3, 256), float64)
+        tid = cuda.threadIdx.x
+        cnt = 0.0
+        mean = 0.0
+        m2 = 0.0
+        for i in range(cuda.grid(1), X.shape[0], cuda.gridsize(1)):
+            for j in range(D):
+                x[j] = X[i, j]
+            v = (point_log_density(x, pU, ps, pl, p_dense, p_shared)
+                 - point_log_density(x, qU, qs, ql, q_dense, q_shared))
+            cnt += 1.0
+            d = v - mean
+            mean += d / cnt
+            m2 += d * (v - mean)
+        _block_moments(sh, tid, cnt, mean, m2, partials)
+
+    return log_ratio_moments_d
 
 
 @cuda.jit
@@ -336,6 +386,13 @@ def log_ratio_moments(X, pU, ps, pl, p_dense, p_shared, qU, qs, ql, q_dense, q_s
         d = v - mean
         mean += d / cnt
         m2 += d * (v - mean)
+    _block_moments(sh, tid, cnt, mean, m2, partials)
+
+
+@cuda.jit(device=True, inline=True)
+def _block_moments(sh, tid, cnt, mean, m2, partials):
+    """Each thread's (count, mean, M2) merged by a fixed Chan tree over the block; the block's row of
+    partials written by thread 0."""
     sh[0, tid] = cnt
     sh[1, tid] = mean
     sh[2, tid] = m2
