@@ -19,6 +19,10 @@ from .common import best_time
 
 
 def _variants(D):
+    """Diagnostic copies of the D kernel's scoring loop, on engine's own per-component term, that change only
+    the log-sum-exp (or drop the terms)."""
+    from engine.cuda.kernels import _component_log_term as component_log_term
+
     @cuda.jit
     def cheap_exp(X, U, shifted, log_norm, dense, shared_factor, out):
         x = cuda.local.array(D, float64)
@@ -29,15 +33,7 @@ def _variants(D):
             mx = -math.inf
             s = 0.0
             for k in range(K):
-                acc = 0.0
-                p = 0 if shared_factor else k
-                for j in range(D):
-                    y = 0.0
-                    for l in range(j + 1):
-                        y += x[l] * U[p, l, j]
-                    d = y - shifted[k, j]
-                    acc += d * d
-                t = log_norm[k] - 0.5 * acc
+                t = component_log_term(x, k, U, shifted, log_norm, dense, shared_factor, D)
                 if t > mx:
                     s = s * (1.0 + (mx - t)) + 1.0
                     mx = t
@@ -75,15 +71,7 @@ def _variants(D):
             mx = -math.inf
             s = 0.0
             for k in range(K):
-                acc = 0.0
-                p = 0 if shared_factor else k
-                for j in range(D):
-                    y = 0.0
-                    for l in range(j + 1):
-                        y += x[l] * U[p, l, j]
-                    d = y - shifted[k, j]
-                    acc += d * d
-                t = log_norm[k] - 0.5 * acc
+                t = component_log_term(x, k, U, shifted, log_norm, dense, shared_factor, D)
                 if t > mx:
                     s = s * math.exp(mx - t) + 1.0 if mx - t > -40.0 else 1.0
                     mx = t

@@ -27,9 +27,10 @@ _TWO_PI = 6.283185307179586
 
 
 @cuda.jit(device=True, inline=True)
-def _component_log_term(x, k, U, shifted, log_norm, dense, shared_factor):
-    """log(w_k N(x | component k)) in the precision-Cholesky parametrisation (see kernels.gaussian)."""
-    D = shifted.shape[1]
+def _component_log_term(x, k, U, shifted, log_norm, dense, shared_factor, D):
+    """log(w_k N(x | component k)) in the precision-Cholesky parametrisation (see kernels.gaussian). D: the
+    number of features, a runtime value in the generic kernels and a compile-time constant in the kernels
+    built per D (inlined, so their feature loops unroll and x stays in registers)."""
     acc = 0.0
     if dense:
         p = 0 if shared_factor else k
@@ -52,7 +53,7 @@ def _log_density_and_terms(x, U, shifted, log_norm, dense, shared_factor, terms)
     K = shifted.shape[0]
     mx = -math.inf
     for k in range(K):
-        t = _component_log_term(x, k, U, shifted, log_norm, dense, shared_factor)
+        t = _component_log_term(x, k, U, shifted, log_norm, dense, shared_factor, shifted.shape[1])
         terms[k] = t
         mx = max(mx, t)
     if mx == -math.inf:
@@ -116,20 +117,7 @@ def _make_point_log_density(D):
         mx = -math.inf
         s = 0.0
         for k in range(K):
-            acc = 0.0
-            if dense:
-                p = 0 if shared_factor else k
-                for j in range(D):
-                    y = 0.0
-                    for l in range(j + 1):
-                        y += x[l] * U[p, l, j]
-                    d = y - shifted[k, j]
-                    acc += d * d
-            else:
-                for j in range(D):
-                    d = x[j] * U[k, 0, j] - shifted[k, j]
-                    acc += d * d
-            t = log_norm[k] - 0.5 * acc
+            t = _component_log_term(x, k, U, shifted, log_norm, dense, shared_factor, D)
             if t > mx:
                 s = s * math.exp(mx - t) + 1.0
                 mx = t
