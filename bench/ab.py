@@ -10,7 +10,8 @@ its own Numba cache. Prints, per case and tree, the best and the median of the r
 run it in both orders (A B, then B A) before believing a difference.
 
 Cases (1M × 8, K = 16 mixtures, as ``bench.compare``): ``normal`` (8n normals into a buffer), ``diag`` and
-``full`` (GMM sampling into caller-owned arrays and into new ones).
+``full`` (GMM sampling into caller-owned arrays and into new ones), ``score-full`` and ``score-diag``
+(log-densities of n of the model's points into a buffer).
 """
 import argparse
 import importlib
@@ -36,8 +37,18 @@ def _cases(engine, kinds, n):
             z, normal = np.empty(8 * n), engine.Normal(0.0, 1.0)
             cases["normal out="] = lambda seed, z=z, m=normal: m.sample(z.shape[0], random_state=seed, out=z)
             continue
+        if kind.startswith("score-"):
+            # log-densities of n points drawn from the model, into a reused buffer (the scoring kernels)
+            cov = kind[len("score-"):]
+            if cov not in covariances:
+                raise ValueError(f"--cases: unknown case {kind!r} (score-full, score-diag)")
+            model = engine.GaussianMixture.from_params(weights, means, covariances[cov], cov)
+            X, _ = model.sample(n, random_state=0)
+            buf = np.empty(n)
+            cases[f"{kind} out="] = lambda seed, m=model, X=X, b=buf: m.score_samples(X, out=b)
+            continue
         if kind not in covariances:
-            raise ValueError(f"--cases: unknown case {kind!r} (normal, diag, full)")
+            raise ValueError(f"--cases: unknown case {kind!r} (normal, diag, full, score-full, score-diag)")
         model = engine.GaussianMixture.from_params(weights, means, covariances[kind], kind)
         out, labels = np.empty((n, D)), np.empty(n, dtype=np.int64)
         cases[f"{kind} out="] = lambda seed, m=model, o=out, l=labels: m.sample(n, random_state=seed, out=o,

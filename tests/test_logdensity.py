@@ -129,20 +129,25 @@ def test_full_mixture_every_dimension_path(rng, D):
     np.testing.assert_allclose(got, sklearn_mixture(w, m, c, "full").score_samples(X), rtol=1e-12)
 
 
-def test_d8_full_rows_in_registers_equal_scikit_learn_and_find_the_first_bad_row():
-    """D = 8 full covariances (on AVX-512) score pairs of groups of 8 rows straight from X, transposed in
-    registers (a chunk's odd last group alone: the last chunk here, 13 rows); each chunk's last n % 8 rows
-    take the block path. Against scikit-learn over several chunks plus a
-    ragged tail, on a strided view (rows not contiguous in memory), with the responsibilities (block path);
-    then the first NaN/inf row is reported whichever group, chunk or tail it falls in."""
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical", "tied"])
+def test_d8_rows_in_registers_equal_scikit_learn_and_find_the_first_bad_row(covariance_type):
+    """D = 8 full, diagonal and spherical covariances (on AVX-512) score pairs of groups of 8 rows straight
+    from X, transposed in registers (a chunk's odd last group alone: the last chunk here, 13 rows); each
+    chunk's last n % 8 rows take the block path, and so does tied (one shared factor) throughout. Against
+    scikit-learn over several chunks plus a ragged tail, in float32 too, on a strided view (rows not
+    contiguous in memory), with the responsibilities (block path); then the first NaN/inf row is reported
+    whichever group, chunk or tail it falls in."""
     rng = np.random.default_rng(8)
     K, D = 5, 8
-    w, m, c = random_mixture_params(rng, K, D, "full")
-    model = engine.GaussianMixture.from_params(w, m, c, "full")
-    sk = sklearn_mixture(w, m, c, "full")
+    w, m, c = random_mixture_params(rng, K, D, covariance_type)
+    model = engine.GaussianMixture.from_params(w, m, c, covariance_type)
+    sk = sklearn_mixture(w, m, c, covariance_type)
     n = 2 * 2048 + 13
     X = rng.normal(scale=2.0, size=(n, D))
     np.testing.assert_allclose(model.score_samples(X), sk.score_samples(X), rtol=1e-12)
+    X32 = X.astype(np.float32)  # widened in registers; the log-densities come back in float32
+    np.testing.assert_allclose(model.score_samples(X32), sk.score_samples(X32.astype(np.float64)),
+                               rtol=2 * np.finfo(np.float32).eps)
     wide = rng.normal(size=(n, 2 * D))
     np.testing.assert_allclose(model.score_samples(wide[:, ::2]), sk.score_samples(wide[:, ::2]), rtol=1e-12)
     np.testing.assert_allclose(model.predict_proba(X), sk.predict_proba(X), rtol=1e-9, atol=1e-14)
