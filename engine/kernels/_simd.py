@@ -9,7 +9,9 @@ it gives the same bits as its scalar twin. The block arithmetic further down (th
 log-sum-exp and D = 8 quadratic forms), the samplers' SplitMix64 words and Box-Muller pairs and the D = 8
 E-step's moment sums use fused multiply-adds: as accurate as the scalar ``_fastmath`` functions, not
 bit-identical to them. On AVX-512 a value is one zmm register; elsewhere LLVM splits it into narrower
-registers (two ymm, four xmm, or scalars): slower, never different.
+registers (two ymm, four xmm, or scalars): slower, and different in the last bits only where an
+operation has an AVX-512 form of its own (the log-sum-exp's exp by a table lookup, Box-Muller's square
+root by ``vrsqrt14pd`` and Newton steps).
 
 Rows shorter than 8 are read and written with masked loads and stores (``llvm.masked.*``), so nothing past
 a row is touched; missing lanes read as -inf, the max-product identity.
