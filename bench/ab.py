@@ -11,7 +11,8 @@ run it in both orders (A B, then B A) before believing a difference.
 
 Cases (1M × 8, K = 16 mixtures, as ``bench.compare``): ``normal`` (8n normals into a buffer), ``diag`` and
 ``full`` (GMM sampling into caller-owned arrays and into new ones), ``score-full`` and ``score-diag``
-(log-densities of n of the model's points into a buffer).
+(log-densities of n of the model's points into a buffer), ``estep-full`` and ``estep-diag`` (their E-step
+statistics).
 """
 import argparse
 import importlib
@@ -37,18 +38,23 @@ def _cases(engine, kinds, n):
             z, normal = np.empty(8 * n), engine.Normal(0.0, 1.0)
             cases["normal out="] = lambda seed, z=z, m=normal: m.sample(z.shape[0], random_state=seed, out=z)
             continue
-        if kind.startswith("score-"):
-            # log-densities of n points drawn from the model, into a reused buffer (the scoring kernels)
-            cov = kind[len("score-"):]
+        if kind.startswith(("score-", "estep-")):
+            # log-densities of n points drawn from the model into a reused buffer (the scoring kernels), or
+            # the E-step's statistics of them (engine.em.e_step_stats: one pass, as in an EM iteration)
+            cov = kind.split("-", 1)[1]
             if cov not in covariances:
-                raise ValueError(f"--cases: unknown case {kind!r} (score-full, score-diag)")
+                raise ValueError(f"--cases: unknown case {kind!r} (score-full, score-diag, estep-full, estep-diag)")
             model = engine.GaussianMixture.from_params(weights, means, covariances[cov], cov)
             X, _ = model.sample(n, random_state=0)
-            buf = np.empty(n)
-            cases[f"{kind} out="] = lambda seed, m=model, X=X, b=buf: m.score_samples(X, out=b)
+            if kind.startswith("score-"):
+                buf = np.empty(n)
+                cases[f"{kind} out="] = lambda seed, m=model, X=X, b=buf: m.score_samples(X, out=b)
+            else:
+                cases[kind] = lambda seed, m=model, X=X: engine.em.e_step_stats(m, X)
             continue
         if kind not in covariances:
-            raise ValueError(f"--cases: unknown case {kind!r} (normal, diag, full, score-full, score-diag)")
+            raise ValueError(f"--cases: unknown case {kind!r} (normal, diag, full, score-full, score-diag, "
+                             "estep-full, estep-diag)")
         model = engine.GaussianMixture.from_params(weights, means, covariances[kind], kind)
         out, labels = np.empty((n, D)), np.empty(n, dtype=np.int64)
         cases[f"{kind} out="] = lambda seed, m=model, o=out, l=labels: m.sample(n, random_state=seed, out=o,

@@ -46,8 +46,9 @@ def scoring_kernel_cached(dense):
 
 def fit_kernels_cached(dense, n_features=None, full=False):
     """Whether the E-step kernels a fit runs are cached: ``em_statistics`` (every fit: EM and the k-means
-    initialisation's hard passes), and for full covariances with ``n_features`` = 8 on a CPU with 512-bit
-    vectors also ``em_statistics_rows8``, which ``statistics_parts`` picks there (a kernel of its own)."""
+    initialisation's hard passes), and for full or diagonal (not dense: diag, spherical) covariances with
+    ``n_features`` = 8 on a CPU with 512-bit vectors also ``em_statistics_rows8``, which
+    ``statistics_parts`` picks there (a kernel of its own)."""
     from .kernels._simd import WIDE
     from .kernels.em import em_statistics, em_statistics_rows8
 
@@ -57,7 +58,7 @@ def fit_kernels_cached(dense, n_features=None, full=False):
             np.uint64(0), 0)
     if not is_cached(em_statistics, args):
         return False
-    if WIDE and full and n_features == 8:
+    if WIDE and n_features == 8 and (full or not dense):
         return is_cached(em_statistics_rows8, args[:6])
     return True
 

@@ -221,19 +221,22 @@ def _brute_force_statistics(weights, means, covs, X, w):
     return r, lse
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
 @pytest.mark.parametrize("K", [1, 5, 16])
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("layout", ["float64", "float32", "strided"])
 @pytest.mark.parametrize("n", [9, 2_024, 20_011])
-def test_d8_full_statistics_match_brute_force(rng, K, weighted, layout, n):
-    """D = 8 full covariances (the rows-in-registers E-step where the CPU has AVX-512, the block path
-    otherwise; its n % 8 = 3 last rows always): n_k, the shifted first and second moments, the
-    log-likelihood and the weight against scipy, over several parts and blocks (and for one group and a
-    row; n = 2024: a last block of 14 pairs and an unpaired group); float32 rows, and strided ones (which
-    the input check copies)."""
+def test_d8_statistics_match_brute_force(rng, covariance_type, K, weighted, layout, n):
+    """D = 8 full, diagonal and spherical covariances (the rows-in-registers E-step where the CPU has
+    AVX-512, the block path otherwise; its n % 8 = 3 last rows always): n_k, the shifted first and second
+    moments (their diagonals for diag/spherical), the log-likelihood and the weight against scipy, over
+    several parts and blocks (and for one group and a row; n = 2024: a last block of 14 pairs and an
+    unpaired group); float32 rows, and strided ones (which the input check copies)."""
     D = 8
-    weights, means, covs = random_mixture_params(rng, K, D, "full")
-    model = engine.GaussianMixture.from_params(weights, means, covs, "full")
+    weights, means, covs = random_mixture_params(rng, K, D, covariance_type)
+    model = engine.GaussianMixture.from_params(weights, means, covs, covariance_type)
+    if covariance_type != "full":  # scipy's covariance for a diagonal: the variances as a vector
+        covs = covs if covariance_type == "diag" else np.repeat(np.asarray(covs)[:, None], D, axis=1)
     X = rng.normal(scale=3, size=(n, D))
     if layout == "float32":
         X = X.astype(np.float32)
@@ -245,22 +248,27 @@ def test_d8_full_statistics_match_brute_force(rng, K, weighted, layout, n):
     r, lse = _brute_force_statistics(weights, means, covs, Xd, w)
     d = Xd[:, None, :] - stats.shift[None]
     s2 = np.einsum("nk,nki,nkj->kij", r, d, d)
-    lower = np.tril(np.ones((D, D), dtype=bool))
     np.testing.assert_allclose(stats.nk, r.sum(axis=0), rtol=1e-10, atol=1e-10 * n)
     np.testing.assert_allclose(stats.s1, np.einsum("nk,nkj->kj", r, d), rtol=1e-9, atol=1e-10 * np.abs(d).max() * n)
-    np.testing.assert_allclose(stats.s2[:, lower], s2[:, lower], rtol=1e-9, atol=1e-10 * np.abs(s2).max())
+    if covariance_type == "full":
+        lower = np.tril(np.ones((D, D), dtype=bool))
+        np.testing.assert_allclose(stats.s2[:, lower], s2[:, lower], rtol=1e-9, atol=1e-10 * np.abs(s2).max())
+    else:
+        diagonal = np.einsum("kjj->kj", s2)
+        np.testing.assert_allclose(stats.s2.reshape(K, D), diagonal, rtol=1e-9, atol=1e-10 * np.abs(s2).max())
     assert stats.log_likelihood == pytest.approx(np.sum(w * lse), rel=1e-11)
     assert stats.weight == pytest.approx(w.sum(), rel=1e-12)
 
 
 @pytest.mark.parametrize("n, bad_row", [(20_011, 0), (20_011, 13), (20_011, 19), (20_011, 8 * 300 + 7),
                                         (20_011, 20_009), (2_024, 2_020)])
-def test_d8_full_statistics_name_the_first_bad_row(rng, n, bad_row):
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_d8_statistics_name_the_first_bad_row(rng, n, bad_row, covariance_type):
     """A NaN or inf in a group of 8 (the first or second of a pair sharing their loads, 0 and 13; a block's
     unpaired last group, 2020: n = 2024 is one part whose last block of the rows path holds 232 rows, 14
     pairs and a group), in a later part, or in the ragged tail is reported by its row."""
-    weights, means, covs = random_mixture_params(rng, 3, 8, "full")
-    model = engine.GaussianMixture.from_params(weights, means, covs, "full")
+    weights, means, covs = random_mixture_params(rng, 3, 8, covariance_type)
+    model = engine.GaussianMixture.from_params(weights, means, covs, covariance_type)
     X = rng.normal(size=(n, 8))
     X[bad_row, 5] = np.inf if bad_row % 2 else np.nan
     X[bad_row + 1, 2] = np.nan  # a later bad row is not the one named

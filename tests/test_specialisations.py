@@ -65,16 +65,18 @@ def test_cache_state_is_read_without_compiling(tmp_path):
 
 
 def test_fit_cache_check_covers_the_kernel_the_fit_runs(monkeypatch):
-    """A full-covariance fit with D = 8 on AVX-512 runs ``em_statistics_rows8`` besides ``em_statistics``:
-    with only the latter cached, the fit is cold there (and warm for every other shape)."""
+    """A full- or diagonal-covariance fit with D = 8 on AVX-512 runs ``em_statistics_rows8`` besides
+    ``em_statistics``: with only the latter cached, the fit is cold there (and warm for every other shape,
+    tied included)."""
     from engine import _warmup
     from engine.kernels import _simd
     from engine.kernels.em import em_statistics
 
     monkeypatch.setattr(_warmup, "is_cached", lambda dispatcher, args: dispatcher is em_statistics)
     assert _warmup.fit_kernels_cached(True) and _warmup.fit_kernels_cached(True, 2, True)
-    assert _warmup.fit_kernels_cached(True, 8, False) and _warmup.fit_kernels_cached(False, 8, False)
+    assert _warmup.fit_kernels_cached(True, 8, False) and _warmup.fit_kernels_cached(False, 2, False)
     assert _warmup.fit_kernels_cached(True, 8, True) is (not _simd.WIDE)
+    assert _warmup.fit_kernels_cached(False, 8, False) is (not _simd.WIDE)
     monkeypatch.setattr(_warmup, "is_cached", lambda dispatcher, args: True)
     assert _warmup.fit_kernels_cached(True, 8, True)
 

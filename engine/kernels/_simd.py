@@ -896,30 +896,50 @@ _MOMENT_TERMS = ([("n",)] + [("s1", j) for j in range(LANES)]
 N_MOMENTS8 = len(_MOMENT_TERMS)  # 45
 MOMENT_PARTS8 = 3
 MOMENTS_PER_PART8 = _PART = N_MOMENTS8 // MOMENT_PARTS8  # 15
-_MOMENTS_PART8 = types.UniTuple(f64x8, _PART)
+#: diagonal covariances need 17 of the sums (r, r d_j, r d_j**2): one part of its own, the literal 3
+DIAG_PART8 = MOMENT_PARTS8
+_DIAG_MOMENT_TERMS = [("n",)] + [("s1", j) for j in range(LANES)] + [("s2", j, j) for j in range(LANES)]
+N_DIAG_MOMENTS8 = len(_DIAG_MOMENT_TERMS)  # 17
+
+
+def _part_terms(part, what):
+    """The moment terms of ``part`` (a literal 0..2 of the 45 dense sums, or DIAG_PART8), or None to have
+    Numba retry with the literal."""
+    if not isinstance(part, types.IntegerLiteral):
+        return None
+    if not 0 <= part.literal_value <= DIAG_PART8:
+        raise TypeError(f"{what}'s part must be a literal 0..{DIAG_PART8}, got {part}")
+    if part.literal_value == DIAG_PART8:
+        return _DIAG_MOMENT_TERMS
+    return _MOMENT_TERMS[_PART * part.literal_value:_PART * (part.literal_value + 1)]
 
 
 @intrinsic
-def vec8_moments8_zero(typingctx):
-    """One part's moment sums at zero."""
+def vec8_moments8_zero(typingctx, part):
+    """The moment sums of part ``part`` (a literal, as in ``vec8_moments8_add``) at zero."""
+    terms = _part_terms(part, "vec8_moments8_zero")
+    if terms is None:
+        return None
+    tuple_type = types.UniTuple(f64x8, len(terms))
+
     def codegen(context, builder, sig, args):
-        return context.make_tuple(builder, sig.return_type, [ir.Constant(_VEC, [0.0] * LANES)] * _PART)
-    return _MOMENTS_PART8(), codegen
+        return context.make_tuple(builder, sig.return_type, [ir.Constant(_VEC, [0.0] * LANES)] * len(terms))
+    return tuple_type(part), codegen
 
 
 @intrinsic
 def vec8_moments8_add(typingctx, acc, r, xt, col, c, part):
-    """acc (part ``part``, a literal 0-2, of the moment sums) plus one group's terms: r (the 8 points' weighted
-    responsibilities), d_j = xt[j, col:col + 8] - c[j] (xt: C-contiguous (8, >= col + 8) float64,
-    coordinate-major; c: (8,) float64), r d_j, (r d_i) d_j (FMAs)."""
+    """acc (part ``part`` of the moment sums: a literal 0-2 for the dense ones, DIAG_PART8 for the 17
+    diagonal ones) plus one group's terms: r (the 8 points' weighted responsibilities),
+    d_j = xt[j, col:col + 8] - c[j] (xt: C-contiguous (8, >= col + 8) float64, coordinate-major; c: (8,)
+    float64), r d_j, (r d_i) d_j (FMAs)."""
     _check_lanes(xt, "vec8_moments8_add's points", ndims=(2,))
     if not (isinstance(c, types.Array) and c.ndim == 1 and c.dtype == types.float64):
         raise TypeError(f"vec8_moments8_add's shift must be a 1-D float64 array, got {c}")
-    if not isinstance(part, types.IntegerLiteral):
+    terms = _part_terms(part, "vec8_moments8_add")
+    if terms is None:
         return None  # Numba retries with the literal
-    if not 0 <= part.literal_value < MOMENT_PARTS8:
-        raise TypeError(f"vec8_moments8_add's part must be a literal 0..{MOMENT_PARTS8 - 1}, got {part}")
-    terms = _MOMENT_TERMS[_PART * part.literal_value:_PART * (part.literal_value + 1)]
+    tuple_type = types.UniTuple(f64x8, len(terms))
 
     def codegen(context, builder, sig, args):
         acc, r, xt_, col, c_ = args[:5]
@@ -955,22 +975,25 @@ def vec8_moments8_add(typingctx, acc, r, xt, col, c, part):
             else:
                 sums.append(_fma(builder, weighted(term[1]), diff(term[2]), a))
         return context.make_tuple(builder, sig.return_type, sums)
-    return _MOMENTS_PART8(_MOMENTS_PART8, f64x8, xt, types.int64, c, part), codegen
+    return tuple_type(tuple_type, f64x8, xt, types.int64, c, part), codegen
 
 
 @intrinsic
 def vec8_moments8_flush(typingctx, acc, lanes, row0):
-    """lanes[row0 + q, :] += acc[q] for the part's 15 sums (lanes: C-contiguous float64 with 8 columns and
-    rows [row0, row0 + 15): per-lane partial sums)."""
+    """lanes[row0 + q, :] += acc[q] for the part's sums (15, or 17 diagonal; lanes: C-contiguous float64
+    with 8 columns and rows [row0, row0 + len(acc)): per-lane partial sums)."""
     _check_lanes(lanes, "vec8_moments8_flush's partial sums", ndims=(2,))
+    if not (isinstance(acc, types.UniTuple) and acc.dtype == f64x8):
+        raise TypeError(f"vec8_moments8_flush's sums must be a tuple of F64x8, got {acc}")
+    count = acc.count
 
     def codegen(context, builder, sig, args):
-        for q in range(_PART):
+        for q in range(count):
             ptr = _lanes_address(context, builder, sig.args[1], args[1], builder.add(args[2], ir.Constant(_I64, q)),
                                  ir.Constant(_I64, 0))
             builder.store(builder.fadd(builder.load(ptr, align=8), builder.extract_value(args[0], q)), ptr, align=8)
         return context.get_dummy_value()
-    return types.none(_MOMENTS_PART8, lanes, types.int64), codegen
+    return types.none(acc, lanes, types.int64), codegen
 
 
 @intrinsic

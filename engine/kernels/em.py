@@ -20,9 +20,9 @@ from numba import njit, prange
 
 from ._config import BLOCK, PARALLEL, SERIAL
 from ._partition import part_count, part_rows
-from ._simd import (MOMENTS_PER_PART8, N_MOMENTS8, WIDE, vec8_add, vec8_fill, vec8_lane, vec8_load_at,
-                    vec8_moments8_add, vec8_moments8_flush, vec8_moments8_zero, vec8_mul, vec8_nonfinite,
-                    vec8_recip_or_zero, vec8_store_at, vec8_store_columns8)
+from ._simd import (DIAG_PART8, MOMENTS_PER_PART8, N_MOMENTS8, WIDE, vec8_add, vec8_fill, vec8_lane,
+                    vec8_load_at, vec8_moments8_add, vec8_moments8_flush, vec8_moments8_zero, vec8_mul,
+                    vec8_nonfinite, vec8_recip_or_zero, vec8_store_at, vec8_store_columns8)
 from .gaussian import (_logsumexp_lanes, component_terms, first_bad_row, first_nonfinite_row, load_block,
                        logsumexp_block, rows8_terms)
 from .sampling import uniform_open
@@ -214,9 +214,9 @@ def _hard_or_random_resp(terms, m, mode, key, first_point):
 @njit(**SERIAL)  # not inlined: ``prec_chol.ndim`` is pruned at compile time only on a function's own args
 def _statistics_rows8(X, lo, hi, sample_weight, prec_chol, shifted_means, log_norm, shift, nk, s1, s2, terms, xt,
                       lanes):
-    """The E-step of rows [lo, hi) ((hi - lo) a multiple of 8) for D = 8 full covariances, straight from X's
-    rows: nk (K,), s1 (K, 8) and s2's lower triangles (K, 8, 8) gain the rows' sums; returns (log-likelihood,
-    weight, first row holding NaN/inf or -1).
+    """The E-step of rows [lo, hi) ((hi - lo) a multiple of 8) for D = 8 full or diagonal covariances,
+    straight from X's rows: nk (K,), s1 (K, 8) and s2's lower triangles (K, 8, 8), or its diagonals (K, 1, 8),
+    gain the rows' sums; returns (log-likelihood, weight, first row holding NaN/inf or -1).
 
     Per block of up to ROWS8_BLOCK points: each group of 8 is transposed in registers (``vec8_rows8``) and
     kept coordinate-major in xt (8, ROWS8_BLOCK); its K quadratic forms (two groups per pass,
@@ -224,9 +224,8 @@ def _statistics_rows8(X, lo, hi, sample_weight, prec_chol, shifted_means, log_no
     the weighted responsibilities. Then, component by component, the
     block's moment sums (r, r d, r d d^T with d = x - shift[k]) run over the groups with the 45 sums held as
     vectors (lanes = points), added per block to lanes (K * 45, 8), which is reduced over its lanes at the
-    end: the same sums as ``_accumulate_block``, in another (fixed) order."""
-    if prec_chol.ndim != 3:  # diagonal factors never come here (compiled away for them)
-        return 0.0, 0.0, -1
+    end: the same sums as ``_accumulate_block``, in another (fixed) order. Diagonal factors: 17 sums
+    (r, r d_j, r d_j**2) in one part."""
     K = shifted_means.shape[0]
     weighted = sample_weight.shape[0] > 0
     lanes[:] = 0.0
@@ -251,16 +250,23 @@ def _statistics_rows8(X, lo, hi, sample_weight, prec_chol, shifted_means, log_no
                 for k in range(K):
                     vec8_store_at(terms, k, g, 8, vec8_mul(vec8_load_at(terms, k, g, 8), scale))
         for k in range(K):
+            if prec_chol.ndim == 2:
+                # diagonal: the 17 sums r, r d_j, r d_j**2 in one pass
+                sums = vec8_moments8_zero(DIAG_PART8)
+                for g in range(0, m, 8):
+                    sums = vec8_moments8_add(sums, vec8_load_at(terms, k, g, 8), xt, g, shift[k], DIAG_PART8)
+                vec8_moments8_flush(sums, lanes, k * N_MOMENTS8)
+                continue
             # the 45 sums in three parts of 15, each a pass over the block's groups with its sums in registers
-            sums = vec8_moments8_zero()
+            sums = vec8_moments8_zero(0)
             for g in range(0, m, 8):
                 sums = vec8_moments8_add(sums, vec8_load_at(terms, k, g, 8), xt, g, shift[k], 0)
             vec8_moments8_flush(sums, lanes, k * N_MOMENTS8)
-            sums = vec8_moments8_zero()
+            sums = vec8_moments8_zero(1)
             for g in range(0, m, 8):
                 sums = vec8_moments8_add(sums, vec8_load_at(terms, k, g, 8), xt, g, shift[k], 1)
             vec8_moments8_flush(sums, lanes, k * N_MOMENTS8 + MOMENTS_PER_PART8)
-            sums = vec8_moments8_zero()
+            sums = vec8_moments8_zero(2)
             for g in range(0, m, 8):
                 sums = vec8_moments8_add(sums, vec8_load_at(terms, k, g, 8), xt, g, shift[k], 2)
             vec8_moments8_flush(sums, lanes, k * N_MOMENTS8 + 2 * MOMENTS_PER_PART8)
@@ -269,6 +275,10 @@ def _statistics_rows8(X, lo, hi, sample_weight, prec_chol, shifted_means, log_no
         nk[k] += _lane_sum(lanes, row)
         for j in range(8):
             s1[k, j] += _lane_sum(lanes, row + 1 + j)
+        if prec_chol.ndim == 2:  # s2 (K, 1, 8): the diagonal sums
+            for j in range(8):
+                s2[k, 0, j] += _lane_sum(lanes, row + 9 + j)
+            continue
         q = row + 9
         for i in range(8):
             for j in range(i + 1):
@@ -378,18 +388,18 @@ def em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, t
 
 def statistics_parts(X, sample_weight, prec_chol, shifted_means, log_norm, shift, tied, mode, key, row0):
     """``em_statistics``' per-part outputs from the kernel that serves the call: ``em_statistics_rows8`` for
-    D = 8 full covariances in EM proper with contiguous rows on a CPU target with 512-bit vectors, else
-    ``em_statistics``."""
+    D = 8 full or diagonal (not tied) covariances in EM proper with contiguous rows on a CPU target with
+    512-bit vectors, else ``em_statistics``."""
     K = shifted_means.shape[0]
-    if (WIDE and X.shape[1] == 8 and prec_chol.ndim == 3 and prec_chol.shape[0] == K and not tied
-            and mode == POSTERIOR and X.strides[1] == X.itemsize):
+    if (WIDE and X.shape[1] == 8 and prec_chol.shape[0] == K and not tied and mode == POSTERIOR
+            and X.strides[1] == X.itemsize):
         return em_statistics_rows8(X, sample_weight, prec_chol, shifted_means, log_norm, shift)
     return em_statistics(X, sample_weight, prec_chol, shifted_means, log_norm, shift, tied, mode, key, row0)
 
 
 @njit(**PARALLEL)
 def em_statistics_rows8(X, sample_weight, prec_chol, shifted_means, log_norm, shift):
-    """``em_statistics`` (POSTERIOR, untied) for D = 8 full covariances, where ``statistics_parts`` picks it:
+    """``em_statistics`` (POSTERIOR, untied) for D = 8 full or diagonal covariances, where ``statistics_parts`` picks it:
     the same outputs over the same parts. Each part's rows in groups of 8 go straight from X
     (``_statistics_rows8``), its last (hi - lo) % 8 rows through the block path. A kernel of its own, so
     fits of other shapes do not compile it."""
@@ -408,7 +418,8 @@ def em_statistics_rows8(X, sample_weight, prec_chol, shifted_means, log_norm, sh
         if r >= 0:
             bad[p] = r
             continue
+        s2p = s2[p] if prec_chol.ndim == 3 else s2[p, :, 0, :]
         _statistics_blocks(X, grouped, hi, sample_weight, prec_chol, shifted_means, log_norm, shift, POSTERIOR,
-                           np.uint64(0), 0, p, nk, s1, s2[p], ll, wt, bad, xt, np.empty((D, BLOCK)), terms,
+                           np.uint64(0), 0, p, nk, s1, s2p, ll, wt, bad, xt, np.empty((D, BLOCK)), terms,
                            np.empty(BLOCK), np.empty(BLOCK), np.empty((D, BLOCK)), np.empty((D, BLOCK)))
     return nk, s1, s2, ll, wt, first_bad_row(bad)
