@@ -129,16 +129,18 @@ def test_full_mixture_every_dimension_path(rng, D):
     np.testing.assert_allclose(got, sklearn_mixture(w, m, c, "full").score_samples(X), rtol=1e-12)
 
 
+@pytest.mark.parametrize("D", [3, 5, 8])
 @pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical", "tied"])
-def test_d8_rows_in_registers_equal_scikit_learn_and_find_the_first_bad_row(covariance_type):
-    """D = 8 full, diagonal and spherical covariances (on AVX-512) score pairs of groups of 8 rows straight
-    from X, transposed in registers (a chunk's odd last group alone: the last chunk here, 13 rows); each
-    chunk's last n % 8 rows take the block path, and so does tied (one shared factor) throughout. Against
-    scikit-learn over several chunks plus a ragged tail, in float32 too, on a strided view (rows not
-    contiguous in memory), with the responsibilities (block path); then the first NaN/inf row is reported
-    whichever group, chunk or tail it falls in."""
+def test_rows_in_registers_equal_scikit_learn_and_find_the_first_bad_row(covariance_type, D):
+    """D = 3-8 full, diagonal and spherical covariances (on AVX-512) score pairs of groups of 8 rows
+    straight from X, transposed in registers (D < 8: the rows read masked, the parameters zero-padded; a
+    chunk's odd last group alone: the last chunk here, 13 rows); each chunk's last n % 8 rows take the
+    block path, and so does tied (one shared factor) throughout. Against scikit-learn over several chunks
+    plus a ragged tail, in float32 too, on a strided view (rows not contiguous in memory), with the
+    responsibilities (block path); then the first NaN/inf row is reported whichever group, chunk or tail
+    it falls in."""
     rng = np.random.default_rng(8)
-    K, D = 5, 8
+    K = 5
     w, m, c = random_mixture_params(rng, K, D, covariance_type)
     model = engine.GaussianMixture.from_params(w, m, c, covariance_type)
     sk = sklearn_mixture(w, m, c, covariance_type)
@@ -155,7 +157,7 @@ def test_d8_rows_in_registers_equal_scikit_learn_and_find_the_first_bad_row(cova
     # rows 5 and 13: the first and second group of a pair of groups; 4100: a chunk's unpaired last group
     for bad_rows in ([5], [13], [13, 2050], [2050, 3000], [4100], [n - 3], [100, n - 1]):
         Xb = X.copy()
-        Xb[bad_rows[0], 3] = np.inf
+        Xb[bad_rows[0], D - 1] = np.inf
         for r in bad_rows[1:]:
             Xb[r, 0] = np.nan
         out = np.empty(n)

@@ -443,9 +443,10 @@ def _transpose8(builder, rows):
 
 @intrinsic
 def vec8_rows8(typingctx, X, row0):
-    """The 8 points X[row0:row0 + 8] of an (n, 8) array (rows contiguous: X.strides[1] == itemsize; float64
-    or float32, widened) as 8 coordinate vectors: an 8 x 8 transpose in registers (three rounds of 8
-    shuffles), so the points need no transposed scratch. Reads exactly those 8 rows."""
+    """The 8 points X[row0:row0 + 8] of an (n, D) array, D <= 8 (rows contiguous: X.strides[1] == itemsize;
+    float64 or float32, widened) as 8 coordinate vectors, those past D zero: an 8 x 8 transpose in
+    registers (three rounds of 8 shuffles), so the points need no transposed scratch. Reads exactly the
+    D entries of those 8 rows (masked loads)."""
     if not (isinstance(X, types.Array) and X.ndim == 2 and X.dtype in (types.float64, types.float32)):
         raise TypeError(f"vec8_rows8's points must be a 2-D float64/float32 array, got {X}")
 
@@ -455,10 +456,12 @@ def vec8_rows8(typingctx, X, row0):
         base = builder.add(builder.ptrtoint(xa.data, _I64), builder.mul(args[1], stride))
         single = sig.args[0].dtype == types.float32
         row_type = ir.VectorType(ir.FloatType(), LANES) if single else _VEC
+        columns = _first_lanes(builder, builder.extract_value(xa.shape, 1))
+        zero = ir.Constant(row_type, [0.0] * LANES)
         rows = []
         for i in range(LANES):
             ptr = builder.inttoptr(builder.add(base, builder.mul(stride, ir.Constant(_I64, i))), row_type.as_pointer())
-            r = builder.load(ptr, align=4 if single else 8)
+            r = _masked_load(builder, ptr, columns, zero, single)
             rows.append(builder.fpext(r, _VEC) if single else r)
         out = _transpose8(builder, rows)
         return context.make_tuple(builder, sig.return_type, out)

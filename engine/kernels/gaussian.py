@@ -248,6 +248,31 @@ def _log_density_rows8(X, lo, hi, prec_chol, shifted_means, log_norm, terms, lse
     return first_nonfinite_row(X, lo, hi) if bad else -1
 
 
+@njit(**SERIAL)  # not inlined: ``prec_chol.ndim`` is pruned at compile time only on a function's own args
+def _padded8(prec_chol, shifted_means):
+    """(factors, shifted means) of D < 8 dimensions zero-padded to 8, for the rows-in-registers path: the
+    padding coordinates (read as 0 by ``vec8_rows8``) then add (0 * 0 - 0)**2 = 0 to every form."""
+    K, D = shifted_means.shape
+    P = prec_chol.shape[0]
+    # plain loops: slice assignments here added 4 s to the kernel's cold compile
+    c8 = np.zeros((K, 8))
+    for k in range(K):
+        for j in range(D):
+            c8[k, j] = shifted_means[k, j]
+    if prec_chol.ndim == 3:
+        U8 = np.zeros((P, 8, 8))
+        for p in range(P):
+            for i in range(D):
+                for j in range(D):
+                    U8[p, i, j] = prec_chol[p, i, j]
+    else:
+        U8 = np.zeros((P, 8))
+        for p in range(P):
+            for j in range(D):
+                U8[p, j] = prec_chol[p, j]
+    return U8, c8
+
+
 @njit(**PARALLEL)
 def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp):
     """out[i] = log sum_k w_k N(X[i] | mean_k, cov_k), and, if resp has n rows, the responsibilities
@@ -265,8 +290,15 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp):
     # straight from X (see _log_density_rows8); a chunk's last n % 8 rows and every other case take the
     # block path below. Diagonal scoring measured 14.2-17.4 -> 8.1-8.3 ms this way (1M x 8, K = 16,
     # in-process A/Bs in both orders: the block path's transpose, terms scratch and second max pass cost
-    # more than its quadratic forms)
-    rows8 = (WIDE and D == 8 and prec_chol.shape[0] == K and not want_resp and X.strides[1] == X.itemsize)
+    # more than its quadratic forms). D = 3-7 with K > 1 too, the factors and means zero-padded to 8
+    # (1M points, K = 16: D = 5 full 22.7-24.3 -> 11.8 ms, diag 12.7-14.6 -> 7.3; D = 3 full 15.3-16.6 ->
+    # 11.7-12.1). Not D <= 2 (padded to 8, full forms cost more than the block path's: D = 1, K = 16
+    # 10.2-10.5 -> 11.7-11.9 ms) nor K = 1 (the block path skips the log-sum-exp: D = 1 0.53 -> 1.79 ms)
+    rows8 = (WIDE and (D == 8 or (3 <= D < 8 and K > 1)) and prec_chol.shape[0] == K and not want_resp
+             and X.strides[1] == X.itemsize)
+    U8, c8 = prec_chol, shifted_means
+    if rows8 and D < 8:
+        U8, c8 = _padded8(prec_chol, shifted_means)
     for c in prange(n_chunks):
         xt = np.empty((D, BLOCK))
         y = np.empty((D, BLOCK))
@@ -278,8 +310,7 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp):
         c_stop = min(n, (c + 1) * CHUNK)
         if rows8:
             grouped = c_start + (c_stop - c_start) // 8 * 8
-            r = _log_density_rows8(X, c_start, grouped, prec_chol, shifted_means, log_norm, np.empty((K, 16)),
-                                   np.empty(16), out)
+            r = _log_density_rows8(X, c_start, grouped, U8, c8, log_norm, np.empty((K, 16)), np.empty(16), out)
             if r >= 0:
                 bad[c] = r
                 continue
