@@ -442,11 +442,13 @@ def _transpose8(builder, rows):
 
 
 @intrinsic
-def vec8_rows8(typingctx, X, row0):
-    """The 8 points X[row0:row0 + 8] of an (n, D) array, D <= 8 (rows contiguous: X.strides[1] == itemsize;
-    float64 or float32, widened) as 8 coordinate vectors, those past D zero: an 8 x 8 transpose in
-    registers (three rounds of 8 shuffles), so the points need no transposed scratch. Reads exactly the
-    D entries of those 8 rows (masked loads)."""
+def vec8_rows8(typingctx, X, row0, n_rows):
+    """The points X[row0:row0 + min(n_rows, 8)] of an (n, D) array, D <= 8 (rows contiguous: X.strides[1] ==
+    itemsize; float64 or float32, widened) as 8 coordinate vectors (lane b: point row0 + b), the
+    coordinates past D and the lanes past n_rows zero: an 8 x 8 transpose in registers (three rounds of 8
+    shuffles), so the points need no transposed scratch. Reads exactly the D entries of those rows (masked
+    loads; a row past n_rows is not touched), so a chunk's last few rows go through the same lane
+    arithmetic as whole groups."""
     if not (isinstance(X, types.Array) and X.ndim == 2 and X.dtype in (types.float64, types.float32)):
         raise TypeError(f"vec8_rows8's points must be a 2-D float64/float32 array, got {X}")
 
@@ -457,15 +459,17 @@ def vec8_rows8(typingctx, X, row0):
         single = sig.args[0].dtype == types.float32
         row_type = ir.VectorType(ir.FloatType(), LANES) if single else _VEC
         columns = _first_lanes(builder, builder.extract_value(xa.shape, 1))
+        none = ir.Constant(_MASK, [0] * LANES)
         zero = ir.Constant(row_type, [0.0] * LANES)
         rows = []
         for i in range(LANES):
             ptr = builder.inttoptr(builder.add(base, builder.mul(stride, ir.Constant(_I64, i))), row_type.as_pointer())
-            r = _masked_load(builder, ptr, columns, zero, single)
+            present = builder.icmp_signed(">", args[2], ir.Constant(_I64, i))
+            r = _masked_load(builder, ptr, builder.select(present, columns, none), zero, single)
             rows.append(builder.fpext(r, _VEC) if single else r)
         out = _transpose8(builder, rows)
         return context.make_tuple(builder, sig.return_type, out)
-    return _POINTS8(X, types.int64), codegen
+    return _POINTS8(X, types.int64, types.int64), codegen
 
 
 @intrinsic

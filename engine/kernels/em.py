@@ -236,7 +236,8 @@ def _statistics_rows8(X, lo, hi, sample_weight, prec_chol, shifted_means, log_no
         m = min(ROWS8_BLOCK, hi - start)
         for g0 in range(0, m, 16):
             pair = g0 + 16 <= m  # unpaired: m % 16 == 8, so m <= ROWS8_BLOCK - 8 and the repeat's columns fit
-            xs, xs_b, top, top_b = rows8_terms(X, start + g0, pair, prec_chol, shifted_means, log_norm, terms, g0)
+            xs, xs_b, top, top_b = rows8_terms(X, start + g0, 16 if pair else 8, prec_chol, shifted_means, log_norm,
+                                               terms, g0)
             for half in range(2 if pair else 1):
                 g = g0 + 8 * half
                 xs_g = xs_b if half else xs

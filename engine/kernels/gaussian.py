@@ -200,17 +200,17 @@ def _score_block(xt, m, prec_chol, shifted_means, log_norm, terms, y, mx, acc, l
 
 
 @njit(inline="always", **SERIAL)
-def rows8_terms(X, row, pair, prec_chol, shifted_means, log_norm, terms, col):
-    """The K quadratic-form terms of the 16 points X[row:row + 16] into terms[:, col:col + 16] for D = 8
-    full (prec_chol (K, 8, 8)) or diagonal (K, 8) factors, or with ``pair`` False of the 8 points
-    X[row:row + 8] (computed twice, into both
-    halves: one code path for both, which compiles faster, at the price of a chunk's last odd group).
-    Returns (xs, xs_b, top, top_b): the two groups as coordinate vectors (``vec8_rows8``) and the per-lane
-    max of their terms. A pair shares each factor entry's load between its groups' FMAs: one group alone
-    pays a load per FMA, and the two load ports bound it."""
+def rows8_terms(X, row, n_rows, prec_chol, shifted_means, log_norm, terms, col):
+    """The K quadratic-form terms of the points X[row:row + min(n_rows, 16)] into terms[:, col:col + 16] for
+    D <= 8 full (prec_chol (K, 8, 8)) or diagonal (K, 8) factors (zero-padded past D). Up to 8 points are
+    one group, computed twice into both halves (one code path for both, which compiles faster, at the
+    price of a chunk's last odd group); lanes past n_rows hold the terms of x = 0 (nothing is read for
+    them). Returns (xs, xs_b, top, top_b): the two groups as coordinate vectors (``vec8_rows8``) and the
+    per-lane max of their terms. A pair shares each factor entry's load between its groups' FMAs: one
+    group alone pays a load per FMA, and the two load ports bound it."""
     K = shifted_means.shape[0]
-    xs = vec8_rows8(X, row)
-    xs_b = vec8_rows8(X, row + 8) if pair else xs
+    xs = vec8_rows8(X, row, n_rows)
+    xs_b = vec8_rows8(X, row + 8, n_rows - 8) if n_rows > 8 else xs
     top = vec8_fill(-np.inf)
     top_b = top
     for k in range(K):
@@ -224,22 +224,23 @@ def rows8_terms(X, row, pair, prec_chol, shifted_means, log_norm, terms, col):
 
 @njit(**SERIAL)
 def _log_density_rows8(X, lo, hi, prec_chol, shifted_means, log_norm, terms, lse8, out):
-    """out[lo:hi] = log p(X[lo:hi]) for D = 8 full or diagonal covariances straight from X's rows, (hi - lo)
-    a multiple of 8: each pair of groups of 8 points is transposed in registers (``rows8_terms``: no block
-    scratch, no second pass), then its K quadratic forms and the log-sum-exp, as ``component_terms`` +
-    ``logsumexp_block`` do (``_logsumexp_lanes``). terms: (K, 16) and lse8: (16,) scratch. Returns the
-    first row holding NaN/inf, or -1."""
+    """out[lo:hi] = log p(X[lo:hi]) for D <= 8 full or diagonal covariances straight from X's rows: each
+    pair of groups of 8 points is transposed in registers (``rows8_terms``: no block scratch, no second
+    pass; the last group may be short, its missing rows not read), then its K quadratic forms and the
+    log-sum-exp, as ``component_terms`` + ``logsumexp_block`` do (``_logsumexp_lanes``). Every row takes
+    the same lane arithmetic wherever it falls, so its value does not depend on how X was split into
+    calls or chunks. terms: (K, 16) and lse8: (16,) scratch. Returns the first row holding NaN/inf, or -1."""
     poison = vec8_fill(0.0)
     for b0 in range(lo, hi, 16):
-        pair = b0 + 16 <= hi
-        xs, xs_b, top, top_b = rows8_terms(X, b0, pair, prec_chol, shifted_means, log_norm, terms, 0)
+        n_rows = min(16, hi - b0)
+        xs, xs_b, top, top_b = rows8_terms(X, b0, n_rows, prec_chol, shifted_means, log_norm, terms, 0)
         poison = vec8_nonfinite(poison, xs)
         vec8_store_at(lse8, 0, 0, 8, _logsumexp_lanes(terms, 0, 8, top, False)[0])
-        if pair:
+        if n_rows > 8:
             poison = vec8_nonfinite(poison, xs_b)
             vec8_store_at(lse8, 0, 8, 8, _logsumexp_lanes(terms, 8, 8, top_b, False)[0])
-        out_b = out[b0:min(b0 + 16, hi)]
-        for i in range(out_b.shape[0]):
+        out_b = out[b0:b0 + n_rows]
+        for i in range(n_rows):
             out_b[i] = lse8[i]
     bad = False
     for i in range(8):
@@ -287,8 +288,8 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp):
     n_chunks = (n + CHUNK - 1) // CHUNK
     bad = np.full(n_chunks, -1, dtype=np.int64)
     # D = 8 full or diagonal covariances (not tied) on AVX-512, log-densities only: groups of 8 rows
-    # straight from X (see _log_density_rows8); a chunk's last n % 8 rows and every other case take the
-    # block path below. Diagonal scoring measured 14.2-17.4 -> 8.1-8.3 ms this way (1M x 8, K = 16,
+    # straight from X (see _log_density_rows8; a chunk's last n % 8 rows too, as a short group); every
+    # other case takes the block path below. Diagonal scoring measured 14.2-17.4 -> 8.1-8.3 ms this way (1M x 8, K = 16,
     # in-process A/Bs in both orders: the block path's transpose, terms scratch and second max pass cost
     # more than its quadratic forms). D = 3-7 with K > 1 too, the factors and means zero-padded to 8
     # (1M points, K = 16: D = 5 full 22.7-24.3 -> 11.8 ms, diag 12.7-14.6 -> 7.3; D = 3 full 15.3-16.6 ->
@@ -309,12 +310,10 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp):
         c_start = c * CHUNK
         c_stop = min(n, (c + 1) * CHUNK)
         if rows8:
-            grouped = c_start + (c_stop - c_start) // 8 * 8
-            r = _log_density_rows8(X, c_start, grouped, U8, c8, log_norm, np.empty((K, 16)), np.empty(16), out)
+            r = _log_density_rows8(X, c_start, c_stop, U8, c8, log_norm, np.empty((K, 16)), np.empty(16), out)
             if r >= 0:
                 bad[c] = r
-                continue
-            c_start = grouped
+            continue
         for start in range(c_start, c_stop, BLOCK):
             m = min(BLOCK, c_stop - start)
             r = load_block(X, start, m, xt)
