@@ -400,10 +400,10 @@ def statistics_parts(X, sample_weight, prec_chol, shifted_means, log_norm, shift
 
 @njit(**PARALLEL)
 def em_statistics_rows8(X, sample_weight, prec_chol, shifted_means, log_norm, shift):
-    """``em_statistics`` (POSTERIOR, untied) for D = 8 full or diagonal covariances, where ``statistics_parts`` picks it:
-    the same outputs over the same parts. Each part's rows in groups of 8 go straight from X
-    (``_statistics_rows8``), its last (hi - lo) % 8 rows through the block path. A kernel of its own, so
-    fits of other shapes do not compile it."""
+    """``em_statistics`` (POSTERIOR, untied) for D = 8 full or diagonal covariances, where
+    ``statistics_parts`` picks it: the same outputs over the same parts. Each part's rows in groups of 8 go
+    straight from X (``_statistics_rows8``), its last (hi - lo) % 8 rows through the block path. A kernel of
+    its own, so fits of other shapes do not compile it."""
     n, D = X.shape
     K = shifted_means.shape[0]
     n_parts, nk, s1, s2, ll, wt, bad = new_statistics(n, K, D, prec_chol, False)
