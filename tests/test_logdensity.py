@@ -169,8 +169,9 @@ def test_rows_in_registers_equal_scikit_learn_and_find_the_first_bad_row(covaria
 @pytest.mark.parametrize("D, covariance_type", [(3, "full"), (5, "diag"), (8, "full"), (8, "spherical")])
 def test_scores_do_not_depend_on_how_the_rows_are_split(D, covariance_type):
     """On the rows-in-registers path a chunk's last few rows are a short group with the same lane
-    arithmetic, so each row's log-density is the same bits whether X is scored whole or in pieces of any
-    size (as streamed batches and Dask blocks are), float32 staging included."""
+    arithmetic, so each row's log-density and responsibilities are the same bits whether X is scored whole
+    or in pieces of any size (as streamed batches and Dask blocks are), float32 staging included, and
+    whether or not the responsibilities are asked for."""
     rng = np.random.default_rng(12)
     w, m, c = random_mixture_params(rng, 4, D, covariance_type)
     model = engine.GaussianMixture.from_params(w, m, c, covariance_type)
@@ -179,6 +180,10 @@ def test_scores_do_not_depend_on_how_the_rows_are_split(D, covariance_type):
     cuts = [0, 1, 4, 11, 24, 2100, 2101, 4200, 4999, 5000]
     pieces = np.concatenate([model.score_samples(X[a:b]) for a, b in zip(cuts[:-1], cuts[1:])])
     np.testing.assert_array_equal(pieces, whole)
+    logd, resp = model.log_density_and_responsibilities(X)
+    np.testing.assert_array_equal(logd, whole)
+    np.testing.assert_array_equal(np.concatenate([model.predict_proba(X[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]),
+                                  resp)
     X32 = X.astype(np.float32)
     whole32 = model.score_samples(X32)
     pieces32 = np.concatenate([model.score_samples(X32[a:b]) for a, b in zip(cuts[:-1], cuts[1:])])

@@ -223,25 +223,39 @@ def rows8_terms(X, row, n_rows, prec_chol, shifted_means, log_norm, terms, col):
 
 
 @njit(**SERIAL)
-def _log_density_rows8(X, lo, hi, prec_chol, shifted_means, log_norm, terms, lse8, out):
-    """out[lo:hi] = log p(X[lo:hi]) for D <= 8 full or diagonal covariances straight from X's rows: each
-    pair of groups of 8 points is transposed in registers (``rows8_terms``: no block scratch, no second
-    pass; the last group may be short, its missing rows not read), then its K quadratic forms and the
-    log-sum-exp, as ``component_terms`` + ``logsumexp_block`` do (``_logsumexp_lanes``). Every row takes
-    the same lane arithmetic wherever it falls, so its value does not depend on how X was split into
-    calls or chunks. terms: (K, 16) and lse8: (16,) scratch. Returns the first row holding NaN/inf, or -1."""
+def _log_density_rows8(X, lo, hi, prec_chol, shifted_means, log_norm, terms, lse8, out, resp, want_resp):
+    """out[lo:hi] = log p(X[lo:hi]) for D <= 8 full or diagonal covariances straight from X's rows, and with
+    ``want_resp`` the responsibilities into resp[lo:hi]: each pair of groups of 8 points is transposed in
+    registers (``rows8_terms``: no block scratch, no second pass; the last group may be short, its missing
+    rows not read), then its K quadratic forms and the log-sum-exp, as ``component_terms`` +
+    ``logsumexp_block`` do (``_logsumexp_lanes``; the exps kept for the responsibilities, p(k | x) =
+    exp(term_k - max) / sum, as the block path forms them). Every row takes the same lane arithmetic
+    wherever it falls, so its values do not depend on how X was split into calls or chunks, nor on whether
+    the responsibilities were asked for. terms: (K, 16) and lse8: (32,) scratch. Returns the first row
+    holding NaN/inf, or -1."""
+    K = shifted_means.shape[0]
     poison = vec8_fill(0.0)
     for b0 in range(lo, hi, 16):
         n_rows = min(16, hi - b0)
         xs, xs_b, top, top_b = rows8_terms(X, b0, n_rows, prec_chol, shifted_means, log_norm, terms, 0)
         poison = vec8_nonfinite(poison, xs)
-        vec8_store_at(lse8, 0, 0, 8, _logsumexp_lanes(terms, 0, 8, top, False)[0])
+        lse, total = _logsumexp_lanes(terms, 0, 8, top, want_resp)
+        vec8_store_at(lse8, 0, 0, 8, lse)
+        vec8_store_at(lse8, 0, 16, 8, vec8_recip_or_zero(total))
         if n_rows > 8:
             poison = vec8_nonfinite(poison, xs_b)
-            vec8_store_at(lse8, 0, 8, 8, _logsumexp_lanes(terms, 8, 8, top_b, False)[0])
+            lse, total = _logsumexp_lanes(terms, 8, 8, top_b, want_resp)
+            vec8_store_at(lse8, 0, 8, 8, lse)
+            vec8_store_at(lse8, 0, 24, 8, vec8_recip_or_zero(total))
         out_b = out[b0:b0 + n_rows]
         for i in range(n_rows):
             out_b[i] = lse8[i]
+        if want_resp:
+            resp_b = resp[b0:b0 + n_rows]
+            for i in range(n_rows):
+                scale = lse8[16 + i]
+                for k in range(K):
+                    resp_b[i, k] = terms[k, i] * scale
     bad = False
     for i in range(8):
         v = vec8_lane(poison, i)
@@ -287,15 +301,15 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp):
     want_resp = resp.shape[0] > 0
     n_chunks = (n + CHUNK - 1) // CHUNK
     bad = np.full(n_chunks, -1, dtype=np.int64)
-    # D = 8 full or diagonal covariances (not tied) on AVX-512, log-densities only: groups of 8 rows
+    # D = 8 full or diagonal covariances (not tied) on AVX-512, responsibilities too: groups of 8 rows
     # straight from X (see _log_density_rows8; a chunk's last n % 8 rows too, as a short group); every
-    # other case takes the block path below. Diagonal scoring measured 14.2-17.4 -> 8.1-8.3 ms this way (1M x 8, K = 16,
-    # in-process A/Bs in both orders: the block path's transpose, terms scratch and second max pass cost
-    # more than its quadratic forms). D = 3-7 with K > 1 too, the factors and means zero-padded to 8
+    # other case takes the block path below. Diagonal scoring measured 14.2-17.4 -> 8.1-8.3 ms this way
+    # (1M x 8, K = 16, in-process A/Bs in both orders: the block path's transpose, terms scratch and
+    # second max pass cost more than its quadratic forms). D = 3-7 with K > 1 too, the factors and means zero-padded to 8
     # (1M points, K = 16: D = 5 full 22.7-24.3 -> 11.8 ms, diag 12.7-14.6 -> 7.3; D = 3 full 15.3-16.6 ->
     # 11.7-12.1). Not D <= 2 (padded to 8, full forms cost more than the block path's: D = 1, K = 16
     # 10.2-10.5 -> 11.7-11.9 ms) nor K = 1 (the block path skips the log-sum-exp: D = 1 0.53 -> 1.79 ms)
-    rows8 = (WIDE and (D == 8 or (3 <= D < 8 and K > 1)) and prec_chol.shape[0] == K and not want_resp
+    rows8 = (WIDE and (D == 8 or (3 <= D < 8 and K > 1)) and prec_chol.shape[0] == K
              and X.strides[1] == X.itemsize)
     U8, c8 = prec_chol, shifted_means
     if rows8 and D < 8:
@@ -310,7 +324,8 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp):
         c_start = c * CHUNK
         c_stop = min(n, (c + 1) * CHUNK)
         if rows8:
-            r = _log_density_rows8(X, c_start, c_stop, U8, c8, log_norm, np.empty((K, 16)), np.empty(16), out)
+            r = _log_density_rows8(X, c_start, c_stop, U8, c8, log_norm, np.empty((K, 16)), np.empty(32), out, resp,
+                                   want_resp)
             if r >= 0:
                 bad[c] = r
             continue
