@@ -11,8 +11,9 @@ run it in both orders (A B, then B A) before believing a difference.
 
 Cases (1M × 8, K = 16 mixtures, as ``bench.compare``): ``normal`` (8n normals into a buffer), ``diag`` and
 ``full`` (GMM sampling into caller-owned arrays and into new ones), ``score-full`` and ``score-diag``
-(log-densities of n of the model's points into a buffer), ``estep-full`` and ``estep-diag`` (their E-step
-statistics).
+(log-densities of n of the model's points into a buffer), ``proba-full`` and ``proba-diag`` (their
+responsibilities into a buffer), ``estep-full`` and ``estep-diag`` (their E-step statistics); ``--dim`` and
+``--components`` change D and K.
 """
 import argparse
 import importlib
@@ -24,9 +25,8 @@ import time
 import numpy as np
 
 
-def _cases(engine, kinds, n):
+def _cases(engine, kinds, n, D=8, K=16):
     rng = np.random.default_rng(1)
-    D, K = 8, 16
     weights = rng.dirichlet(np.ones(K))
     means = rng.normal(scale=3, size=(K, D))
     A = rng.normal(size=(K, D, D))
@@ -38,23 +38,27 @@ def _cases(engine, kinds, n):
             z, normal = np.empty(8 * n), engine.Normal(0.0, 1.0)
             cases["normal out="] = lambda seed, z=z, m=normal: m.sample(z.shape[0], random_state=seed, out=z)
             continue
-        if kind.startswith(("score-", "estep-")):
-            # log-densities of n points drawn from the model into a reused buffer (the scoring kernels), or
-            # the E-step's statistics of them (engine.em.e_step_stats: one pass, as in an EM iteration)
+        if kind.startswith(("score-", "proba-", "estep-")):
+            # log-densities or responsibilities of n points drawn from the model into a reused buffer (the
+            # scoring kernels), or the E-step's statistics of them (engine.em.e_step_stats: one pass, as in
+            # an EM iteration)
             cov = kind.split("-", 1)[1]
             if cov not in covariances:
-                raise ValueError(f"--cases: unknown case {kind!r} (score-full, score-diag, estep-full, estep-diag)")
+                raise ValueError(f"--cases: unknown case {kind!r} (score-, proba- or estep- full or diag)")
             model = engine.GaussianMixture.from_params(weights, means, covariances[cov], cov)
             X, _ = model.sample(n, random_state=0)
             if kind.startswith("score-"):
                 buf = np.empty(n)
                 cases[f"{kind} out="] = lambda seed, m=model, X=X, b=buf: m.score_samples(X, out=b)
+            elif kind.startswith("proba-"):
+                buf = np.empty((n, K))
+                cases[f"{kind} out="] = lambda seed, m=model, X=X, b=buf: m.predict_proba(X, out=b)
             else:
                 cases[kind] = lambda seed, m=model, X=X: engine.em.e_step_stats(m, X)
             continue
         if kind not in covariances:
-            raise ValueError(f"--cases: unknown case {kind!r} (normal, diag, full, score-full, score-diag, "
-                             "estep-full, estep-diag)")
+            raise ValueError(f"--cases: unknown case {kind!r} (normal, diag, full, or score-, proba- or estep- "
+                             "full or diag)")
         model = engine.GaussianMixture.from_params(weights, means, covariances[kind], kind)
         out, labels = np.empty((n, D)), np.empty(n, dtype=np.int64)
         cases[f"{kind} out="] = lambda seed, m=model, o=out, l=labels: m.sample(n, random_state=seed, out=o,
@@ -69,6 +73,8 @@ def main(argv=None):
     parser.add_argument("--cases", default="normal,diag,full")
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--dim", type=int, default=8, help="the mixtures' dimension D")
+    parser.add_argument("--components", type=int, default=16, help="the mixtures' component count K")
     args = parser.parse_args(argv)
     links = tempfile.mkdtemp(prefix="engine-ab-")
     modules = []
@@ -81,7 +87,7 @@ def main(argv=None):
     for i in range(len(args.trees)):
         modules.append(importlib.import_module(f"engine_ab{i}"))
     kinds = [k.strip() for k in args.cases.split(",") if k.strip()]
-    cases = [_cases(m, kinds, args.n) for m in modules]
+    cases = [_cases(m, kinds, args.n, args.dim, args.components) for m in modules]
     for tree_cases in cases:  # compile (or load) every kernel before timing
         for run in tree_cases.values():
             run(1)
