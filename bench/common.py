@@ -58,6 +58,28 @@ def best_time(fn, repeat=3, sync=None, warmup=True):
     return best
 
 
+
+def best_times_interleaved(sides, warmup=True, pause=0.25):
+    """Best wall times of several sides of one comparison, timed in turn: ``sides`` maps a name to
+    ``(fn, repeat)``; after ``warmup`` untimed calls of each, round r times once every side that has more than
+    r repeats. On a shared host whose speed drifts by tens of percent within a minute, sides timed one
+    after the other can each catch a different phase, and their ratio swings with it; timed in turn, each
+    side's best comes from the same phases. ``pause`` seconds of sleep precede each timed call: a BLAS
+    call's worker threads spin for a while after it returns (OpenBLAS: ~0.1 s), and on 2 cores a side
+    timed right after scikit-learn's ``multivariate_normal`` ran at half speed. Returns {name: seconds}."""
+    for fn, _ in sides.values():
+        for _ in range(int(warmup)):
+            fn()
+    best = {name: np.inf for name in sides}
+    for r in range(max(repeat for _, repeat in sides.values())):
+        for name, (fn, repeat) in sides.items():
+            if r < repeat:
+                time.sleep(pause)
+                t = time.perf_counter()
+                fn()
+                best[name] = min(best[name], time.perf_counter() - t)
+    return best
+
 def throughput(fn, n, repeat=3):
     """Best-of-repeat points per second of fn() (asv's setup has already warmed it)."""
     return n / best_time(fn, repeat, warmup=False)

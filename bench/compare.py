@@ -24,7 +24,7 @@ from numba import njit, prange
 import engine
 from engine import reference
 
-from .common import best_time, seconds_per_iteration, sklearn_twin
+from .common import best_time, best_times_interleaved, seconds_per_iteration, sklearn_twin
 
 try:
     import scipy.stats as scipy_stats
@@ -82,11 +82,11 @@ def run(quick=False, repeat=5, only=None):
     n = 1_000_000 if quick else 10_000_000
     x = rng.normal(size=n) if wanted("Normal logpdf") else None
     model = engine.Normal(0.5, 2.0)
-    times = {} if x is None else {
-        "engine": best_time(lambda: model.logpdf(x), repeat),
-        "memcopy": best_time(lambda: parallel_copy(x), repeat),
-        "numpy": best_time(lambda: reference.normal_log_density(x, 0.5, 2.0), repeat),
-    }
+    times = {} if x is None else best_times_interleaved({
+        "engine": (lambda: model.logpdf(x), repeat),
+        "memcopy": (lambda: parallel_copy(x), repeat),
+        "numpy": (lambda: reference.normal_log_density(x, 0.5, 2.0), repeat),
+    })
     if scipy_stats is not None and times:
         times["scipy"] = best_time(lambda: scipy_stats.norm(0.5, 2.0).logpdf(x), max(1, repeat // 2))
     if times:
@@ -95,10 +95,10 @@ def run(quick=False, repeat=5, only=None):
         # a batch job's steady state: the same-sized batch scored again and again into one caller-owned
         # buffer; the floor is a copy into an existing buffer (no allocation, no page faults)
         buf, dst = np.empty_like(x), np.empty_like(x)
-        add("Normal logpdf out=", n, {
-            "engine": best_time(lambda: model.logpdf(x, out=buf), repeat),
-            "memcopy_into": best_time(lambda: _parallel_copy_into(x, dst), repeat),
-        }, {"memcopy_into": 0.8})
+        add("Normal logpdf out=", n, best_times_interleaved({
+            "engine": (lambda: model.logpdf(x, out=buf), repeat),
+            "memcopy_into": (lambda: _parallel_copy_into(x, dst), repeat),
+        }), {"memcopy_into": 0.8})
 
     n = 100_000 if quick else 1_000_000
     K, D = 16, 8
@@ -108,13 +108,14 @@ def run(quick=False, repeat=5, only=None):
             continue
         X = rng.normal(scale=3, size=(n, D))
         gmm = engine.GaussianMixture.from_params(w, m, c, covariance_type)
-        times = {
-            "engine": best_time(lambda: gmm.score_samples(X), repeat),
-            "numpy": best_time(lambda: reference.mixture_log_density(X, *gmm._kernel_params), max(1, repeat // 2)),
+        sides = {
+            "engine": (lambda: gmm.score_samples(X), repeat),
+            "numpy": (lambda: reference.mixture_log_density(X, *gmm._kernel_params), max(1, repeat // 2)),
         }
         if SkGaussianMixture is not None:
             sk = sklearn_twin(gmm)
-            times["sklearn"] = best_time(lambda: sk.score_samples(X), max(1, repeat // 2))
+            sides["sklearn"] = (lambda: sk.score_samples(X), max(1, repeat // 2))
+        times = best_times_interleaved(sides)
         add(f"GMM score_samples {covariance_type} K={K} D={D}", n, times, {"sklearn": 10})
 
     for covariance_type in ("full", "diag"):
@@ -123,24 +124,24 @@ def run(quick=False, repeat=5, only=None):
             continue
         gmm = engine.GaussianMixture.from_params(w, m, c, covariance_type)
         key = np.uint64(1)
-        # a fresh process's first large allocations are slow while the kernel compacts memory into huge
+        # a batch job's steady state: every draw into the same caller-owned arrays (no allocation and no
+        # page faults for the 64 MB output), timed in turn with the fresh-output draw and the other sides.
+        # A fresh process's first large allocations are slow while the kernel compacts memory into huge
         # pages (the first few 64 MiB outputs take 5x longer): every side gets the same five warm-up calls
-        times = {
-            "engine": best_time(lambda: gmm.sample(n, random_state=1), repeat, warmup=5),
-            "numpy": best_time(lambda: reference.mixture_sample(key, 0, *gmm._sampler_params, n), max(1, repeat // 2),
-                               warmup=5),
+        X_buf, labels_buf = np.empty((n, D)), np.empty(n, dtype=np.int64)
+        sides = {
+            "engine": (lambda: gmm.sample(n, random_state=1), repeat),
+            "engine_out": (lambda: gmm.sample(n, random_state=1, out=X_buf, labels_out=labels_buf), repeat),
+            "numpy": (lambda: reference.mixture_sample(key, 0, *gmm._sampler_params, n), max(1, repeat // 2)),
         }
         if SkGaussianMixture is not None:
             sk = sklearn_twin(gmm)
             sk.random_state = 0
-            times["sklearn"] = best_time(lambda: sk.sample(n), repeat, warmup=5)
+            sides["sklearn"] = (lambda: sk.sample(n), repeat)
+        times = best_times_interleaved(sides, warmup=5)
+        out_time = times.pop("engine_out")
         add(f"GMM sample {covariance_type} K={K} D={D}", n, times, {"sklearn": 15})
-        # a batch job's steady state: every draw into the same caller-owned arrays (no allocation and no
-        # page faults for the 64 MB output); the other sides as above
-        X_buf, labels_buf = np.empty((n, D)), np.empty(n, dtype=np.int64)
-        times = dict(times, engine=best_time(lambda: gmm.sample(n, random_state=1, out=X_buf, labels_out=labels_buf),
-                                             repeat, warmup=5))
-        add(f"GMM sample {covariance_type} out= K={K} D={D}", n, times, {"sklearn": 15})
+        add(f"GMM sample {covariance_type} out= K={K} D={D}", n, dict(times, engine=out_time), {"sklearn": 15})
 
     # Monte Carlo KL between two K=16, D=8 full mixtures; the twin samples and evaluates in batches of 2**20
     if wanted("MC KL"):
