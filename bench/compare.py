@@ -249,7 +249,7 @@ def to_markdown(rows, info):
                 cells.append("–")
         lines.append(f"| {r['benchmark']} | {r['n']:,} | {r['engine_points_per_s']:.3g} | " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append("Ratios are other time / engine time (higher = engine faster), best of several runs; each row in a fresh process, all sides of a row in that one. "
+    lines.append("Ratios are other time / engine time (higher = engine faster), best of several runs; each row in a fresh process, all sides of a row in that one (Normal logpdf, scoring and sampling: timed in turn). "
                  f"Machine: {info['cores']} cores, {info['numba_threads']} Numba threads, numba {info['numba']}, "
                  f"numpy {info['numpy']}, Python {info['python']}.")
     return "\n".join(lines)
