@@ -58,7 +58,6 @@ def best_time(fn, repeat=3, sync=None, warmup=True):
     return best
 
 
-
 def best_times_interleaved(sides, warmup=True, pause=0.25):
     """Best wall times of several sides of one comparison, timed in turn: ``sides`` maps a name to
     ``(fn, repeat)``; after ``warmup`` untimed calls of each, round r times once every side that has more than
@@ -79,6 +78,7 @@ def best_times_interleaved(sides, warmup=True, pause=0.25):
                 fn()
                 best[name] = min(best[name], time.perf_counter() - t)
     return best
+
 
 def throughput(fn, n, repeat=3):
     """Best-of-repeat points per second of fn() (asv's setup has already warmed it)."""
