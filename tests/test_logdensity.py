@@ -134,11 +134,11 @@ def test_full_mixture_every_dimension_path(rng, D):
 def test_rows_in_registers_equal_scikit_learn_and_find_the_first_bad_row(covariance_type, D):
     """D = 3-8 full, diagonal and spherical covariances (on AVX-512) score pairs of groups of 8 rows
     straight from X, transposed in registers (D < 8: the rows read masked, the parameters zero-padded; a
-    chunk's odd last group alone: the last chunk here, 13 rows); each chunk's last n % 8 rows take the
-    block path, and so does tied (one shared factor) throughout. Against scikit-learn over several chunks
-    plus a ragged tail, in float32 too, on a strided view (rows not contiguous in memory), with the
-    responsibilities (block path); then the first NaN/inf row is reported whichever group, chunk or tail
-    it falls in."""
+    chunk's odd last group alone: the last chunk here, 13 rows; its last n % 8 rows a short group); tied
+    (one shared factor) takes the block path throughout. Against scikit-learn over several chunks plus a
+    ragged tail, in float32 too, on a strided view (rows not contiguous in memory), with the
+    responsibilities (the same path); then the first NaN/inf row is reported whichever group, chunk or
+    tail it falls in."""
     rng = np.random.default_rng(8)
     K = 5
     w, m, c = random_mixture_params(rng, K, D, covariance_type)

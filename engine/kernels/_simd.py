@@ -266,10 +266,6 @@ _LOG_MINIMAX = (6.666666666666735130e-01, 3.999999999940941908e-01, 2.8571428743
                 1.479819860511658591e-01)
 
 
-def _divide_exact(builder, a, b):
-    return builder.fdiv(a, b)
-
-
 def _divide_fma(builder, a, b):
     """a / b lane-wise for normal b, within 1 ulp (not correctly rounded). On AVX-512 without ``vdivpd``,
     which issues one 8-lane divide per 16 cycles (Box-Muller's log has one per 8 pairs, and 8M normals
@@ -314,8 +310,8 @@ def _log(builder, x, positive=False, reciprocal_divide=False):
     big = builder.fcmp_ordered(">", f, _const(_SQRT2))
     f = builder.select(big, builder.fmul(f, _const(0.5)), f)
     e = builder.select(big, builder.fadd(e, _const(1.0)), e)
-    divide = _divide_fma if reciprocal_divide else _divide_exact
-    s = divide(builder, builder.fsub(f, _const(1.0)), builder.fadd(f, _const(1.0)))
+    num, den = builder.fsub(f, _const(1.0)), builder.fadd(f, _const(1.0))
+    s = _divide_fma(builder, num, den) if reciprocal_divide else builder.fdiv(num, den)
     # log f = 2 s + s R(s**2), R fdlibm's minimax polynomial (Lg1..Lg7, |error| < 2**-58.45 for |s| < 0.1716):
     # 7 terms where the s**2 Taylor series needs 11, and a shorter chain ahead of Box-Muller's square root
     z = builder.fmul(s, s)
