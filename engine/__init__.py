@@ -1,4 +1,8 @@
 """engine: Numba-accelerated log-density, sampling, KL and estimation for generative models."""
+from . import _numba_cache
+
+_numba_cache.install()  # before any kernel compiles: cache saves exclusive across processes
+
 from .estimation.mle import GaussianStats, fit_mle, gaussian_stats
 from .estimation.entropy import entropy
 from .estimation.kl import KLResult, cross_entropy, kl_divergence

@@ -1,16 +1,7 @@
 import os
-import tempfile
 
-# The README's test command runs two pytest-xdist workers. Each compiles into a Numba cache of its own
-# (set before anything imports numba; CLI and Dask subprocesses inherit it): Numba's cache is not safe
-# against two processes saving *different* signatures of one function at the same moment, where one
-# process's index entry can end up pointing at the other's data file (numba/numba#10128).
-_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
-if _XDIST_WORKER and "NUMBA_CACHE_DIR" not in os.environ:
-    os.environ["NUMBA_CACHE_DIR"] = os.path.join(tempfile.gettempdir(), f"engine-tests-numba-{_XDIST_WORKER}")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 # tests/gpu needs NUMBA_ENABLE_CUDASIM (or a GPU) decided before numba is imported: it runs in its own
 # process (tests/test_cuda_simulator.py), or directly with ENGINE_CUDA_TESTS=1 on a GPU machine
