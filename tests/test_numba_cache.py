@@ -3,7 +3,7 @@
 Two cache-file objects for one function stand for two processes (flock locks belong to open file
 descriptions, so two threads exclude each other as two processes would). Each one's index read is slowed so
 that both saves read the index before either writes it: Numba's own save loses one of the two entries in
-this interleaving (checked below, so the test is known to catch the race), the locked save keeps both, each
+this interleaving (checked below, so the scenario is known to produce the race), the locked save keeps both, each
 naming the data file that holds its own specialisation.
 """
 import os
@@ -49,7 +49,9 @@ def test_install_locks_every_numba_cache_save():
 def test_numba_save_loses_an_entry_when_two_processes_save_at_once(tmp_path):
     reader = _two_saves_at_once(tmp_path, caching.IndexDataCacheFile.save.numba_save)
     index = reader._load_index()
-    assert len(index) == 1, index  # the race the locked save removes (if Numba fixes it, drop this test)
+    if len(index) == 2:  # a Numba whose save no longer races: the scenario below proves less, say so
+        pytest.skip("Numba's own save kept both entries in this interleaving")
+    assert list(index.values()) == ["f-1.py311.1.nbc"], index  # one entry lost: both took number 1
 
 
 def test_locked_save_keeps_both_entries_each_with_its_own_data(tmp_path):
