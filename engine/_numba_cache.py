@@ -13,9 +13,10 @@ into one cache at once.
 ``install()`` replaces ``IndexDataCacheFile.save`` with a version that holds an exclusive ``flock`` on a
 file beside the index while it reads the index, picks the number, writes the data file and only then the
 index: an entry never names a data file of another specialisation, nor one not written yet. Loads take no
-lock (each file is replaced atomically, as before). Where the lock cannot be taken (no ``fcntl``, or the
-lock file cannot be opened) a save runs unlocked, as Numba's own does. Files and formats are Numba's; the
-patch applies to every cached function in the process, engine's or not, and only makes saves exclusive.
+lock (each file is replaced atomically, as before). Where the lock cannot be taken (no ``fcntl``, a lock
+file that cannot be opened, a filesystem without locks) a save runs unlocked, as Numba's own does. Files
+and formats are Numba's; the patch applies to every cached function in the process, engine's or not, and
+only makes saves exclusive.
 """
 import contextlib
 
@@ -33,11 +34,14 @@ def _exclusive(lock_path):
     process exclude each other too); no lock where one cannot be had."""
     try:
         handle = open(lock_path, "ab")
-    except OSError:
+    except OSError:  # a read-only or vanished cache directory: Numba's own save reports what it meets
         yield
         return
     try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        except OSError:  # a filesystem without locks (some network mounts): unlocked, as Numba's own save
+            pass
         yield
     finally:
         handle.close()  # closing the description releases the lock

@@ -102,3 +102,13 @@ print("ok")
     r = subprocess.run([sys.executable, "-c", check.format(d=str(tmp_path))], env=env, capture_output=True,
                        text=True, timeout=300)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stdout + r.stderr
+
+
+def test_a_filesystem_without_locks_saves_unlocked(tmp_path, monkeypatch):
+    def no_locks(fd, op):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(_numba_cache.fcntl, "flock", no_locks)
+    cache_file = caching.IndexDataCacheFile(str(tmp_path), "f-1.py311", "stamp")
+    cache_file.save("f64", {"code": "f64"})
+    assert cache_file.load("f64") == {"code": "f64"}
