@@ -191,7 +191,8 @@ def to_markdown(limits, rows):
             f"{1e3 * r['estep_s']:.1f} | {r['estep_GFLOPs']:.1f} | {r.get('estep_peak_pct', float('nan')):.0f}% | "
             f"{1e3 * r.get('exp_floor_s', float('nan')):.1f} |")
     lines += ["", "FLOPs per point: score K (D (D + 1) + 2 D), E-step twice that (FMA = 2; exp/log not counted). "
-              "GEMM bound: the one dgemm a BLAS-based scorer needs, alone. exp floor: n K exps at the faster exp rate above."]
+              "GEMM bound: the one dgemm a BLAS-based scorer needs, alone. "
+              "exp floor: n K exps at the faster exp rate above."]
     return "\n".join(lines)
 
 

@@ -69,7 +69,6 @@ def test_normal_sample_equals_twin():
     np.testing.assert_allclose(out, reference.normal_sample(key, 6, -1.0, 3.0, 10_001), rtol=1e-13, atol=1e-13)
 
 
-
 def test_normal_sample_pairs_within_ulps_of_libm():
     """1M normals against the twin's libm values, in units of the spacing of the pair's radius r (the
     errors of a pair's log, square root and angle all scale with r): the polynomial log (its quotient
@@ -84,6 +83,7 @@ def test_normal_sample_pairs_within_ulps_of_libm():
     r = np.hypot(expected[0::2], expected[1::2])
     err = np.abs(got - expected).reshape(-1, 2).max(axis=1) / np.spacing(r)
     assert err.max() <= 8.0, f"worst pair {err.max():.2f} ulps of its radius (at pair {err.argmax()})"
+
 
 def test_stream_continuation():
     """Sampling a stream in two pieces (at an even offset) equals sampling it whole."""

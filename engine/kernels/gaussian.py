@@ -305,10 +305,11 @@ def mixture_log_density(X, prec_chol, shifted_means, log_norm, out, resp):
     # straight from X (see _log_density_rows8; a chunk's last n % 8 rows too, as a short group); every
     # other case takes the block path below. Diagonal scoring measured 14.2-17.4 -> 8.1-8.3 ms this way
     # (1M x 8, K = 16, in-process A/Bs in both orders: the block path's transpose, terms scratch and
-    # second max pass cost more than its quadratic forms). D = 3-7 with K > 1 too, the factors and means zero-padded to 8
-    # (1M points, K = 16: D = 5 full 22.7-24.3 -> 11.8 ms, diag 12.7-14.6 -> 7.3; D = 3 full 15.3-16.6 ->
-    # 11.7-12.1). Not D <= 2 (padded to 8, full forms cost more than the block path's: D = 1, K = 16
-    # 10.2-10.5 -> 11.7-11.9 ms) nor K = 1 (the block path skips the log-sum-exp: D = 1 0.53 -> 1.79 ms)
+    # second max pass cost more than its quadratic forms). D = 3-7 with K > 1 too, the factors and means
+    # zero-padded to 8 (1M points, K = 16: D = 5 full 22.7-24.3 -> 11.8 ms, diag 12.7-14.6 -> 7.3; D = 3
+    # full 15.3-16.6 -> 11.7-12.1). Not D <= 2 (padded to 8, full forms cost more than the block path's:
+    # D = 1, K = 16 10.2-10.5 -> 11.7-11.9 ms) nor K = 1 (the block path skips the log-sum-exp: D = 1 0.53 ->
+    # 1.79 ms)
     rows8 = (WIDE and (D == 8 or (3 <= D < 8 and K > 1)) and prec_chol.shape[0] == K
              and X.strides[1] == X.itemsize)
     U8, c8 = prec_chol, shifted_means
